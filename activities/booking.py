@@ -1,0 +1,251 @@
+"""The booking saga's activities: every piece of its I/O. Each is idempotent, and its
+docstring says by what key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+from temporalio import activity
+
+from activities.errors import refusals_are_final
+from activities.models import (
+    AppointmentSnapshot,
+    Caller,
+    HeldSlot,
+    HoldAction,
+    InvoiceOrder,
+    InvoiceVoid,
+    IssuedInvoice,
+    NewAppointment,
+    PatientCheck,
+    SlotCheck,
+    SlotReservation,
+    StatusChange,
+)
+from config import Settings
+from domain import model
+from domain.errors import SlotNotOffered, SlotUnavailable
+from domain.events import EventContext
+from domain.rules import end_of
+from domain.schedule import WorkingInterval, covers, is_offered
+from domain.status import AppointmentStatus
+from peers import Peers
+from peers.contracts import HoldRequest, InvoiceRequest, InvoiceStatus
+from persistence import AppointmentStore
+
+# Event ids are UUIDv5 of the activity's idempotency key: the same key, the same id.
+EVENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a4b-4c55-9a61-2d1f0f0c7a10")
+
+
+def event_id_for(idempotency_key: str) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, idempotency_key))
+
+
+def now_utc() -> datetime:
+    """MongoDB keeps milliseconds; cutting here keeps events and state byte-identical."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _context(caller: Caller, reason: str | None = None) -> EventContext:
+    info = activity.info()
+    return EventContext(
+        actor=caller.actor,
+        reason=reason,
+        workflow_id=info.workflow_id,
+        run_id=info.workflow_run_id,
+        request_id=caller.request_id,
+    )
+
+
+def _log(caller: Caller):  # type: ignore[no-untyped-def]
+    info = activity.info()
+    return logger.bind(
+        request_id=caller.request_id,
+        workflow_id=info.workflow_id,
+        activity=info.activity_type,
+        attempt=info.attempt,
+    )
+
+
+class BookingActivities:
+    def __init__(self, peers: Peers, store: AppointmentStore, settings: Settings) -> None:
+        self._peers = peers
+        self._store = store
+        self._settings = settings
+
+    @activity.defn(name="validate_patient")
+    async def validate_patient(self, check: PatientCheck) -> None:
+        """A read: idempotent by nature."""
+        async with refusals_are_final():
+            patient = await self._peers.patients.get_patient(check.patient_id)
+        _log(check.caller).info("patient {} is known", patient.id)
+
+    @activity.defn(name="check_availability")
+    async def check_availability(self, check: SlotCheck) -> None:
+        """A read: idempotent by nature. Refuses a slot the doctor does not offer (off duty,
+        off the grid) or that is already taken."""
+        end = end_of(check.start, check.duration_minutes)
+        async with refusals_are_final():
+            doctor = await self._peers.doctors.get_doctor(check.doctor_id)
+            hours = [WorkingInterval(h.weekday, h.start, h.end) for h in doctor.working_hours]
+            if not is_offered(
+                check.start, end, hours, ZoneInfo(doctor.timezone), doctor.slot_minutes
+            ):
+                raise SlotNotOffered(
+                    f"{doctor.name} does not offer {check.duration_minutes} minutes at "
+                    f"{check.start.isoformat()} (working hours, {doctor.slot_minutes}-minute grid)"
+                )
+            free = await self._peers.doctors.availability(check.doctor_id, check.start, end)
+            if not covers([(s.start, s.end) for s in free.slots], check.start, end):
+                raise SlotUnavailable(f"{doctor.name} is not free at {check.start.isoformat()}")
+
+    @activity.defn(name="reserve_slot")
+    async def reserve_slot(self, reservation: SlotReservation) -> HeldSlot:
+        """Idempotent by ``reservation.idempotency_key``: the Doctor Service answers the same
+        hold for the same key."""
+        request = HoldRequest(
+            start=reservation.start,
+            duration_minutes=reservation.duration_minutes,
+            patient_id=reservation.patient_id,
+            ttl_seconds=self._settings.slot_hold_minutes * 60,
+        )
+        async with refusals_are_final():
+            hold = await self._peers.doctors.hold_slot(
+                reservation.doctor_id, request, reservation.idempotency_key
+            )
+        _log(reservation.caller).info("slot held: hold {}", hold.id)
+        return HeldSlot(hold_id=hold.id, expires_at=hold.expires_at)
+
+    @activity.defn(name="release_slot")
+    async def release_slot(self, reservation: SlotReservation) -> None:
+        """Compensation of reserve_slot, idempotent by the reservation's key: asking for the
+        hold again with that key finds the hold even when reserve_slot's answer was lost;
+        releasing a released hold changes nothing. If the slot was never held by us and
+        someone else holds it now, there is nothing of ours to release."""
+        try:
+            held = await self.reserve_slot(reservation)
+        except Exception as error:
+            if getattr(error, "type", None) in {"SlotUnavailable", "SlotNotOffered"}:
+                return
+            raise
+        await self._peers.doctors.release_hold(held.hold_id)
+        _log(reservation.caller).info("hold {} released", held.hold_id)
+
+    @activity.defn(name="confirm_slot")
+    async def confirm_slot(self, action: HoldAction) -> None:
+        """Turns the hold into a booking at the Doctor Service; confirming twice is a no-op."""
+        async with refusals_are_final():
+            await self._peers.doctors.confirm_hold(action.hold_id)
+
+    @activity.defn(name="persist_pending")
+    async def persist_pending(self, new: NewAppointment) -> AppointmentSnapshot:
+        """State, event and outbox row in one transaction; idempotent by the event id
+        derived from ``new.idempotency_key``."""
+        change = model.request(
+            appointment_id=new.appointment_id,
+            event_id=event_id_for(new.idempotency_key),
+            patient_id=new.patient_id,
+            doctor_id=new.doctor_id,
+            start=new.start.astimezone(UTC),
+            duration_minutes=new.duration_minutes,
+            timezone=self._settings.clinic_timezone,
+            reason=new.reason,
+            hold_id=new.hold_id,
+            now=now_utc(),
+            context=_context(new.caller, "booking requested"),
+        )
+        async with refusals_are_final():
+            stored = await self._store.commit(change)
+        _log(new.caller).info("appointment {} persisted PENDING", stored.id)
+        return AppointmentSnapshot(
+            appointment_id=stored.id, status=stored.status, version=stored.version
+        )
+
+    @activity.defn(name="create_invoice")
+    async def create_invoice(self, order: InvoiceOrder) -> IssuedInvoice:
+        """Idempotent by ``order.idempotency_key``: Billing answers the same invoice."""
+        request = InvoiceRequest(
+            appointment_id=order.appointment_id,
+            patient_id=order.patient_id,
+            amount_cents=self._settings.appointment_price_cents,
+            currency=self._settings.currency,
+            description=f"Appointment {order.appointment_id}",
+        )
+        async with refusals_are_final():
+            invoice = await self._peers.billing.create_invoice(request, order.idempotency_key)
+        _log(order.caller).info("invoice {} created", invoice.id)
+        return IssuedInvoice(invoice_id=invoice.id)
+
+    @activity.defn(name="void_invoice")
+    async def void_invoice(self, void: InvoiceVoid) -> None:
+        """Compensation of create_invoice. It looks the invoice up by appointment and key,
+        so it also voids an invoice whose creation answer was lost; voiding twice is a
+        no-op at Billing."""
+        invoices = await self._peers.billing.list_invoices(appointment_id=void.appointment_id)
+        for invoice in invoices:
+            if (
+                invoice.idempotency_key == void.idempotency_key
+                and invoice.status == InvoiceStatus.OPEN
+            ):
+                await self._peers.billing.void_invoice(invoice.id)
+                _log(void.caller).info("invoice {} voided", invoice.id)
+
+    @activity.defn(name="mark_scheduled")
+    async def mark_scheduled(self, change: StatusChange) -> AppointmentSnapshot:
+        """PENDING -> SCHEDULED; idempotent by the event id from ``change.idempotency_key``."""
+        return await self._transition(change, AppointmentStatus.SCHEDULED)
+
+    @activity.defn(name="mark_failed")
+    async def mark_failed(self, change: StatusChange) -> None:
+        """Compensation of persist_pending: PENDING -> FAILED, idempotent by the event id.
+        Nothing to do when the appointment was never persisted or is already FAILED."""
+        current = await self._store.get(change.appointment_id)
+        if current is None or current.status == AppointmentStatus.FAILED:
+            return
+        await self._transition(change, AppointmentStatus.FAILED)
+
+    async def _transition(
+        self, change: StatusChange, target: AppointmentStatus
+    ) -> AppointmentSnapshot:
+        async with refusals_are_final():
+            current = await self._store.get(change.appointment_id)
+            if current is None:
+                raise RuntimeError(f"appointment {change.appointment_id} is not stored yet")
+            event_id = event_id_for(change.idempotency_key)
+            if current.status == target:
+                stored = current  # a retry whose first attempt committed
+            else:
+                fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
+                stored = await self._store.commit(
+                    model.transition(
+                        current,
+                        target,
+                        event_id=event_id,
+                        now=now_utc(),
+                        context=_context(change.caller, change.reason),
+                        **fields,
+                    )
+                )
+        _log(change.caller).info("appointment {} is {}", stored.id, stored.status)
+        return AppointmentSnapshot(
+            appointment_id=stored.id, status=stored.status, version=stored.version
+        )
+
+    def all(self) -> list[object]:
+        """The activities to register on the worker."""
+        return [
+            self.validate_patient,
+            self.check_availability,
+            self.reserve_slot,
+            self.release_slot,
+            self.confirm_slot,
+            self.persist_pending,
+            self.create_invoice,
+            self.void_invoice,
+            self.mark_scheduled,
+            self.mark_failed,
+        ]

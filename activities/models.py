@@ -1,0 +1,91 @@
+"""One input model per activity (STYLE principle 2): fields are only ever added, as
+optional, so a running saga keeps working across a deploy."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Caller(_Input):
+    """Who asked, carried into every activity for the audit trail and the logs."""
+
+    actor: str
+    request_id: str | None = None
+
+
+class PatientCheck(_Input):
+    patient_id: str
+    caller: Caller
+
+
+class SlotCheck(_Input):
+    doctor_id: str
+    start: AwareDatetime
+    duration_minutes: int
+    caller: Caller
+
+
+class SlotReservation(_Input):
+    doctor_id: str
+    patient_id: str
+    start: AwareDatetime
+    duration_minutes: int
+    idempotency_key: str  # the Doctor Service returns the same hold for the same key
+    caller: Caller
+
+
+class HeldSlot(_Input):
+    hold_id: str
+    expires_at: AwareDatetime
+
+
+class HoldAction(_Input):
+    hold_id: str
+    caller: Caller
+
+
+class NewAppointment(_Input):
+    appointment_id: str
+    patient_id: str
+    doctor_id: str
+    start: AwareDatetime
+    duration_minutes: int
+    reason: str | None = None
+    hold_id: str
+    idempotency_key: str  # becomes the event id: a retry after commit writes nothing twice
+    caller: Caller
+
+
+class InvoiceOrder(_Input):
+    appointment_id: str
+    patient_id: str
+    idempotency_key: str  # Billing answers the same invoice for the same key
+    caller: Caller
+
+
+class IssuedInvoice(_Input):
+    invoice_id: str
+
+
+class InvoiceVoid(_Input):
+    appointment_id: str
+    idempotency_key: str  # the key the invoice was ordered with
+    caller: Caller
+
+
+class StatusChange(_Input):
+    appointment_id: str
+    idempotency_key: str  # becomes the event id
+    reason: str | None = None
+    invoice_id: str | None = None
+    caller: Caller
+
+
+class AppointmentSnapshot(_Input):
+    appointment_id: str
+    status: str
+    version: int

@@ -1,0 +1,74 @@
+"""The one settings object. Every process reads the environment once, here, and passes
+the result down; no other module reads ``os.environ``.
+
+Variables are prefixed ``APPOINTMENTS_`` (``APPOINTMENTS_MONGO_URI``, ...).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APPOINTMENTS_", extra="ignore", frozen=True)
+
+    environment: str = Field("local", description="local | test | production")
+    log_level: str = "INFO"
+    log_json: bool = Field(False, description="one JSON object per log line (production)")
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    booking_wait_seconds: float = Field(
+        10.0, gt=0, description="how long POST /appointments waits for the saga before 202"
+    )
+
+    # MongoDB (a replica set: transactions need one)
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_database: str = "appointments"
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "appointments"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # Kafka
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic: str = "appointment.events"
+    kafka_enable_idempotence: bool = Field(
+        True, description="on for real Kafka; the local Tansu broker refuses it"
+    )
+
+    # Peers
+    patient_service_url: str = "http://127.0.0.1:8101"
+    doctor_service_url: str = "http://127.0.0.1:8102"
+    billing_service_url: str = "http://127.0.0.1:8103"
+    peer_timeout_seconds: float = Field(2.0, gt=0)
+
+    # Booking rules
+    clinic_timezone: str = "Europe/Berlin"
+    min_duration_minutes: int = Field(10, ge=5)
+    max_duration_minutes: int = Field(120, ge=5)
+    slot_hold_minutes: int = Field(
+        5, ge=1, description="how long a slot hold lives at the Doctor Service"
+    )
+    appointment_price_cents: int = Field(6000, ge=0)
+    currency: str = "EUR"
+
+    # Local stack
+    data_dir: Path = Path(".local")
+
+    @cached_property
+    def clinic_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; ``overrides`` win (tests and the local stack use them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

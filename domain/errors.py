@@ -1,0 +1,90 @@
+"""Errors are types. Each names a business refusal or a fault; one mapping turns them into
+problem documents for HTTP (``api/problems.py``) and into non-retryable failures for
+Temporal (``activities/errors.py``)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business refusal: retrying the same request cannot succeed."""
+
+    code: str = "domain-error"
+    title: str = "Request refused"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidAppointment(DomainError):
+    code = "invalid-appointment"
+    title = "The appointment is not valid"
+
+
+class SlotUnavailable(DomainError):
+    code = "slot-unavailable"
+    title = "The slot is taken"
+
+
+class SlotNotOffered(DomainError):
+    """The doctor does not offer this slot: off duty, outside working hours or off the grid."""
+
+    code = "slot-not-offered"
+    title = "The doctor does not offer this slot"
+
+
+class PatientNotFound(DomainError):
+    code = "patient-not-found"
+    title = "Unknown patient"
+
+
+class DoctorNotFound(DomainError):
+    code = "doctor-not-found"
+    title = "Unknown doctor"
+
+
+class BillingRefused(DomainError):
+    code = "billing-refused"
+    title = "Billing refused the invoice"
+
+
+class AppointmentNotFound(DomainError):
+    code = "appointment-not-found"
+    title = "Appointment not found"
+
+
+class IllegalTransition(DomainError):
+    code = "illegal-transition"
+    title = "The appointment cannot make this change in its current status"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"an appointment in status {current} cannot become {target}")
+        self.current = current
+        self.target = target
+
+
+class ConcurrencyConflict(DomainError):
+    code = "concurrent-modification"
+    title = "The appointment was changed by someone else"
+
+
+class PeerUnavailable(Exception):
+    """A transient fault at a peer service (timeout, 5xx, connection refused): retry."""
+
+    def __init__(self, peer: str, detail: str) -> None:
+        super().__init__(f"{peer}: {detail}")
+        self.peer = peer
+        self.detail = detail
+
+
+BUSINESS_ERRORS: tuple[type[DomainError], ...] = (
+    InvalidAppointment,
+    SlotUnavailable,
+    SlotNotOffered,
+    PatientNotFound,
+    DoctorNotFound,
+    BillingRefused,
+    AppointmentNotFound,
+    IllegalTransition,
+    ConcurrencyConflict,
+)

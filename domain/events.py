@@ -1,0 +1,59 @@
+"""The events an appointment emits. Each carries the values it changed, before and after,
+so the appointment's state is a fold over its events (``domain.model.replay``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.status import AppointmentStatus
+
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    REQUESTED = "appointment.requested"  # PENDING: the booking saga persisted it
+    SCHEDULED = "appointment.scheduled"
+    BOOKING_FAILED = "appointment.booking_failed"
+    CONFIRMED = "appointment.confirmed"
+    CHECKED_IN = "appointment.checked_in"
+    COMPLETED = "appointment.completed"
+    CANCELLED = "appointment.cancelled"
+    NO_SHOW = "appointment.no_show"
+
+
+EVENT_FOR_STATUS: dict[AppointmentStatus, EventType] = {
+    AppointmentStatus.PENDING: EventType.REQUESTED,
+    AppointmentStatus.SCHEDULED: EventType.SCHEDULED,
+    AppointmentStatus.FAILED: EventType.BOOKING_FAILED,
+    AppointmentStatus.CONFIRMED: EventType.CONFIRMED,
+    AppointmentStatus.CHECKED_IN: EventType.CHECKED_IN,
+    AppointmentStatus.COMPLETED: EventType.COMPLETED,
+    AppointmentStatus.CANCELLED: EventType.CANCELLED,
+    AppointmentStatus.NO_SHOW: EventType.NO_SHOW,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """Who and what caused a change: the actor, and the saga run that carried it out."""
+
+    actor: str
+    reason: str | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentEvent:
+    event_id: str  # derived from the caller's idempotency key: a retried change is recognised
+    appointment_id: str
+    seq: int  # 1, 2, 3, ... per appointment; equals the appointment's version after it
+    type: EventType
+    occurred_at: datetime
+    context: EventContext
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)

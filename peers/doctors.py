@@ -1,0 +1,82 @@
+"""Client of the Doctor Service: doctors, availability and slot holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+import httpx
+
+from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
+from peers.http import PeerHttp
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class DoctorClient:
+    def __init__(
+        self, base_url: str, timeout: float, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._http = PeerHttp("doctor", base_url, timeout, transport=transport)
+
+    async def list_doctors(self) -> list[Doctor]:
+        return self._http.parse(list[Doctor], await self._http.request("GET", "/doctors"))
+
+    async def get_doctor(self, doctor_id: str) -> Doctor:
+        """Raises ``DoctorNotFound`` for an unknown doctor."""
+        response = await self._http.request("GET", f"/doctors/{_seg(doctor_id)}")
+        return self._http.parse(Doctor, response)
+
+    async def availability(self, doctor_id: str, start: datetime, end: datetime) -> Availability:
+        """Free slots in [start, end), answered in UTC."""
+        if start.utcoffset() is None or end.utcoffset() is None:
+            raise ValueError("availability needs time zone-aware instants")
+        response = await self._http.request(
+            "GET",
+            f"/doctors/{_seg(doctor_id)}/availability",
+            params={"from": start.isoformat(), "to": end.isoformat()},
+        )
+        return self._http.parse(Availability, response)
+
+    async def hold_slot(self, doctor_id: str, request: HoldRequest, idempotency_key: str) -> Hold:
+        """Hold a slot. The same key always answers the same hold, so a retry after a lost
+        response never holds twice. Raises ``SlotUnavailable`` or ``SlotNotOffered``."""
+        response = await self._http.request(
+            "POST",
+            f"/doctors/{_seg(doctor_id)}/holds",
+            json=request.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+        )
+        return self._http.parse(Hold, response)
+
+    async def confirm_hold(self, hold_id: str) -> Hold:
+        """Idempotent. Raises ``SlotUnavailable`` if the hold expired before this call."""
+        response = await self._http.request("POST", f"/holds/{_seg(hold_id)}/confirm")
+        return self._http.parse(Hold, response)
+
+    async def release_hold(self, hold_id: str) -> Hold | None:
+        """Idempotent; None when the Doctor Service does not know the hold."""
+        response = await self._http.request(
+            "POST", f"/holds/{_seg(hold_id)}/release", passthrough=(404,)
+        )
+        if response.status_code == 404:
+            # Release runs as a compensation and must be able to finish. An unknown hold
+            # holds nothing (purged, or lost with the peer's state), which is exactly what
+            # releasing wants; failing here would retry a compensation forever.
+            return None
+        return self._http.parse(Hold, response)
+
+    async def list_holds(
+        self, doctor_id: str | None = None, status: HoldStatus | None = None
+    ) -> list[Hold]:
+        response = await self._http.request(
+            "GET",
+            "/holds",
+            params={"doctor_id": doctor_id, "status": status.value if status else None},
+        )
+        return self._http.parse(list[Hold], response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

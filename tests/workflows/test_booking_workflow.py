@@ -1,0 +1,228 @@
+"""BookingWorkflow on the time-skipping test server: the happy path, each refusal, each
+compensation path, retries of transient faults, and cancellation mid-saga."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.models import Caller
+from tests.workflows.fakes import FakeWorld, refusal, transient
+from workflows.booking import BookingOutcome, BookingRequest, BookingWorkflow
+from workflows.search_attributes import BookingStatus
+
+HAPPY = [
+    "validate_patient",
+    "check_availability",
+    "reserve_slot",
+    "persist_pending",
+    "create_invoice",
+    "confirm_slot",
+    "mark_scheduled",
+]
+
+
+def request() -> BookingRequest:
+    return BookingRequest(
+        appointment_id=str(uuid.uuid4()),
+        patient_id="pat-1",
+        doctor_id="doc-1",
+        start=datetime.now(UTC) + timedelta(days=3),
+        duration_minutes=30,
+        reason="check-up",
+        idempotency_key="key",
+        fingerprint="fp",
+        caller=Caller(actor="staff:test", request_id="req-1"),
+    )
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return FakeWorld()
+
+
+async def start(
+    env: WorkflowEnvironment, world: FakeWorld, queue: str
+) -> WorkflowHandle[BookingWorkflow, BookingOutcome]:
+    return await env.client.start_workflow(
+        BookingWorkflow.run,
+        request(),
+        id=f"booking-{uuid.uuid4()}",
+        task_queue=queue,
+    )
+
+
+async def run_saga(env: WorkflowEnvironment, world: FakeWorld) -> BookingOutcome:
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[BookingWorkflow], activities=world.activities()
+    ):
+        handle = await start(env, world, queue)
+        return await handle.result()
+
+
+async def failed_saga(env: WorkflowEnvironment, world: FakeWorld) -> ApplicationError:
+    with pytest.raises(WorkflowFailureError) as caught:
+        await run_saga(env, world)
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def test_happy_path_runs_the_steps_in_order_and_schedules(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    outcome = await run_saga(workflow_env, world)
+    assert outcome.status == "SCHEDULED"
+    assert outcome.invoice_id == "inv-1"
+    assert outcome.hold_id == "hold-1"
+    assert world.calls == HAPPY
+
+
+async def test_idempotency_keys_derive_from_the_workflow_id(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    await run_saga(workflow_env, world)
+    keys = {
+        step: world.inputs[step].idempotency_key
+        for step in ("reserve_slot", "persist_pending", "create_invoice", "mark_scheduled")
+    }
+    assert len(set(keys.values())) == 4
+    assert all(key.startswith("booking-") for key in keys.values())
+
+
+@pytest.mark.parametrize(
+    ("step", "error_type"),
+    [
+        ("validate_patient", "PatientNotFound"),
+        ("check_availability", "SlotUnavailable"),
+        ("check_availability", "SlotNotOffered"),
+    ],
+)
+async def test_refusal_before_the_hold_compensates_nothing(
+    workflow_env: WorkflowEnvironment, world: FakeWorld, step: str, error_type: str
+) -> None:
+    world.always_fail[step] = refusal(error_type)
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == error_type
+    assert world.attempts(step) == 1, "a business refusal is never retried"
+    assert world.calls == HAPPY[: HAPPY.index(step) + 1]
+
+
+async def test_slot_taken_at_reservation_releases_whatever_was_held(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.always_fail["reserve_slot"] = refusal("SlotUnavailable")
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == "SlotUnavailable"
+    assert world.calls[-1] == "release_slot"
+    assert "persist_pending" not in world.calls
+
+
+async def test_double_booking_caught_by_the_database_marks_failed_then_releases(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.always_fail["persist_pending"] = refusal("SlotUnavailable")
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == "SlotUnavailable"
+    assert world.completed[-2:] == ["mark_failed", "release_slot"]
+    assert "create_invoice" not in world.calls
+
+
+async def test_billing_down_compensates_every_step_in_reverse(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.always_fail["create_invoice"] = transient()
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == "BookingFailed"
+    assert world.attempts("create_invoice") == 5, "transient faults are retried, then given up"
+    assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)
+    assert world.completed.index("mark_failed") < world.completed.index("release_slot")
+    assert "confirm_slot" not in world.calls
+    assert "mark_scheduled" not in world.calls
+
+
+async def test_transient_faults_are_retried_until_the_step_succeeds(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.failures["create_invoice"] = [transient(), transient()]
+    world.failures["validate_patient"] = [transient()]
+    outcome = await run_saga(workflow_env, world)
+    assert outcome.status == "SCHEDULED"
+    assert world.attempts("create_invoice") == 3
+    assert world.attempts("validate_patient") == 2
+
+
+async def test_hold_lost_before_confirmation_compensates_everything(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.always_fail["confirm_slot"] = refusal("SlotUnavailable", "hold expired")
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == "SlotUnavailable"
+    assert set(world.completed[-3:]) == {"void_invoice", "mark_failed", "release_slot"}
+    assert world.completed.index("mark_failed") < world.completed.index("release_slot")
+    assert "mark_scheduled" not in world.calls
+
+
+async def test_a_billing_void_that_waits_does_not_hold_the_slot_hostage(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    """Billing stays down: the appointment is marked FAILED and the hold released while
+    the invoice void keeps retrying; the saga ends once Billing answers."""
+    world.always_fail["create_invoice"] = transient()
+    world.failures["void_invoice"] = [transient() for _ in range(3)]
+    cause = await failed_saga(workflow_env, world)
+    assert cause.type == "BookingFailed"
+    assert world.completed.index("release_slot") < world.completed.index("void_invoice")
+    assert world.attempts("void_invoice") == 4
+
+
+async def test_progress_query_and_search_attribute_report_the_outcome(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.always_fail["check_availability"] = refusal("SlotUnavailable")
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[BookingWorkflow],
+        activities=world.activities(),
+    ):
+        handle = await start(workflow_env, world, queue)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        progress = await handle.query(BookingWorkflow.progress)
+    assert progress is not None
+    assert progress.status == BookingStatus.REJECTED
+    assert progress.error_type == "SlotUnavailable"
+    assert progress.step == "check_availability"
+
+
+async def test_cancellation_mid_saga_still_runs_every_compensation(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    gate = asyncio.Event()
+    world.blockers["create_invoice"] = gate
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[BookingWorkflow],
+        activities=world.activities(),
+    ):
+        handle = await start(workflow_env, world, queue)
+        await asyncio.wait_for(world.entered_event("create_invoice").wait(), 10)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        gate.set()
+    assert isinstance(caught.value.cause, CancelledError)
+    assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)
+    assert world.completed.index("mark_failed") < world.completed.index("release_slot")

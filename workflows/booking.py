@@ -1,0 +1,274 @@
+"""BookingWorkflow: the booking saga of ARCHITECTURE §2, told as a story of awaits.
+
+    validate patient -> check availability -> reserve slot -> persist PENDING
+    -> create invoice -> confirm the hold -> mark SCHEDULED
+
+Compensations (registered before each step, run in reverse, shielded from cancellation):
+void invoice, mark FAILED, release the hold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import AwareDatetime, BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from activities.booking import BookingActivities
+    from activities.errors import NON_RETRYABLE_TYPES
+    from activities.models import (
+        Caller,
+        HoldAction,
+        InvoiceOrder,
+        InvoiceVoid,
+        NewAppointment,
+        PatientCheck,
+        SlotCheck,
+        SlotReservation,
+        StatusChange,
+    )
+    from workflows.saga import Compensations
+    from workflows.search_attributes import BOOKING_STATUS, BookingStatus
+
+
+class BookingRequest(BaseModel):
+    appointment_id: str
+    patient_id: str
+    doctor_id: str
+    start: AwareDatetime
+    duration_minutes: int
+    reason: str | None = None
+    idempotency_key: str
+    fingerprint: str  # of the request body: the same key with another body is refused
+    caller: Caller
+
+
+class BookingProgress(BaseModel):
+    appointment_id: str
+    fingerprint: str
+    status: BookingStatus
+    step: str
+    error_type: str | None = None
+    error_detail: str | None = None
+
+
+class BookingOutcome(BaseModel):
+    appointment_id: str
+    status: str
+    hold_id: str
+    invoice_id: str
+
+
+STEP_TIMEOUT = timedelta(seconds=10)
+# Peers: a short, bounded retry for transient faults; business refusals never retry.
+PEER_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    maximum_interval=timedelta(seconds=4),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE_TYPES,
+)
+# Our own database: more patience, it is ours to wait for.
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=10,
+    non_retryable_error_types=NON_RETRYABLE_TYPES,
+)
+# Compensations must finish: retried until they do.
+UNTIL_DONE = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=NON_RETRYABLE_TYPES,
+)
+
+
+@workflow.defn
+class BookingWorkflow:
+    def __init__(self) -> None:
+        self._progress: BookingProgress | None = None
+
+    @workflow.query
+    def progress(self) -> BookingProgress | None:
+        return self._progress
+
+    @workflow.run
+    async def run(self, request: BookingRequest) -> BookingOutcome:
+        self._progress = BookingProgress(
+            appointment_id=request.appointment_id,
+            fingerprint=request.fingerprint,
+            status=BookingStatus.PENDING,
+            step="validate_patient",
+        )
+        workflow.upsert_search_attributes([BOOKING_STATUS.value_set(BookingStatus.PENDING)])
+        compensations = Compensations()
+        try:
+            return await self._book(request, compensations)
+        except BaseException as error:
+            await compensations.run()
+            if is_cancelled_exception(error):
+                self._set_status(BookingStatus.FAILED, error_type="Cancelled")
+                raise  # the run ends CANCELLED, its undoing done
+            if isinstance(error, ActivityError | ApplicationError):
+                raise self._finish_failed(error) from None
+            raise
+
+    async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
+        key = workflow.info().workflow_id
+        caller = r.caller
+        acts = BookingActivities
+
+        await self._step("validate_patient")
+        await workflow.execute_activity_method(
+            acts.validate_patient,
+            PatientCheck(patient_id=r.patient_id, caller=caller),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=PEER_RETRY,
+        )
+
+        await self._step("check_availability")
+        slot = SlotCheck(
+            doctor_id=r.doctor_id, start=r.start, duration_minutes=r.duration_minutes, caller=caller
+        )
+        await workflow.execute_activity_method(
+            acts.check_availability,
+            slot,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=PEER_RETRY,
+        )
+
+        await self._step("reserve_slot")
+        reservation = SlotReservation(
+            doctor_id=r.doctor_id,
+            patient_id=r.patient_id,
+            start=r.start,
+            duration_minutes=r.duration_minutes,
+            idempotency_key=f"{key}/hold",
+            caller=caller,
+        )
+        compensations.add(
+            "release_slot",
+            lambda: workflow.execute_activity_method(
+                acts.release_slot,
+                reservation,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=UNTIL_DONE,
+            ),
+        )
+        held = await workflow.execute_activity_method(
+            acts.reserve_slot,
+            reservation,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=PEER_RETRY,
+        )
+
+        await self._step("persist_pending")
+        failed = StatusChange(
+            appointment_id=r.appointment_id,
+            idempotency_key=f"{key}/failed",
+            reason="booking saga compensated",
+            caller=caller,
+        )
+        compensations.add(
+            "mark_failed",
+            lambda: workflow.execute_activity_method(
+                acts.mark_failed,
+                failed,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=UNTIL_DONE,
+            ),
+        )
+        new = NewAppointment(
+            appointment_id=r.appointment_id,
+            patient_id=r.patient_id,
+            doctor_id=r.doctor_id,
+            start=r.start,
+            duration_minutes=r.duration_minutes,
+            reason=r.reason,
+            hold_id=held.hold_id,
+            idempotency_key=f"{key}/pending",
+            caller=caller,
+        )
+        await workflow.execute_activity_method(
+            acts.persist_pending, new, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DB_RETRY
+        )
+
+        await self._step("create_invoice")
+        order = InvoiceOrder(
+            appointment_id=r.appointment_id,
+            patient_id=r.patient_id,
+            idempotency_key=f"{key}/invoice",
+            caller=caller,
+        )
+        void = InvoiceVoid(
+            appointment_id=r.appointment_id, idempotency_key=order.idempotency_key, caller=caller
+        )
+        compensations.add(
+            "void_invoice",
+            lambda: workflow.execute_activity_method(
+                acts.void_invoice,
+                void,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=UNTIL_DONE,
+            ),
+            alongside=True,
+        )
+        invoice = await workflow.execute_activity_method(
+            acts.create_invoice, order, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PEER_RETRY
+        )
+
+        await self._step("confirm_slot")
+        await workflow.execute_activity_method(
+            acts.confirm_slot,
+            HoldAction(hold_id=held.hold_id, caller=caller),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=PEER_RETRY,
+        )
+
+        await self._step("mark_scheduled")
+        scheduled = StatusChange(
+            appointment_id=r.appointment_id,
+            idempotency_key=f"{key}/scheduled",
+            reason="booking saga completed",
+            invoice_id=invoice.invoice_id,
+            caller=caller,
+        )
+        await workflow.execute_activity_method(
+            acts.mark_scheduled,
+            scheduled,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+
+        self._set_status(BookingStatus.SCHEDULED, step="done")
+        return BookingOutcome(
+            appointment_id=r.appointment_id,
+            status="SCHEDULED",
+            hold_id=held.hold_id,
+            invoice_id=invoice.invoice_id,
+        )
+
+    async def _step(self, name: str) -> None:
+        assert self._progress is not None
+        self._progress = self._progress.model_copy(update={"step": name})
+
+    def _set_status(self, status: BookingStatus, **update: str | None) -> None:
+        assert self._progress is not None
+        self._progress = self._progress.model_copy(update={"status": status, **update})
+        workflow.upsert_search_attributes([BOOKING_STATUS.value_set(status)])
+
+    def _finish_failed(self, error: ActivityError | ApplicationError) -> ApplicationError:
+        """The saga's outcome as one ApplicationError whose type names the cause, so the
+        API can answer 409 for a taken slot and 503 for a peer that stayed down."""
+        cause = error.cause if isinstance(error, ActivityError) else error
+        if isinstance(cause, ApplicationError) and cause.non_retryable:
+            status, error_type = BookingStatus.REJECTED, cause.type or "ApplicationError"
+        else:
+            status, error_type = BookingStatus.FAILED, "BookingFailed"
+        detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+        assert self._progress is not None
+        self._set_status(status, error_type=error_type, error_detail=detail)
+        return ApplicationError(
+            detail, {"step": self._progress.step}, type=error_type, non_retryable=True
+        )

@@ -1,0 +1,53 @@
+"""Compensations for a saga: registered before each step runs, run in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+
+@dataclass(frozen=True)
+class _Compensation:
+    name: str
+    undo: Callable[[], Awaitable[None]]
+    alongside: bool
+
+
+class Compensations:
+    def __init__(self) -> None:
+        self._steps: list[_Compensation] = []
+
+    def add(
+        self, name: str, undo: Callable[[], Awaitable[None]], *, alongside: bool = False
+    ) -> None:
+        """Register ``undo`` for the step about to run (before it runs: the step may take
+        effect even if its answer is lost). ``alongside`` marks a compensation that nothing
+        after it waits for; it runs next to the others, so a peer that is down (say Billing)
+        does not keep the appointment PENDING and the slot held while it recovers."""
+        self._steps.append(_Compensation(name, undo, alongside))
+
+    async def run(self) -> None:
+        """Run every compensation to the end. Shielded: a workflow cancellation arriving
+        now must not stop the undoing half-way."""
+        await asyncio.shield(asyncio.ensure_future(self._run()))
+
+    async def _run(self) -> None:
+        pending = [
+            asyncio.ensure_future(self._attempt(step))
+            for step in reversed(self._steps)
+            if step.alongside
+        ]
+        for step in reversed(self._steps):
+            if not step.alongside:
+                await self._attempt(step)
+        await asyncio.gather(*pending)
+
+    @staticmethod
+    async def _attempt(step: _Compensation) -> None:
+        try:
+            await step.undo()
+        except Exception as error:  # keep undoing the rest; the failure stays in the history
+            workflow.logger.error("compensation %s failed: %s", step.name, error)

@@ -1,0 +1,39 @@
+"""Search attributes that make a saga run findable in the Temporal Web UI. The local stack
+registers them at start (localstack/servers.py); production registers them once with
+``temporal operator search-attribute create``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+
+APPOINTMENT_ID = SearchAttributeKey.for_keyword("AppointmentId")
+PATIENT_ID = SearchAttributeKey.for_keyword("PatientId")
+DOCTOR_ID = SearchAttributeKey.for_keyword("DoctorId")
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+
+ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS)
+
+
+class BookingStatus(StrEnum):
+    PENDING = "PENDING"  # the saga is running
+    SCHEDULED = "SCHEDULED"
+    REJECTED = "REJECTED"  # a business refusal: unknown patient, slot taken, ...
+    FAILED = "FAILED"  # a fault the retries could not overcome; compensated
+
+
+async def register(client: Client, namespace: str) -> None:
+    """Register the keyword attributes on a server that lacks them (the time-skipping test
+    server, a fresh cluster). Registering existing ones again is harmless."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL
+            },
+        )
+    )
