@@ -4,7 +4,9 @@ docstring says by what key."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -235,7 +237,7 @@ class BookingActivities:
             appointment_id=stored.id, status=stored.status, version=stored.version
         )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         """The activities to register on the worker."""
         return [
             self.validate_patient,

@@ -18,12 +18,12 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from localstack.ports import free_port
 from localstack.processes import (
     ManagedProcess,
     ProcessExitedError,
     ReadinessTimeoutError,
     Supervisor,
-    free_port,
 )
 from localstack.servers import SEARCH_ATTRIBUTES, Infra, InfraPorts, ensure_topic
 

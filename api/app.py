@@ -1,0 +1,59 @@
+"""The FastAPI application: REST under /api/v1, Swagger at /docs, health under /health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import middleware, problems
+from api.booking import BookingService
+from api.routes import appointments, health
+from config import Settings, load_settings
+from persistence import AppointmentStore, connect
+from workflows.client import connect_temporal
+
+DESCRIPTION = """
+Schedules, books, confirms, reschedules, cancels and completes appointments of the
+smart clinic. Booking runs as a saga on Temporal (`BookingWorkflow`): patient check,
+availability, slot hold, persistence, invoice, with compensation on failure.
+
+Errors are `application/problem+json` (RFC 9457). Send an `Idempotency-Key` with every
+booking so a retried request never books twice.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo = await connect(settings)
+        temporal = await connect_temporal(settings)
+        store = AppointmentStore(mongo, settings.kafka_topic)
+        app.state.mongo = mongo
+        app.state.temporal = temporal
+        app.state.store = store
+        app.state.booking = BookingService(temporal, store, settings)
+        try:
+            yield
+        finally:
+            await mongo.close()
+
+    app = FastAPI(
+        title="Appointment Service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "appointments", "description": "Booking and reading appointments"},
+            {"name": "health", "description": "Probes"},
+        ],
+    )
+    app.state.settings = settings
+    problems.install(app)
+    middleware.install(app)
+    app.include_router(appointments.router)
+    app.include_router(health.router)
+    return app

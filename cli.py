@@ -1,0 +1,70 @@
+"""``appointment-service``: one command for every process of the service.
+
+appointment-service run          the whole service on the local stack (make run)
+appointment-service api          the HTTP API
+appointment-service worker       the Temporal worker
+appointment-service simulators   the Patient, Doctor and Billing simulators
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _api() -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from config import load_settings
+    from config.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings, "api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,  # our middleware logs every request, with its request id
+    )
+
+
+def _worker() -> None:
+    import worker
+
+    worker.main()
+
+
+def _simulators(argv: list[str]) -> None:
+    from simulators.runner import main
+
+    main(argv)
+
+
+def _run(argv: list[str]) -> None:
+    from localstack.run import main
+
+    main(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="appointment-service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["run", "api", "worker", "simulators"])
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "api":
+        _api()
+    elif args.command == "worker":
+        _worker()
+    elif args.command == "simulators":
+        _simulators(rest)
+    else:
+        _run(rest)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The whole service on the local stack: infrastructure (Infra), the peers' simulators,
+the worker and the API, each a managed process. ``make run`` and the end-to-end tests
+start the very same thing, the tests on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Self
+
+import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from config import Settings, load_settings
+from localstack.ports import free_port
+from localstack.processes import ManagedProcess, Supervisor
+from localstack.servers import HOST, Infra, InfraPorts, ensure_topic
+from workflows.client import connect_temporal
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    infra: InfraPorts = field(default_factory=InfraPorts)
+    api: int = 8000
+    patient: int = 8101
+    doctor: int = 8102
+    billing: int = 8103
+
+    @classmethod
+    def free(cls) -> Self:
+        infra = InfraPorts.free()
+        taken = {getattr(infra, f.name) for f in fields(infra)}
+        picked: list[int] = []
+        while len(picked) < 4:
+            port = free_port()
+            if port not in taken and port not in picked:
+                picked.append(port)
+        return cls(infra, *picked)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalService:
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: ServicePorts | None = None,
+        overrides: dict[str, object] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.ports = ports or ServicePorts()
+        self.infra = Infra(self.data_dir, self.ports.infra)
+        p = self.ports
+        self.overrides: dict[str, object] = {
+            **self.infra.settings_overrides(),
+            "api_port": p.api,
+            "patient_service_url": f"http://{HOST}:{p.patient}",
+            "doctor_service_url": f"http://{HOST}:{p.doctor}",
+            "billing_service_url": f"http://{HOST}:{p.billing}",
+            **(overrides or {}),
+        }
+        self.settings: Settings = load_settings(**self.overrides)
+        env = {f"APPOINTMENTS_{k.upper()}": str(v) for k, v in self.overrides.items()}
+        log_dir = self.infra.log_dir
+        python = sys.executable
+        self.simulators = ManagedProcess(
+            "simulators",
+            [
+                python, "-m", "simulators",
+                "--patient-port", str(p.patient),
+                "--doctor-port", str(p.doctor),
+                "--billing-port", str(p.billing),
+                "--state-dir", str(self.data_dir / "simulators"),
+            ],
+            log_dir=log_dir,
+            port=p.billing,
+            ready=lambda: all(
+                _http_ok(f"http://{HOST}:{port}/health")
+                for port in (p.patient, p.doctor, p.billing)
+            ),
+        )  # fmt: skip
+        self.worker = ManagedProcess(
+            "worker", [python, "-m", "worker"], log_dir=log_dir, env=env, ready=self._worker_polls
+        )
+        self.api = ManagedProcess(
+            "api",
+            [python, "-m", "cli", "api"],
+            log_dir=log_dir,
+            env=env,
+            port=p.api,
+            ready=lambda: _http_ok(f"{self.api_url}/health/ready"),
+        )
+        self._apps = Supervisor([self.simulators, self.worker, self.api])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    def peer_url(self, peer: str) -> str:
+        return str(self.overrides[f"{peer}_service_url"])
+
+    async def _worker_polls(self) -> bool:
+        """Ready once Temporal sees a poller on our task queue: then a started saga runs."""
+        client = await connect_temporal(self.settings)
+        answer = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self.settings.temporal_namespace,
+                task_queue=TaskQueue(name=self.settings.temporal_task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return len(answer.pollers) > 0
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.infra.start(timeout=timeout)
+        try:
+            asyncio.run(ensure_topic(self.infra.kafka_bootstrap, self.settings.kafka_topic))
+            self._apps.start(timeout=timeout, concurrently=True)
+        except BaseException:
+            self.infra.stop()
+            raise
+
+    def stop(self) -> None:
+        try:
+            self._apps.stop(concurrently=True)
+        finally:
+            self.infra.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
