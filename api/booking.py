@@ -10,7 +10,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -18,6 +23,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from activities.models import Caller
 from api.problems import ProblemError
@@ -27,8 +33,8 @@ from domain import errors
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
-from workflows.booking import BookingOutcome, BookingRequest, BookingWorkflow
-from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
+from workflows.booking import BookingOutcome, BookingProgress, BookingRequest, BookingWorkflow
+from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID, BookingStatus
 
 _REFUSALS: dict[str, type[errors.DomainError]] = {c.__name__: c for c in errors.BUSINESS_ERRORS}
 
@@ -96,10 +102,13 @@ class BookingService:
         try:
             outcome = await asyncio.wait_for(handle.result(), timeout=wait_seconds)
         except TimeoutError:
-            progress = await handle.query(BookingWorkflow.progress)
+            progress = await _progress(handle)
+            if progress and progress.status in (BookingStatus.REJECTED, BookingStatus.FAILED):
+                # decided, still undoing (say Billing is down): answer the outcome now
+                raise _refusal(progress.error_type, progress.error_detail) from None
             return StillRunning(appointment_id, workflow_id, progress.step if progress else None)
         except WorkflowFailureError as failure:
-            raise self._refusal(failure) from None
+            raise _failure(failure) from None
         appointment = await self._store.get(outcome.appointment_id)
         if appointment is None:  # the saga said SCHEDULED; the store must have it
             raise RuntimeError(f"appointment {outcome.appointment_id} missing after its saga")
@@ -130,34 +139,50 @@ class BookingService:
         except WorkflowAlreadyStartedError:
             return self._temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
 
-    @staticmethod
-    def _refusal(failure: WorkflowFailureError) -> Exception:
-        cause = failure.cause
-        if isinstance(cause, CancelledError):
-            return ProblemError(
-                409, "booking-cancelled", "Booking cancelled", "the saga was cancelled"
-            )
-        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-            return _REFUSALS[cause.type](cause.message)
-        detail = cause.message if isinstance(cause, ApplicationError) else "the saga failed"
-        return ProblemError(
-            503,
-            "booking-failed",
-            "Booking failed",
-            f"{detail}. Nothing was booked; retry with a new Idempotency-Key.",
-            headers={"Retry-After": "5"},
-        )
-
     async def pending(self, appointment_id: str) -> PendingAppointment | None:
         """A booking whose saga runs but has not persisted the appointment yet, found in
         Temporal's visibility store by the AppointmentId search attribute."""
         query = f"AppointmentId = '{appointment_id}' AND ExecutionStatus = 'Running'"
         async for execution in self._temporal.list_workflows(query, limit=1):
             handle = self._temporal.get_workflow_handle_for(BookingWorkflow.run, execution.id)
-            progress = await handle.query(BookingWorkflow.progress)
+            progress = await _progress(handle)
             return PendingAppointment(
                 id=appointment_id,
                 workflow_id=execution.id,
                 step=progress.step if progress else None,
             )
         return None
+
+
+async def _progress(
+    handle: WorkflowHandle[BookingWorkflow, BookingOutcome],
+) -> BookingProgress | None:
+    """The saga's progress; None while its first workflow task has not run yet."""
+    try:
+        return await handle.query(BookingWorkflow.progress)
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+
+
+def _failure(failure: WorkflowFailureError) -> Exception:
+    cause = failure.cause
+    if isinstance(cause, CancelledError):
+        return _refusal("Cancelled", "the saga was cancelled")
+    if isinstance(cause, ApplicationError):
+        return _refusal(cause.type, cause.message)
+    return _refusal(None, "the saga failed")
+
+
+def _refusal(error_type: str | None, detail: str | None) -> Exception:
+    """The domain error a failed saga names, or a problem for a cancelled or failed one."""
+    if error_type in _REFUSALS:
+        return _REFUSALS[error_type](detail or "")
+    if error_type == "Cancelled":
+        return ProblemError(409, "booking-cancelled", "Booking cancelled", "the saga was cancelled")
+    return ProblemError(
+        503,
+        "booking-failed",
+        "Booking failed",
+        f"{detail or 'the saga failed'}. Nothing was booked; retry with a new Idempotency-Key.",
+        headers={"Retry-After": "5"},
+    )

@@ -52,8 +52,15 @@ class Change:
     expected_version: int | None
 
 
-# Fields an event may set. ``id`` and ``created_at`` come from the first event only.
-_FIELDS = {f.name for f in dataclasses.fields(Appointment)}
+# Fields a transition may set besides its status. ``id`` and ``created_at`` come from the
+# first event only, ``version`` from the event's seq, ``status`` from the checked target.
+_CHANGEABLE = {f.name for f in dataclasses.fields(Appointment)} - {
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "status",
+}
 
 
 def request(
@@ -111,9 +118,9 @@ def transition(
     """Move the appointment to ``target`` (raising IllegalTransition if the status machine
     forbids it), setting any extra ``fields`` in the same change."""
     ensure_transition(appointment.status, target)
-    unknown = set(fields) - _FIELDS
-    if unknown:
-        raise InvalidAppointment(f"unknown appointment fields: {sorted(unknown)}")
+    refused = set(fields) - _CHANGEABLE
+    if refused:
+        raise InvalidAppointment(f"a transition cannot set {sorted(refused)}")
     after: dict[str, Any] = {"status": target, **fields, "updated_at": now}
     before = {key: getattr(appointment, key) for key in after}
     seq = appointment.version + 1

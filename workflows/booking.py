@@ -50,6 +50,7 @@ class BookingProgress(BaseModel):
     fingerprint: str
     status: BookingStatus
     step: str
+    failed_step: str | None = None
     error_type: str | None = None
     error_detail: str | None = None
 
@@ -64,8 +65,8 @@ class BookingOutcome(BaseModel):
 STEP_TIMEOUT = timedelta(seconds=10)
 # Peers: a short, bounded retry for transient faults; business refusals never retry.
 PEER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    maximum_interval=timedelta(seconds=4),
+    initial_interval=timedelta(milliseconds=250),
+    maximum_interval=timedelta(seconds=2),
     maximum_attempts=5,
     non_retryable_error_types=NON_RETRYABLE_TYPES,
 )
@@ -106,13 +107,18 @@ class BookingWorkflow:
         try:
             return await self._book(request, compensations)
         except BaseException as error:
-            await compensations.run()
+            # The outcome is known before the undoing ends (a peer that is down may keep a
+            # compensation retrying): report it at once through the query and the UI.
             if is_cancelled_exception(error):
                 self._set_status(BookingStatus.FAILED, error_type="Cancelled")
+                await compensations.run()
                 raise  # the run ends CANCELLED, its undoing done
-            if isinstance(error, ActivityError | ApplicationError):
-                raise self._finish_failed(error) from None
-            raise
+            if not isinstance(error, ActivityError | ApplicationError):
+                await compensations.run()
+                raise
+            failure = self._failure(error)
+            await compensations.run()
+            raise failure from None
 
     async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
         key = workflow.info().workflow_id
@@ -258,7 +264,7 @@ class BookingWorkflow:
         self._progress = self._progress.model_copy(update={"status": status, **update})
         workflow.upsert_search_attributes([BOOKING_STATUS.value_set(status)])
 
-    def _finish_failed(self, error: ActivityError | ApplicationError) -> ApplicationError:
+    def _failure(self, error: ActivityError | ApplicationError) -> ApplicationError:
         """The saga's outcome as one ApplicationError whose type names the cause, so the
         API can answer 409 for a taken slot and 503 for a peer that stayed down."""
         cause = error.cause if isinstance(error, ActivityError) else error
@@ -268,7 +274,14 @@ class BookingWorkflow:
             status, error_type = BookingStatus.FAILED, "BookingFailed"
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
         assert self._progress is not None
-        self._set_status(status, error_type=error_type, error_detail=detail)
+        failed_step = self._progress.step
+        self._set_status(
+            status,
+            step="compensating",
+            failed_step=failed_step,
+            error_type=error_type,
+            error_detail=detail,
+        )
         return ApplicationError(
-            detail, {"step": self._progress.step}, type=error_type, non_retryable=True
+            detail, {"failed_step": failed_step}, type=error_type, non_retryable=True
         )

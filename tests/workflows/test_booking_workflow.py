@@ -202,7 +202,7 @@ async def test_progress_query_and_search_attribute_report_the_outcome(
     assert progress is not None
     assert progress.status == BookingStatus.REJECTED
     assert progress.error_type == "SlotUnavailable"
-    assert progress.step == "check_availability"
+    assert progress.failed_step == "check_availability"
 
 
 async def test_cancellation_mid_saga_still_runs_every_compensation(

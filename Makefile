@@ -1,0 +1,38 @@
+# The README's two commands: `make run` and `make test`. Each creates (or reuses) the
+# virtual environment in .venv and installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Reinstall only when the dependencies change.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+## make run: the whole service on the local stack with sample data (Ctrl-C stops it)
+run: install
+	$(BIN)/appointment-service run
+
+## make test: lint, type check, then every test (unit, workflow, integration, e2e)
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

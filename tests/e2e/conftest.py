@@ -1,0 +1,102 @@
+"""The real local stack for end-to-end tests: MongoDB wire protocol (SecantusDB), Temporal
+dev server, Kafka (Tansu), the peers' simulators, the worker and the API, all started on
+free ports by the same LocalService that ``make run`` uses, and stopped at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from localstack.service import LocalService, ServicePorts
+from workflows.client import connect_temporal
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    data_dir: Path = tmp_path_factory.mktemp("local-stack")
+    local = LocalService(data_dir, ServicePorts.free())
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def api(service: LocalService) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.api_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def peers(service: LocalService) -> Iterator[dict[str, httpx.Client]]:
+    clients = {
+        name: httpx.Client(base_url=service.peer_url(name), timeout=10)
+        for name in ("patient", "doctor", "billing")
+    }
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def mongo(service: LocalService) -> Iterator[Database[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(service.settings.mongo_uri, tz_aware=True)
+    yield client[service.settings.mongo_database]
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def healthy_peers(peers: dict[str, httpx.Client]) -> Iterator[None]:
+    """Every test starts and ends with well-behaved peers."""
+    for client in peers.values():
+        client.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    yield
+    for client in peers.values():
+        client.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+
+
+class Slots:
+    """Hands out distinct free slots of the on-call doctor, so tests never collide."""
+
+    def __init__(self, doctor: httpx.Client) -> None:
+        self._doctor = doctor
+        self._given: set[str] = set()
+
+    def next(self, doctor_id: str = "doc-on-call") -> str:
+        start = datetime.now(UTC) + timedelta(days=2)
+        window = {"from": start.isoformat(), "to": (start + timedelta(days=14)).isoformat()}
+        answer = self._doctor.get(f"/doctors/{doctor_id}/availability", params=window)
+        for slot in answer.raise_for_status().json()["slots"]:
+            if slot["start"] not in self._given:
+                self._given.add(slot["start"])
+                return str(slot["start"])
+        raise AssertionError("no free slot left")
+
+
+@pytest.fixture(scope="session")
+def slots(peers: dict[str, httpx.Client]) -> Slots:
+    return Slots(peers["doctor"])
+
+
+def describe_workflow(service: LocalService, workflow_id: str) -> Any:
+    async def describe() -> Any:
+        client = await connect_temporal(service.settings)
+        return await client.get_workflow_handle(workflow_id).describe()
+
+    return asyncio.run(describe())
+
+
+def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
+    return {
+        name: db[name].count_documents({})
+        for name in ("appointments", "appointment_events", "outbox_events")
+    }
