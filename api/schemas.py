@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -57,24 +58,9 @@ class AppointmentOut(BaseModel):
 
     @classmethod
     def of(cls, appointment: Appointment) -> AppointmentOut:
-        return cls(
-            id=appointment.id,
-            patient_id=appointment.patient_id,
-            doctor_id=appointment.doctor_id,
-            start=appointment.start,
-            end=appointment.end,
-            duration_minutes=appointment.duration_minutes,
-            timezone=appointment.timezone,
-            status=appointment.status,
-            fhir_status=appointment.status.fhir,
-            reason=appointment.reason,
-            notes=appointment.notes,
-            invoice_id=appointment.invoice_id,
-            hold_id=appointment.hold_id,
-            booking_workflow_id=appointment.booking_workflow_id,
-            version=appointment.version,
-            created_at=appointment.created_at,
-            updated_at=appointment.updated_at,
+        return cls.model_validate(
+            dataclasses.asdict(appointment)
+            | {"end": appointment.end, "fhir_status": appointment.status.fhir}
         )
 
 

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 from config.settings import Settings
 
 _HUMAN = (
     "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
-    "<cyan>{extra[process]}</cyan> {message} <dim>{extra}</dim>"
+    "<cyan>{extra[process]: <10}</cyan> {message}<dim>{extra[_fields]}</dim>\n{exception}"
 )
+
+
+def _human(record: Record) -> str:
+    """Context fields (request id, workflow id, ...) as key=value after the message; the
+    values go through the record, never into the template, so braces in them are safe."""
+    fields = {k: v for k, v in record["extra"].items() if k not in {"process", "_fields"}}
+    record["extra"]["_fields"] = "".join(f" {k}={v}" for k, v in fields.items())
+    return _HUMAN
 
 
 class _InterceptHandler(logging.Handler):
@@ -32,10 +44,10 @@ def configure_logging(settings: Settings, process: str) -> None:
         sys.stderr,
         level=settings.log_level,
         serialize=settings.log_json,
-        format="{message}" if settings.log_json else _HUMAN,
+        format="{message}" if settings.log_json else _human,
         backtrace=False,
         diagnose=False,  # never print local variables (tokens, patient data) in tracebacks
     )
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
-    for noisy in ("uvicorn.access", "pymongo", "aiokafka"):
+    for noisy in ("uvicorn.access", "pymongo", "aiokafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -30,10 +30,10 @@ Appointment Service is running on the local stack.
   Billing simulator    {billing}/invoices
   Logs                 {logs}
 
-Book one:
+Book one (a slot free right now):
   curl -s -X POST {api}/api/v1/appointments -H 'Content-Type: application/json' \\
-    -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\
-    -d '{{"patient_id": "pat-anna-schmidt", "doctor_id": "doc-on-call", \
+    -H "Idempotency-Key: demo-$(date +%s%N)" \\
+    -d '{{"patient_id": "pat-anna-schmidt", "doctor_id": "doc-on-call",
          "start": "{slot}", "duration_minutes": 15}}'
 
 Ctrl-C stops everything; data stays in {data}.
