@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -35,8 +35,11 @@ from domain.rules import end_of
 from domain.schedule import WorkingInterval, covers, is_offered
 from domain.status import AppointmentStatus
 from peers import Peers
-from peers.contracts import HoldRequest, InvoiceRequest, InvoiceStatus
+from peers.contracts import Hold, HoldRequest, InvoiceRequest, InvoiceStatus
 from persistence import AppointmentStore
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 # Event ids are UUIDv5 of the activity's idempotency key: the same key, the same id.
 EVENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a4b-4c55-9a61-2d1f0f0c7a10")
@@ -63,7 +66,7 @@ def _context(caller: Caller, reason: str | None = None) -> EventContext:
     )
 
 
-def _log(caller: Caller):  # type: ignore[no-untyped-def]
+def _log(caller: Caller) -> Logger:
     info = activity.info()
     return logger.bind(
         request_id=caller.request_id,
@@ -105,20 +108,23 @@ class BookingActivities:
             if not covers([(s.start, s.end) for s in free.slots], check.start, end):
                 raise SlotUnavailable(f"{doctor.name} is not free at {check.start.isoformat()}")
 
-    @activity.defn(name="reserve_slot")
-    async def reserve_slot(self, reservation: SlotReservation) -> HeldSlot:
-        """Idempotent by ``reservation.idempotency_key``: the Doctor Service answers the same
-        hold for the same key."""
+    async def _hold(self, reservation: SlotReservation) -> Hold:
         request = HoldRequest(
             start=reservation.start,
             duration_minutes=reservation.duration_minutes,
             patient_id=reservation.patient_id,
             ttl_seconds=self._settings.slot_hold_minutes * 60,
         )
+        return await self._peers.doctors.hold_slot(
+            reservation.doctor_id, request, reservation.idempotency_key
+        )
+
+    @activity.defn(name="reserve_slot")
+    async def reserve_slot(self, reservation: SlotReservation) -> HeldSlot:
+        """Idempotent by ``reservation.idempotency_key``: the Doctor Service answers the same
+        hold for the same key."""
         async with refusals_are_final():
-            hold = await self._peers.doctors.hold_slot(
-                reservation.doctor_id, request, reservation.idempotency_key
-            )
+            hold = await self._hold(reservation)
         _log(reservation.caller).info("slot held: hold {}", hold.id)
         return HeldSlot(hold_id=hold.id, expires_at=hold.expires_at)
 
@@ -129,13 +135,11 @@ class BookingActivities:
         releasing a released hold changes nothing. If the slot was never held by us and
         someone else holds it now, there is nothing of ours to release."""
         try:
-            held = await self.reserve_slot(reservation)
-        except Exception as error:
-            if getattr(error, "type", None) in {"SlotUnavailable", "SlotNotOffered"}:
-                return
-            raise
-        await self._peers.doctors.release_hold(held.hold_id)
-        _log(reservation.caller).info("hold {} released", held.hold_id)
+            hold = await self._hold(reservation)
+        except (SlotUnavailable, SlotNotOffered):
+            return
+        await self._peers.doctors.release_hold(hold.id)
+        _log(reservation.caller).info("hold {} released", hold.id)
 
     @activity.defn(name="confirm_slot")
     async def confirm_slot(self, action: HoldAction) -> None:
