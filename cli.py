@@ -48,13 +48,26 @@ def _run(argv: list[str]) -> None:
     main(argv)
 
 
+def _token(argv: list[str]) -> None:
+    from api.security.permissions import Role
+    from api.security.tokens import issue_local_token
+    from config import load_settings
+
+    parser = argparse.ArgumentParser(prog="appointment-service token")
+    parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+    parser.add_argument("--sub", required=True, help="patient id, doctor id or user id")
+    parser.add_argument("--ttl", type=int, default=60, help="minutes (default 60)")
+    args = parser.parse_args(argv)
+    print(issue_local_token(load_settings(), Role(args.role), args.sub, args.ttl))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="appointment-service",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["run", "api", "worker", "simulators"])
+    parser.add_argument("command", choices=["run", "api", "worker", "simulators", "token"])
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.command == "api":
         _api()
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         _worker()
     elif args.command == "simulators":
         _simulators(rest)
+    elif args.command == "token":
+        _token(rest)
     else:
         _run(rest)
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import middleware, problems
 from api.booking import BookingService
 from api.routes import appointments, health
+from api.security.tokens import TokenVerifier
 from config import Settings, load_settings
 from persistence import AppointmentStore, connect
 from workflows.client import connect_temporal
@@ -19,8 +20,10 @@ Schedules, books, confirms, reschedules, cancels and completes appointments of t
 smart clinic. Booking runs as a saga on Temporal (`BookingWorkflow`): patient check,
 availability, slot hold, persistence, invoice, with compensation on failure.
 
-Errors are `application/problem+json` (RFC 9457). Send an `Idempotency-Key` with every
-booking so a retried request never books twice.
+Every call needs a Bearer JWT (the **Authorize** button): `make run` prints one per role,
+and `appointment-service token --role <role> --sub <id>` makes more. Errors are
+`application/problem+json` (RFC 9457). Send an `Idempotency-Key` with every booking so a
+retried request never books twice.
 """
 
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = temporal
         app.state.store = store
         app.state.booking = BookingService(temporal, store, settings)
+        app.state.verifier = TokenVerifier.from_settings(settings)
         try:
             yield
         finally:
@@ -53,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    middleware.install(app)
+    middleware.install(app, max_body_bytes=settings.max_body_bytes)
     app.include_router(appointments.router)
     app.include_router(health.router)
     return app

@@ -146,8 +146,11 @@ class BookingService:
         async for execution in self._temporal.list_workflows(query, limit=1):
             handle = self._temporal.get_workflow_handle_for(BookingWorkflow.run, execution.id)
             progress = await _progress(handle)
+            attributes = execution.typed_search_attributes
             return PendingAppointment(
                 id=appointment_id,
+                patient_id=attributes.get(PATIENT_ID) or "",
+                doctor_id=attributes.get(DOCTOR_ID) or "",
                 workflow_id=execution.id,
                 step=progress.step if progress else None,
             )

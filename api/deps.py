@@ -7,14 +7,24 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from activities.models import Caller
 from api.booking import BookingService
 from api.problems import ProblemError
+from api.security.permissions import Principal
+from api.security.tokens import InvalidToken, TokenVerifier
 from config import Settings
 from persistence import AppointmentStore
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="Bearer",
+    description="A JWT. Locally: `appointment-service token --role staff --sub frontdesk-1` "
+    "(make run prints one per role).",
+)
 
 
 def settings(request: Request) -> Settings:
@@ -32,9 +42,34 @@ def store(request: Request) -> AppointmentStore:
     return value
 
 
-def caller(request: Request) -> Caller:
-    # Authentication arrives with issue #3; until then every caller is the front desk.
-    return Caller(actor="staff:front-desk", request_id=getattr(request.state, "request_id", None))
+def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return ProblemError(
+        401, "unauthorized", "Authentication required", detail, {"WWW-Authenticate": challenge}
+    )
+
+
+def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("send a Bearer token in the Authorization header")
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        who = verifier.verify(credentials.credentials)
+    except InvalidToken:
+        # The reason stays in our logs; the caller learns only that the token is refused.
+        raise _unauthorized("the token is invalid or expired", "invalid_token") from None
+    request.state.principal = who  # for the request log line
+    return who
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def caller(request: Request, who: PrincipalDep) -> Caller:
+    return Caller(actor=who.actor, request_id=getattr(request.state, "request_id", None))
 
 
 def idempotency_key(

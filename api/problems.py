@@ -15,6 +15,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.security.permissions import Forbidden, NotVisible
 from domain import errors
 
 PROBLEM_BASE = "https://clinic.example/problems/"
@@ -116,6 +117,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def on_domain(request: Request, error: errors.DomainError) -> JSONResponse:
         return domain_problem(request, error)
+
+    @app.exception_handler(Forbidden)
+    async def on_forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        return problem_response(request, 403, "forbidden", "Not allowed", str(error))
+
+    @app.exception_handler(NotVisible)
+    async def on_not_visible(request: Request, error: NotVisible) -> JSONResponse:
+        return problem_response(request, 404, "appointment-not-found", "Appointment not found")
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, error: ProblemError) -> JSONResponse:

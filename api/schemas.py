@@ -77,6 +77,8 @@ class PendingAppointment(BaseModel):
     """An appointment whose booking saga has not persisted it yet."""
 
     id: str
+    patient_id: str
+    doctor_id: str
     status: str = "PENDING"
     step: str | None = None
     workflow_id: str

@@ -3,9 +3,10 @@ the standard library's loggers (uvicorn, temporalio, pymongo) routed into it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -37,14 +38,28 @@ class _InterceptHandler(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
+def _json(record: Record) -> str:
+    """One JSON object per line: time, level, process, message and the context fields."""
+    line: dict[str, Any] = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+    }
+    line.update({k: v for k, v in record["extra"].items() if k != "_line"})
+    if record["exception"] is not None:
+        error = record["exception"]
+        line["error"] = f"{error.type.__name__ if error.type else ''}: {error.value}"
+    record["extra"]["_line"] = json.dumps(line, default=str)
+    return "{extra[_line]}\n"
+
+
 def configure_logging(settings: Settings, process: str) -> None:
     logger.remove()
     logger.configure(extra={"process": process})
     logger.add(
         sys.stderr,
         level=settings.log_level,
-        serialize=settings.log_json,
-        format="{message}" if settings.log_json else _human,
+        format=_json if settings.log_json else _human,
         backtrace=False,
         diagnose=False,  # never print local variables (tokens, patient data) in tracebacks
     )

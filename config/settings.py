@@ -28,6 +28,17 @@ class Settings(BaseSettings):
         10.0, gt=0, description="how long POST /appointments waits for the saga before 202"
     )
 
+    max_body_bytes: int = Field(64 * 1024, gt=0, description="larger request bodies get 413")
+
+    # Authentication: Bearer JWTs. The local stack signs HS256 with a secret generated on
+    # first run in the data folder; production verifies RS256/ES256 against a JWKS URL.
+    jwt_issuer: str = "appointment-service-local"
+    jwt_audience: str = "appointment-service"
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_jwks_url: str | None = None
+    jwt_secret_file: Path | None = Field(None, description="default: <data_dir>/jwt-secret")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+
     # MongoDB (a replica set: transactions need one)
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_database: str = "appointments"
@@ -63,6 +74,10 @@ class Settings(BaseSettings):
 
     # Local stack
     data_dir: Path = Path(".local")
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        return self.jwt_secret_file or self.data_dir / "jwt-secret"
 
     @cached_property
     def clinic_zone(self) -> ZoneInfo:

@@ -30,14 +30,28 @@ Appointment Service is running on the local stack.
   Billing simulator    {billing}/invoices
   Logs                 {logs}
 
+Tokens (valid {ttl_hours} h; Swagger's Authorize button takes them as they are):
+{tokens}
 Book one (a slot free right now):
+  TOKEN={staff_token}
   curl -s -X POST {api}/api/v1/appointments -H 'Content-Type: application/json' \\
+    -H "Authorization: Bearer $TOKEN" \\
     -H "Idempotency-Key: demo-$(date +%s%N)" \\
     -d '{{"patient_id": "pat-anna-schmidt", "doctor_id": "doc-on-call",
          "start": "{slot}", "duration_minutes": 15}}'
 
 Ctrl-C stops everything; data stays in {data}.
 """
+
+
+# One ready-made caller per role: the doctor and the patient are sample data's own.
+SAMPLE_CALLERS = (
+    ("admin", "admin-1"),
+    ("staff", "frontdesk-1"),
+    ("doctor", "doc-on-call"),
+    ("patient", "pat-anna-schmidt"),
+)
+TOKEN_TTL_MINUTES = 12 * 60
 
 
 def next_free_slot(doctor_url: str, doctor_id: str = "doc-on-call") -> str:
@@ -66,7 +80,12 @@ def main(argv: list[str] | None = None) -> None:
         marker = service.data_dir / "seeded"
         if not args.no_seed and not marker.exists():
             count = asyncio.run(
-                seed(service.api_url, service.peer_url("doctor"), service.peer_url("patient"))
+                seed(
+                    service.api_url,
+                    service.peer_url("doctor"),
+                    service.peer_url("patient"),
+                    service.token("staff", "seed"),
+                )
             )
             marker.write_text(f"{count}\n")
             logger.info("seeded {} sample appointments", count)
@@ -82,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
                 logs=service.infra.log_dir,
                 data=service.data_dir,
                 slot=next_free_slot(service.peer_url("doctor")),
+                ttl_hours=TOKEN_TTL_MINUTES // 60,
+                tokens="".join(
+                    f"  {role:<8}{subject:<20}{service.token(role, subject, TOKEN_TTL_MINUTES)}\n"
+                    for role, subject in SAMPLE_CALLERS
+                ),
+                staff_token=service.token("staff", "frontdesk-1", TOKEN_TTL_MINUTES),
             ),
             flush=True,
         )

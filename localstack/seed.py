@@ -12,7 +12,9 @@ from loguru import logger
 PER_DOCTOR = 2
 
 
-async def seed(api_url: str, doctor_url: str, patient_url: str, now: datetime | None = None) -> int:
+async def seed(
+    api_url: str, doctor_url: str, patient_url: str, token: str, now: datetime | None = None
+) -> int:
     """Book sample appointments in the first free slots from tomorrow on; returns how many
     were booked. Idempotency keys name doctor and slot, so a repeated run books nothing
     twice."""
@@ -42,7 +44,9 @@ async def seed(api_url: str, doctor_url: str, patient_url: str, now: datetime | 
                 }
                 key = f"seed-{doctor['id']}-{slot['start']}".replace("+", "Z")
                 answer = await http.post(
-                    f"{api_url}/api/v1/appointments", json=body, headers={"Idempotency-Key": key}
+                    f"{api_url}/api/v1/appointments",
+                    json=body,
+                    headers={"Idempotency-Key": key, "Authorization": f"Bearer {token}"},
                 )
                 if answer.status_code in (201, 202):
                     booked += 1

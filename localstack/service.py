@@ -15,6 +15,8 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from api.security.permissions import Role
+from api.security.tokens import ensure_local_secret, issue_local_token
 from config import Settings, load_settings
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess, Supervisor
@@ -66,6 +68,8 @@ class LocalService:
             "patient_service_url": f"http://{HOST}:{p.patient}",
             "doctor_service_url": f"http://{HOST}:{p.doctor}",
             "billing_service_url": f"http://{HOST}:{p.billing}",
+            # Files under <data>/logs hold one JSON object per line: grep a request id.
+            "log_json": True,
             **(overrides or {}),
         }
         self.settings: Settings = load_settings(**self.overrides)
@@ -120,7 +124,12 @@ class LocalService:
         )
         return len(answer.pollers) > 0
 
+    def token(self, role: str, subject: str, ttl_minutes: int = 60) -> str:
+        """A Bearer token this stack's API accepts."""
+        return issue_local_token(self.settings, Role(role), subject, ttl_minutes)
+
     def start(self, timeout: float = 90.0) -> None:
+        ensure_local_secret(self.settings.jwt_secret_path)
         self.infra.start(timeout=timeout)
         try:
             asyncio.run(ensure_topic(self.infra.kafka_bootstrap, self.settings.kafka_topic))

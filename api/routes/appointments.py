@@ -10,9 +10,17 @@ from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
 
 from api.booking import Booked
-from api.deps import BookingDep, CallerDep, IdempotencyKeyDep, SettingsDep, StoreDep
+from api.deps import (
+    BookingDep,
+    CallerDep,
+    IdempotencyKeyDep,
+    PrincipalDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.problems import MEDIA_TYPE, Problem
 from api.schemas import AppointmentOut, BookAppointment, BookingAccepted, PendingAppointment
+from api.security.permissions import Action, Owners, authorize, ensure_may_book_for
 from domain.errors import AppointmentNotFound
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
@@ -23,6 +31,8 @@ _PREFER_WAIT = re.compile(r"\bwait=(\d+)")
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Bad header (Idempotency-Key)",
+        401: "No token, or an invalid or expired one",
+        403: "The caller's role may not do this",
         402: "Billing refused the invoice",
         404: "Not found",
         409: "The slot is taken (or the booking was cancelled)",
@@ -55,18 +65,20 @@ def _wait_budget(prefer: str | None, budget: float) -> float:
     "wait budget is spent.",
     responses={
         202: {"model": BookingAccepted, "description": "Still booking; poll Location"},
-        **_problems(400, 402, 409, 422, 503),
+        **_problems(400, 401, 402, 403, 409, 422, 503),
     },
 )
 async def book_appointment(
     body: BookAppointment,
     response: Response,
+    who: PrincipalDep,
     booking: BookingDep,
     caller: CallerDep,
     key: IdempotencyKeyDep,
     settings: SettingsDep,
     prefer: Annotated[str | None, Header(description="respond-async, or wait=<seconds>")] = None,
 ) -> Any:
+    ensure_may_book_for(who, body.patient_id)
     wait = _wait_budget(prefer, settings.booking_wait_seconds)
     answer = await booking.book(body, key, caller, wait)
     headers = {"Idempotency-Key": key}
@@ -91,15 +103,18 @@ async def book_appointment(
     summary="Read one appointment",
     description="The stored appointment; while its booking saga has not persisted it yet, "
     "a PENDING placeholder with the saga's current step.",
-    responses=_problems(404, 422),
+    responses=_problems(401, 403, 404, 422),
 )
 async def get_appointment(
-    appointment_id: uuid.UUID, store: StoreDep, booking: BookingDep
+    appointment_id: uuid.UUID, who: PrincipalDep, store: StoreDep, booking: BookingDep
 ) -> AppointmentOut | PendingAppointment:
+    authorize(who, Action.READ)
     appointment = await store.get(str(appointment_id))
     if appointment is not None:
+        authorize(who, Action.READ, Owners(appointment.patient_id, appointment.doctor_id))
         return AppointmentOut.of(appointment)
     pending = await booking.pending(str(appointment_id))
     if pending is not None:
+        authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
         return pending
     raise AppointmentNotFound(f"no appointment {appointment_id}")

@@ -32,6 +32,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
 
 @pytest.fixture(scope="session")
 def api(service: LocalService) -> Iterator[httpx.Client]:
+    """The API as the front desk sees it (role staff)."""
+    headers = {"Authorization": f"Bearer {service.token('staff', 'frontdesk-test')}"}
+    with httpx.Client(base_url=service.api_url, timeout=60, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def anonymous(service: LocalService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.api_url, timeout=60) as client:
         yield client
 

@@ -3,6 +3,7 @@ simulators and in Temporal, idempotency, double booking, and a failing Billing."
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -218,3 +219,23 @@ def test_a_saga_outlasting_the_wait_budget_answers_202_with_a_location_that_reso
     assert pending.json()["status"] in {"PENDING", "SCHEDULED"}
     final = wait_for(lambda: (r := api.get(location).json())["status"] == "SCHEDULED" and r)
     assert final["id"] == answer.json()["appointment_id"]
+
+
+def test_one_request_id_finds_every_log_line_of_a_booking(
+    api: httpx.Client, service: LocalService, slots: Slots
+) -> None:
+    request_id = uuid.uuid4().hex
+    answer = api.post(
+        "/api/v1/appointments",
+        json=body(slots.next()),
+        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Request-ID": request_id},
+    )
+    assert answer.status_code == 201
+
+    def lines(process: str) -> list[dict[str, Any]]:
+        text = (service.infra.log_dir / f"{process}.log").read_text()
+        return [json.loads(line) for line in text.splitlines() if request_id in line]
+
+    assert [line["status"] for line in lines("api")] == [201]
+    activities = {line["activity"] for line in lines("worker")}
+    assert {"validate_patient", "reserve_slot", "persist_pending", "mark_scheduled"} <= activities

@@ -1,0 +1,118 @@
+"""Who may do what: the permission matrix, enforced here and only here, for REST and
+GraphQL alike. The README shows the same table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    DOCTOR = "doctor"
+    PATIENT = "patient"
+
+
+class Action(StrEnum):
+    BOOK = "book"
+    READ = "read"
+    LIST = "list"
+    CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
+    CONFIRM = "confirm"
+    CHECK_IN = "check-in"
+    COMPLETE = "complete"
+    NO_SHOW = "no-show"
+    EDIT = "edit"
+    DELETE = "delete"
+    MAINTAIN = "maintain"
+
+
+class Scope(StrEnum):
+    ANY = "any"  # every appointment
+    OWN = "own"  # only the caller's own: patient_id (patient) or doctor_id (doctor) == sub
+    NONE = "none"
+
+
+A, R = Action, Role
+_ANY, _OWN, _NONE = Scope.ANY, Scope.OWN, Scope.NONE
+
+# Rows: actions. Columns: admin, staff, doctor, patient.
+MATRIX: dict[Action, dict[Role, Scope]] = {
+    action: dict(zip((R.ADMIN, R.STAFF, R.DOCTOR, R.PATIENT), scopes, strict=True))
+    for action, scopes in {
+        A.BOOK: (_ANY, _ANY, _NONE, _OWN),
+        A.READ: (_ANY, _ANY, _OWN, _OWN),
+        A.LIST: (_ANY, _ANY, _OWN, _OWN),
+        A.CANCEL: (_ANY, _ANY, _NONE, _OWN),
+        A.RESCHEDULE: (_ANY, _ANY, _NONE, _OWN),
+        A.CONFIRM: (_ANY, _ANY, _NONE, _NONE),
+        A.CHECK_IN: (_ANY, _ANY, _OWN, _NONE),
+        A.COMPLETE: (_ANY, _ANY, _OWN, _NONE),
+        A.NO_SHOW: (_ANY, _ANY, _OWN, _NONE),
+        A.EDIT: (_ANY, _ANY, _NONE, _OWN),
+        A.DELETE: (_ANY, _NONE, _NONE, _NONE),
+        A.MAINTAIN: (_ANY, _NONE, _NONE, _NONE),
+    }.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    subject: str  # patient id for patients, doctor id for doctors, a user id otherwise
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How the caller appears in the audit trail."""
+        return f"{self.role.value}:{self.subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """Whose appointment it is."""
+
+    patient_id: str
+    doctor_id: str
+
+
+class Forbidden(Exception):
+    """A valid caller without the right to this action (HTTP 403)."""
+
+
+class NotVisible(Exception):
+    """Someone else's appointment. Answered as if it did not exist (HTTP 404), so a
+    caller cannot learn which appointments exist."""
+
+
+def scope_of(principal: Principal, action: Action) -> Scope:
+    return MATRIX[action][principal.role]
+
+
+def owns(principal: Principal, owners: Owners) -> bool:
+    if principal.role is Role.PATIENT:
+        return owners.patient_id == principal.subject
+    if principal.role is Role.DOCTOR:
+        return owners.doctor_id == principal.subject
+    return False
+
+
+def authorize(principal: Principal, action: Action, owners: Owners | None = None) -> None:
+    """Raise Forbidden or NotVisible unless ``principal`` may do ``action`` (on the
+    appointment of ``owners``, if the action concerns one)."""
+    scope = scope_of(principal, action)
+    if scope is Scope.NONE:
+        raise Forbidden(f"a {principal.role} may not {action} appointments")
+    if scope is Scope.OWN and owners is not None and not owns(principal, owners):
+        raise NotVisible("no such appointment")
+
+
+def ensure_may_book_for(principal: Principal, patient_id: str) -> None:
+    """A patient books only for themself; the request names the patient, so saying so
+    (403) reveals nothing."""
+    authorize(principal, Action.BOOK)
+    if scope_of(principal, Action.BOOK) is Scope.OWN and patient_id != principal.subject:
+        raise Forbidden("a patient may only book appointments for themself")
