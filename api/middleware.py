@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,8 +15,12 @@ from api.problems import MEDIA_TYPE, PROBLEM_BASE
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive``: an HTTPException, so FastAPI's body parsing lets it through
+    to the problem handlers instead of turning it into a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body too large: at most {max_bytes} bytes")
 
 
 class BodySizeLimit:
@@ -43,7 +46,7 @@ class BodySizeLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -75,35 +78,54 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
-    @app.middleware("http")
-    async def request_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        offered = request.headers.get("X-Request-ID", "")
-        # A caller's id is kept only if it is harmless in a log line; else we make one.
+class RequestLog:
+    """One log line per request, and the request id: taken from ``X-Request-ID`` when it
+    is harmless in a log line, else made; echoed in the response; kept in the request
+    state so problems, activities and events carry it. Pure ASGI (no BaseHTTPMiddleware),
+    so exceptions raised while reading the body reach the handlers unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
-        request.state.request_id = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
-            route = request.scope.get("route")
-            who = getattr(request.state, "principal", None)
+            route = scope.get("route")
+            who = state.get("principal")
             # Never the token, never the body: health data stays out of the logs.
             logger.bind(
                 request_id=request_id,
-                method=request.method,
-                route=getattr(route, "path", request.url.path),
+                method=scope["method"],
+                route=getattr(route, "path", scope["path"]),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 subject=who.subject if who else None,
                 role=who.role.value if who else None,
-            ).info("{} {} {}", request.method, request.url.path, status)
+            ).info("{} {} {}", scope["method"], scope["path"], status)
 
+
+def install(app: FastAPI, max_body_bytes: int) -> None:
+    app.add_middleware(RequestLog)
     # Outermost, so an oversized body is refused before anything reads it.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

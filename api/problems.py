@@ -134,7 +134,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
+            error.status_code, "http-error"
+        )
         return problem_response(
             request, error.status_code, code, str(error.detail), headers=dict(error.headers or {})
         )
