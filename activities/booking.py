@@ -31,6 +31,7 @@ from config import Settings
 from domain import model
 from domain.errors import SlotNotOffered, SlotUnavailable
 from domain.events import EventContext
+from domain.policy import CancellationPolicy
 from domain.rules import end_of
 from domain.schedule import WorkingInterval, covers, is_offered
 from domain.status import AppointmentStatus
@@ -163,6 +164,9 @@ class BookingActivities:
             hold_id=new.hold_id,
             now=now_utc(),
             context=_context(new.caller, "booking requested"),
+            policy=CancellationPolicy(
+                self._settings.cancellation_free_hours, self._settings.cancellation_fee_cents
+            ),
         )
         async with refusals_are_final():
             stored = await self._store.commit(change)

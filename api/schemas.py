@@ -52,6 +52,8 @@ class AppointmentOut(BaseModel):
     invoice_id: str | None = None
     hold_id: str | None = None
     booking_workflow_id: str | None = None
+    cancellation_free_hours: int = Field(description="free cancellation until N hours before")
+    cancellation_fee_cents: int = Field(description="the fee for a later cancellation")
     version: int
     created_at: datetime
     updated_at: datetime

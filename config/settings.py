@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     )
     appointment_price_cents: int = Field(6000, ge=0)
     currency: str = "EUR"
+    cancellation_free_hours: int = Field(24, ge=0, description="free until N hours before")
+    cancellation_fee_cents: int = Field(2500, ge=0, description="the late cancellation fee")
 
     # Local stack
     data_dir: Path = Path(".local")

@@ -22,6 +22,9 @@ class EventType(StrEnum):
     COMPLETED = "appointment.completed"
     CANCELLED = "appointment.cancelled"
     NO_SHOW = "appointment.no_show"
+    RESCHEDULED = "appointment.rescheduled"  # new time, SCHEDULED again
+    EDITED = "appointment.edited"  # reason or notes
+    ENTERED_IN_ERROR = "appointment.entered_in_error"  # DELETE: kept, status FAILED
 
 
 EVENT_FOR_STATUS: dict[AppointmentStatus, EventType] = {

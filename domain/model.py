@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.errors import InvalidAppointment
-from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext
+from domain.errors import IllegalTransition, InvalidAppointment
+from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext, EventType
+from domain.policy import CancellationPolicy
 from domain.rules import occupied_cells
 from domain.status import AppointmentStatus, ensure_transition
 
@@ -32,6 +33,13 @@ class Appointment:
     hold_id: str | None = None
     invoice_id: str | None = None
     booking_workflow_id: str | None = None
+    # The cancellation policy agreed at booking (domain.policy.CancellationPolicy).
+    cancellation_free_hours: int = 24
+    cancellation_fee_cents: int = 0
+
+    @property
+    def cancellation_policy(self) -> CancellationPolicy:
+        return CancellationPolicy(self.cancellation_free_hours, self.cancellation_fee_cents)
 
     @property
     def end(self) -> datetime:
@@ -51,6 +59,9 @@ class Change:
     event: AppointmentEvent
     expected_version: int | None
 
+
+RESCHEDULABLE = frozenset({AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED})
+EDITABLE = frozenset({"reason", "notes"})
 
 # Fields a transition may set besides its status. ``id`` and ``created_at`` come from the
 # first event only, ``version`` from the event's seq, ``status`` from the checked target.
@@ -76,8 +87,10 @@ def request(
     hold_id: str | None,
     now: datetime,
     context: EventContext,
+    policy: CancellationPolicy | None = None,
 ) -> Change:
     """A new appointment, PENDING while its booking saga runs."""
+    policy = policy or CancellationPolicy()
     state = Appointment(
         id=appointment_id,
         patient_id=patient_id,
@@ -92,6 +105,8 @@ def request(
         reason=reason,
         hold_id=hold_id,
         booking_workflow_id=context.workflow_id,
+        cancellation_free_hours=policy.free_until_hours_before,
+        cancellation_fee_cents=policy.late_fee_cents,
     )
     after = {k: v for k, v in dataclasses.asdict(state).items() if k != "version"}
     event = AppointmentEvent(
@@ -118,10 +133,99 @@ def transition(
     """Move the appointment to ``target`` (raising IllegalTransition if the status machine
     forbids it), setting any extra ``fields`` in the same change."""
     ensure_transition(appointment.status, target)
+    _ensure_changeable(fields)
+    return _change(
+        appointment,
+        EVENT_FOR_STATUS[target],
+        {"status": target, **fields},
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+
+
+def reschedule(
+    appointment: Appointment,
+    *,
+    start: datetime,
+    duration_minutes: int,
+    hold_id: str,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+) -> Change:
+    """Move the appointment to a new time (same id); it is SCHEDULED again, to be confirmed
+    anew. Only a SCHEDULED or CONFIRMED appointment moves."""
+    if appointment.status not in RESCHEDULABLE:
+        raise IllegalTransition(appointment.status.value, "rescheduled")
+    return _change(
+        appointment,
+        EventType.RESCHEDULED,
+        {
+            "status": AppointmentStatus.SCHEDULED,
+            "start": start,
+            "duration_minutes": duration_minutes,
+            "hold_id": hold_id,
+        },
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+
+
+def edit(
+    appointment: Appointment,
+    *,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+    **fields: str | None,
+) -> Change:
+    """Change the free-text fields (reason, notes) only; never of a FAILED record."""
+    refused = set(fields) - EDITABLE
+    if refused:
+        raise InvalidAppointment(f"only {sorted(EDITABLE)} can be edited, not {sorted(refused)}")
+    if appointment.status is AppointmentStatus.FAILED:
+        raise IllegalTransition(appointment.status.value, "edited")
+    return _change(
+        appointment, EventType.EDITED, dict(fields), event_id=event_id, now=now, context=context
+    )
+
+
+def enter_in_error(
+    appointment: Appointment, *, event_id: str, now: datetime, context: EventContext
+) -> Change:
+    """Mark a record that should never have existed: it is kept, with status FAILED (FHIR
+    entered-in-error). An appointment that still holds its slot must be cancelled first,
+    so the Doctor and Billing services never disagree with us."""
+    if appointment.status.occupies_slot or appointment.status is AppointmentStatus.FAILED:
+        raise IllegalTransition(appointment.status.value, "entered-in-error")
+    return _change(
+        appointment,
+        EventType.ENTERED_IN_ERROR,
+        {"status": AppointmentStatus.FAILED},
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+
+
+def _ensure_changeable(fields: dict[str, Any]) -> None:
     refused = set(fields) - _CHANGEABLE
     if refused:
         raise InvalidAppointment(f"a transition cannot set {sorted(refused)}")
-    after: dict[str, Any] = {"status": target, **fields, "updated_at": now}
+
+
+def _change(
+    appointment: Appointment,
+    event_type: EventType,
+    changes: dict[str, Any],
+    *,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+) -> Change:
+    after: dict[str, Any] = {**changes, "updated_at": now}
     before = {key: getattr(appointment, key) for key in after}
     seq = appointment.version + 1
     state = dataclasses.replace(appointment, **after, version=seq)
@@ -129,7 +233,7 @@ def transition(
         event_id=event_id,
         appointment_id=appointment.id,
         seq=seq,
-        type=EVENT_FOR_STATUS[target],
+        type=event_type,
         occurred_at=now,
         context=context,
         before=before,

@@ -34,6 +34,8 @@ class Appointment(Document):
     hold_id: str | None = None
     invoice_id: str | None = None
     booking_workflow_id: str | None = None
+    cancellation_free_hours: int = 24
+    cancellation_fee_cents: int = 0
     # One entry per 5-minute cell the appointment covers. The unique partial index below
     # over (doctor_id, cells) makes overlapping active appointments impossible in the
     # database itself, whatever the services in front of it do.
