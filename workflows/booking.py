@@ -8,16 +8,12 @@ void invoice, mark FAILED, release the hold."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
-    from activities.errors import NON_RETRYABLE_TYPES
     from activities.models import (
         Caller,
         HoldAction,
@@ -29,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SlotReservation,
         StatusChange,
     )
+    from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
 
@@ -60,29 +57,6 @@ class BookingOutcome(BaseModel):
     status: str
     hold_id: str
     invoice_id: str
-
-
-STEP_TIMEOUT = timedelta(seconds=10)
-# Peers: a short, bounded retry for transient faults; business refusals never retry.
-PEER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=250),
-    maximum_interval=timedelta(seconds=2),
-    maximum_attempts=5,
-    non_retryable_error_types=NON_RETRYABLE_TYPES,
-)
-# Our own database: more patience, it is ours to wait for.
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    maximum_interval=timedelta(seconds=5),
-    maximum_attempts=10,
-    non_retryable_error_types=NON_RETRYABLE_TYPES,
-)
-# Compensations must finish: retried until they do.
-UNTIL_DONE = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=NON_RETRYABLE_TYPES,
-)
 
 
 @workflow.defn
