@@ -11,24 +11,29 @@ from loguru import logger
 from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
+from activities.lifecycle import LifecycleActivities
 from config import Settings, load_settings
 from config.logging import configure_logging
 from peers import Peers
 from persistence import AppointmentStore, connect
 from workflows.booking import BookingWorkflow
+from workflows.cancellation import CancellationWorkflow
 from workflows.client import connect_temporal
+from workflows.reschedule import RescheduleWorkflow
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     temporal = await connect_temporal(settings)
     mongo = await connect(settings)
     peers = Peers.from_settings(settings)
-    activities = BookingActivities(peers, AppointmentStore(mongo, settings.kafka_topic), settings)
+    store = AppointmentStore(mongo, settings.kafka_topic)
+    booking = BookingActivities(peers, store, settings)
+    lifecycle = LifecycleActivities(peers, store, settings)
     worker = Worker(
         temporal,
         task_queue=settings.temporal_task_queue,
-        workflows=[BookingWorkflow],
-        activities=activities.all(),
+        workflows=[BookingWorkflow, CancellationWorkflow, RescheduleWorkflow],
+        activities=[*booking.all(), *lifecycle.all()],
     )
     logger.info("worker polling task queue {}", settings.temporal_task_queue)
     try:

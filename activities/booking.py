@@ -56,7 +56,7 @@ def now_utc() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _context(caller: Caller, reason: str | None = None) -> EventContext:
+def event_context(caller: Caller, reason: str | None = None) -> EventContext:
     info = activity.info()
     return EventContext(
         actor=caller.actor,
@@ -67,7 +67,7 @@ def _context(caller: Caller, reason: str | None = None) -> EventContext:
     )
 
 
-def _log(caller: Caller) -> Logger:
+def log_for(caller: Caller) -> Logger:
     info = activity.info()
     return logger.bind(
         request_id=caller.request_id,
@@ -88,7 +88,7 @@ class BookingActivities:
         """A read: idempotent by nature."""
         async with refusals_are_final():
             patient = await self._peers.patients.get_patient(check.patient_id)
-        _log(check.caller).info("patient {} is known", patient.id)
+        log_for(check.caller).info("patient {} is known", patient.id)
 
     @activity.defn(name="check_availability")
     async def check_availability(self, check: SlotCheck) -> None:
@@ -126,7 +126,7 @@ class BookingActivities:
         hold for the same key."""
         async with refusals_are_final():
             hold = await self._hold(reservation)
-        _log(reservation.caller).info("slot held: hold {}", hold.id)
+        log_for(reservation.caller).info("slot held: hold {}", hold.id)
         return HeldSlot(hold_id=hold.id, expires_at=hold.expires_at)
 
     @activity.defn(name="release_slot")
@@ -140,7 +140,7 @@ class BookingActivities:
         except (SlotUnavailable, SlotNotOffered):
             return
         await self._peers.doctors.release_hold(hold.id)
-        _log(reservation.caller).info("hold {} released", hold.id)
+        log_for(reservation.caller).info("hold {} released", hold.id)
 
     @activity.defn(name="confirm_slot")
     async def confirm_slot(self, action: HoldAction) -> None:
@@ -163,14 +163,14 @@ class BookingActivities:
             reason=new.reason,
             hold_id=new.hold_id,
             now=now_utc(),
-            context=_context(new.caller, "booking requested"),
+            context=event_context(new.caller, "booking requested"),
             policy=CancellationPolicy(
                 self._settings.cancellation_free_hours, self._settings.cancellation_fee_cents
             ),
         )
         async with refusals_are_final():
             stored = await self._store.commit(change)
-        _log(new.caller).info("appointment {} persisted PENDING", stored.id)
+        log_for(new.caller).info("appointment {} persisted PENDING", stored.id)
         return AppointmentSnapshot(
             appointment_id=stored.id, status=stored.status, version=stored.version
         )
@@ -187,7 +187,7 @@ class BookingActivities:
         )
         async with refusals_are_final():
             invoice = await self._peers.billing.create_invoice(request, order.idempotency_key)
-        _log(order.caller).info("invoice {} created", invoice.id)
+        log_for(order.caller).info("invoice {} created", invoice.id)
         return IssuedInvoice(invoice_id=invoice.id)
 
     @activity.defn(name="void_invoice")
@@ -202,7 +202,7 @@ class BookingActivities:
                 and invoice.status == InvoiceStatus.OPEN
             ):
                 await self._peers.billing.void_invoice(invoice.id)
-                _log(void.caller).info("invoice {} voided", invoice.id)
+                log_for(void.caller).info("invoice {} voided", invoice.id)
 
     @activity.defn(name="mark_scheduled")
     async def mark_scheduled(self, change: StatusChange) -> AppointmentSnapshot:
@@ -236,11 +236,11 @@ class BookingActivities:
                         target,
                         event_id=event_id,
                         now=now_utc(),
-                        context=_context(change.caller, change.reason),
+                        context=event_context(change.caller, change.reason),
                         **fields,
                     )
                 )
-        _log(change.caller).info("appointment {} is {}", stored.id, stored.status)
+        log_for(change.caller).info("appointment {} is {}", stored.id, stored.status)
         return AppointmentSnapshot(
             appointment_id=stored.id, status=stored.status, version=stored.version
         )

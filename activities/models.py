@@ -89,3 +89,68 @@ class AppointmentSnapshot(_Input):
     appointment_id: str
     status: str
     version: int
+
+
+class AppointmentRef(_Input):
+    appointment_id: str
+    caller: Caller
+
+
+class CancellationPlan(_Input):
+    """What cancelling needs, read once before anything changes."""
+
+    version: int
+    patient_id: str
+    hold_id: str | None
+    invoice_id: str | None
+    fee_cents: int  # by the policy captured at booking
+
+
+class FeeOrder(_Input):
+    appointment_id: str
+    patient_id: str
+    amount_cents: int
+    idempotency_key: str  # Billing answers the same invoice for the same key
+    caller: Caller
+
+
+class InvoiceRef(_Input):
+    invoice_id: str
+    caller: Caller
+
+
+class Cancel(_Input):
+    appointment_id: str
+    expected_version: int  # the version the plan was made from: nothing changed since
+    reason: str | None = None
+    fee_invoice_id: str | None = None
+    idempotency_key: str  # becomes the event id
+    caller: Caller
+
+
+class RescheduleCheck(_Input):
+    appointment_id: str
+    start: AwareDatetime
+    duration_minutes: int | None = None
+    caller: Caller
+
+
+class ReschedulePlan(_Input):
+    version: int
+    patient_id: str
+    doctor_id: str
+    duration_minutes: int
+    old_hold_id: str | None
+    old_invoice_id: str | None
+
+
+class Move(_Input):
+    appointment_id: str
+    expected_version: int
+    start: AwareDatetime
+    duration_minutes: int
+    hold_id: str
+    invoice_id: str
+    reason: str | None = None
+    idempotency_key: str  # becomes the event id
+    caller: Caller

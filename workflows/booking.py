@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations
+    from workflows.saga import Compensations, failure_of
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
 
 
@@ -241,12 +241,9 @@ class BookingWorkflow:
     def _failure(self, error: ActivityError | ApplicationError) -> ApplicationError:
         """The saga's outcome as one ApplicationError whose type names the cause, so the
         API can answer 409 for a taken slot and 503 for a peer that stayed down."""
-        cause = error.cause if isinstance(error, ActivityError) else error
-        if isinstance(cause, ApplicationError) and cause.non_retryable:
-            status, error_type = BookingStatus.REJECTED, cause.type or "ApplicationError"
-        else:
-            status, error_type = BookingStatus.FAILED, "BookingFailed"
-        detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+        refused, error_type, detail = failure_of(error)
+        status = BookingStatus.REJECTED if refused else BookingStatus.FAILED
+        error_type = error_type if refused else "BookingFailed"
         assert self._progress is not None
         failed_step = self._progress.step
         self._set_status(

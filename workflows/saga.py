@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,34 @@ class Compensations:
             await step.undo()
         except Exception as error:  # keep undoing the rest; the failure stays in the history
             workflow.logger.error("compensation %s failed: %s", step.name, error)
+
+
+T = TypeVar("T")
+
+
+def failure_of(error: ActivityError | ApplicationError) -> tuple[bool, str, str]:
+    """(refused, type, detail) of a failed step: a business refusal keeps the domain
+    error's type, so the API can answer 409 or 422; anything else is a fault."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return True, cause.type or "ApplicationError", detail
+    return False, "SagaFailed", detail
+
+
+async def run_saga(body: Callable[[Compensations], Awaitable[T]]) -> T:
+    """Run a saga's steps; on any failure run its compensations (also when the run is
+    cancelled), then fail the run with one ApplicationError naming the cause."""
+    compensations = Compensations()
+    try:
+        return await body(compensations)
+    except (ActivityError, ApplicationError) as error:
+        if is_cancelled_exception(error):
+            await compensations.run()
+            raise
+        _, error_type, detail = failure_of(error)
+        await compensations.run()
+        raise ApplicationError(detail, type=error_type, non_retryable=True) from None
+    except BaseException:
+        await compensations.run()
+        raise

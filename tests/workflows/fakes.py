@@ -13,14 +13,22 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.models import (
+    AppointmentRef,
     AppointmentSnapshot,
+    Cancel,
+    CancellationPlan,
+    FeeOrder,
     HeldSlot,
     HoldAction,
     InvoiceOrder,
+    InvoiceRef,
     InvoiceVoid,
     IssuedInvoice,
+    Move,
     NewAppointment,
     PatientCheck,
+    RescheduleCheck,
+    ReschedulePlan,
     SlotCheck,
     SlotReservation,
     StatusChange,
@@ -46,6 +54,7 @@ class FakeWorld:
     completed: list[str] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
     entered: dict[str, asyncio.Event] = field(default_factory=dict)
+    fee_cents: int = 0  # what prepare_cancellation finds the policy asks for
 
     def entered_event(self, step: str) -> asyncio.Event:
         return self.entered.setdefault(step, asyncio.Event())
@@ -117,7 +126,64 @@ class FakeWorld:
         async def mark_failed(change: StatusChange) -> None:
             await world._run("mark_failed", change)
 
+        @activity.defn(name="prepare_cancellation")
+        async def prepare_cancellation(ref: AppointmentRef) -> CancellationPlan:
+            await world._run("prepare_cancellation", ref)
+            return CancellationPlan(
+                version=3,
+                patient_id="pat-1",
+                hold_id="hold-old",
+                invoice_id="inv-old",
+                fee_cents=world.fee_cents,
+            )
+
+        @activity.defn(name="issue_fee")
+        async def issue_fee(order: FeeOrder) -> IssuedInvoice:
+            await world._run("issue_fee", order)
+            return IssuedInvoice(invoice_id="inv-fee")
+
+        @activity.defn(name="void_invoice_id")
+        async def void_invoice_id(ref: InvoiceRef) -> None:
+            await world._run(f"void_invoice_id:{ref.invoice_id}", ref)
+
+        @activity.defn(name="release_hold")
+        async def release_hold(action: HoldAction) -> None:
+            await world._run(f"release_hold:{action.hold_id}", action)
+
+        @activity.defn(name="mark_cancelled")
+        async def mark_cancelled(cancel: Cancel) -> AppointmentSnapshot:
+            await world._run("mark_cancelled", cancel)
+            return AppointmentSnapshot(
+                appointment_id=cancel.appointment_id, status="CANCELLED", version=4
+            )
+
+        @activity.defn(name="prepare_reschedule")
+        async def prepare_reschedule(check: RescheduleCheck) -> ReschedulePlan:
+            await world._run("prepare_reschedule", check)
+            return ReschedulePlan(
+                version=3,
+                patient_id="pat-1",
+                doctor_id="doc-1",
+                duration_minutes=check.duration_minutes or 30,
+                old_hold_id="hold-old",
+                old_invoice_id="inv-old",
+            )
+
+        @activity.defn(name="move_appointment")
+        async def move_appointment(move: Move) -> AppointmentSnapshot:
+            await world._run("move_appointment", move)
+            return AppointmentSnapshot(
+                appointment_id=move.appointment_id, status="SCHEDULED", version=4
+            )
+
         return [
+            prepare_cancellation,
+            issue_fee,
+            void_invoice_id,
+            release_hold,
+            mark_cancelled,
+            prepare_reschedule,
+            move_appointment,
             validate_patient,
             check_availability,
             reserve_slot,
