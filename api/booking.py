@@ -3,40 +3,22 @@ GraphQL) call. The saga itself lives in ``workflows/booking.py``."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.client import (
-    Client,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from activities.models import Caller
-from api.problems import ProblemError
+from api.sagas import fingerprint, outcome_within, refusal, start_or_join
 from api.schemas import BookAppointment, PendingAppointment
 from config import Settings
-from domain import errors
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
 from workflows.booking import BookingOutcome, BookingProgress, BookingRequest, BookingWorkflow
-from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID, BookingStatus
-
-_REFUSALS: dict[str, type[errors.DomainError]] = {c.__name__: c for c in errors.BUSINESS_ERRORS}
+from workflows.search_attributes import DOCTOR_ID, PATIENT_ID, BookingStatus
 
 
 @dataclass(frozen=True)
@@ -51,10 +33,9 @@ class StillRunning:
     step: str | None
 
 
-def fingerprint(body: BookAppointment) -> str:
-    """The request's identity: the same Idempotency-Key must come with the same request."""
-    canonical = body.model_dump(mode="json") | {"start": body.start.astimezone(UTC).isoformat()}
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+def booking_fingerprint(body: BookAppointment) -> str:
+    # The instant, not its spelling: 10:00+01:00 and 09:00Z are one request.
+    return fingerprint(body.model_copy(update={"start": body.start.astimezone(UTC)}))
 
 
 def workflow_id_for(idempotency_key: str) -> str:
@@ -86,63 +67,40 @@ class BookingService:
             duration_minutes=body.duration_minutes,
             reason=body.reason,
             idempotency_key=idempotency_key,
-            fingerprint=fingerprint(body),
+            fingerprint=booking_fingerprint(body),
             caller=caller,
         )
-        handle = await self._start_or_join(request, workflow_id)
-        memo = await (await handle.describe()).memo()
-        if memo.get("fingerprint") != request.fingerprint:
-            raise ProblemError(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                "this Idempotency-Key was already used with a different request",
-            )
+        handle, memo = await start_or_join(
+            self._temporal,
+            BookingWorkflow.run,
+            request,
+            workflow_id=workflow_id,
+            task_queue=self._settings.temporal_task_queue,
+            fingerprint=request.fingerprint,
+            appointment_id=request.appointment_id,
+            patient_id=request.patient_id,
+            doctor_id=request.doctor_id,
+        )
         appointment_id = str(memo["appointment_id"])
-        try:
-            outcome = await asyncio.wait_for(handle.result(), timeout=wait_seconds)
-        except TimeoutError:
+        outcome = await outcome_within(handle, wait_seconds, "booking")
+        if outcome is None:
             progress = await _progress(handle)
             if progress and progress.status in (BookingStatus.REJECTED, BookingStatus.FAILED):
                 # decided, still undoing (say Billing is down): answer the outcome now
-                raise _refusal(progress.error_type, progress.error_detail) from None
+                raise refusal(progress.error_type, progress.error_detail, "booking")
             return StillRunning(appointment_id, workflow_id, progress.step if progress else None)
-        except WorkflowFailureError as failure:
-            raise _failure(failure) from None
         appointment = await self._store.get(outcome.appointment_id)
         if appointment is None:  # the saga said SCHEDULED; the store must have it
             raise RuntimeError(f"appointment {outcome.appointment_id} missing after its saga")
         return Booked(appointment)
 
-    async def _start_or_join(
-        self, request: BookingRequest, workflow_id: str
-    ) -> WorkflowHandle[BookingWorkflow, BookingOutcome]:
-        try:
-            return await self._temporal.start_workflow(
-                BookingWorkflow.run,
-                request,
-                id=workflow_id,
-                task_queue=self._settings.temporal_task_queue,
-                # A retried request joins the running saga; one that comes after the saga
-                # ended gets its recorded outcome: never a second booking for one key.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={"fingerprint": request.fingerprint, "appointment_id": request.appointment_id},
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(APPOINTMENT_ID, request.appointment_id),
-                        SearchAttributePair(PATIENT_ID, request.patient_id),
-                        SearchAttributePair(DOCTOR_ID, request.doctor_id),
-                    ]
-                ),
-            )
-        except WorkflowAlreadyStartedError:
-            return self._temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
-
     async def pending(self, appointment_id: str) -> PendingAppointment | None:
         """A booking whose saga runs but has not persisted the appointment yet, found in
         Temporal's visibility store by the AppointmentId search attribute."""
-        query = f"AppointmentId = '{appointment_id}' AND ExecutionStatus = 'Running'"
+        query = (
+            f"AppointmentId = '{appointment_id}' AND ExecutionStatus = 'Running' "
+            "AND WorkflowType = 'BookingWorkflow'"
+        )
         async for execution in self._temporal.list_workflows(query, limit=1):
             handle = self._temporal.get_workflow_handle_for(BookingWorkflow.run, execution.id)
             progress = await _progress(handle)
@@ -165,27 +123,3 @@ async def _progress(
         return await handle.query(BookingWorkflow.progress)
     except (RPCError, WorkflowQueryFailedError):
         return None
-
-
-def _failure(failure: WorkflowFailureError) -> Exception:
-    cause = failure.cause
-    if isinstance(cause, CancelledError):
-        return _refusal("Cancelled", "the saga was cancelled")
-    if isinstance(cause, ApplicationError):
-        return _refusal(cause.type, cause.message)
-    return _refusal(None, "the saga failed")
-
-
-def _refusal(error_type: str | None, detail: str | None) -> Exception:
-    """The domain error a failed saga names, or a problem for a cancelled or failed one."""
-    if error_type in _REFUSALS:
-        return _REFUSALS[error_type](detail or "")
-    if error_type == "Cancelled":
-        return ProblemError(409, "booking-cancelled", "Booking cancelled", "the saga was cancelled")
-    return ProblemError(
-        503,
-        "booking-failed",
-        "Booking failed",
-        f"{detail or 'the saga failed'}. Nothing was booked; retry with a new Idempotency-Key.",
-        headers={"Retry-After": "5"},
-    )
