@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import middleware, problems
+from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
-from api.routes import appointments, health
+from api.routes import appointments, health, transitions
 from api.security.tokens import TokenVerifier
 from config import Settings, load_settings
 from persistence import AppointmentStore, connect
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = temporal
         app.state.store = store
         app.state.booking = BookingService(temporal, store, settings)
+        app.state.sagas = AppointmentSagas(temporal, store, settings)
         app.state.verifier = TokenVerifier.from_settings(settings)
         try:
             yield
@@ -59,5 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     middleware.install(app, max_body_bytes=settings.max_body_bytes)
     app.include_router(appointments.router)
+    app.include_router(transitions.router)
     app.include_router(health.router)
     return app

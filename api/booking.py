@@ -11,14 +11,14 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from activities.models import Caller
-from api.sagas import fingerprint, outcome_within, refusal, start_or_join
+from api.sagas import fingerprint, outcome_within, start_or_join
 from api.schemas import BookAppointment, PendingAppointment
 from config import Settings
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
 from workflows.booking import BookingOutcome, BookingProgress, BookingRequest, BookingWorkflow
-from workflows.search_attributes import DOCTOR_ID, PATIENT_ID, BookingStatus
+from workflows.search_attributes import DOCTOR_ID, PATIENT_ID
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,6 @@ class BookingService:
         outcome = await outcome_within(handle, wait_seconds, "booking")
         if outcome is None:
             progress = await _progress(handle)
-            if progress and progress.status in (BookingStatus.REJECTED, BookingStatus.FAILED):
-                # decided, still undoing (say Billing is down): answer the outcome now
-                raise refusal(progress.error_type, progress.error_detail, "booking")
             return StillRunning(appointment_id, workflow_id, progress.step if progress else None)
         appointment = await self._store.get(outcome.appointment_id)
         if appointment is None:  # the saga said SCHEDULED; the store must have it

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from activities.models import Caller
+from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
 from api.problems import ProblemError
 from api.security.permissions import Principal
@@ -95,7 +96,34 @@ def idempotency_key(
     return key
 
 
+_PREFER_WAIT = re.compile(r"\bwait=(\d+)")
+
+
+def wait_budget(
+    config: Annotated[Settings, Depends(settings)],
+    prefer: Annotated[
+        str | None,
+        Header(description="`respond-async` (answer 202 at once) or `wait=<seconds>` (RFC 7240)"),
+    ] = None,
+) -> float:
+    """How long a saga-backed request waits for the outcome before answering 202:
+    ``Prefer: respond-async`` not at all, ``Prefer: wait=N`` at most N seconds; never
+    longer than the configured budget."""
+    if prefer and "respond-async" in prefer:
+        return 0.0
+    match = _PREFER_WAIT.search(prefer or "")
+    budget = config.booking_wait_seconds
+    return min(float(match.group(1)), budget) if match else budget
+
+
+def appointment_sagas(request: Request) -> AppointmentSagas:
+    value: AppointmentSagas = request.app.state.sagas
+    return value
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
+WaitDep = Annotated[float, Depends(wait_budget)]
+SagasDep = Annotated[AppointmentSagas, Depends(appointment_sagas)]
 BookingDep = Annotated[BookingService, Depends(booking_service)]
 StoreDep = Annotated[AppointmentStore, Depends(store)]
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -18,9 +18,11 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from api.problems import ProblemError
 from domain import errors
+from workflows.saga import SagaDecision
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
 
 W = TypeVar("W")
@@ -87,6 +89,9 @@ async def outcome_within(handle: WorkflowHandle[W, R], wait_seconds: float, saga
     try:
         return await asyncio.wait_for(handle.result(), timeout=wait_seconds)
     except TimeoutError:
+        decision = await _decision(handle)
+        if decision is not None:  # failed, still undoing (say Billing is down)
+            raise refusal(decision.error_type, decision.detail, saga) from None
         return None
     except WorkflowFailureError as failure:
         cause = failure.cause
@@ -97,10 +102,20 @@ async def outcome_within(handle: WorkflowHandle[W, R], wait_seconds: float, saga
         raise refusal(None, "the saga failed", saga) from None
 
 
+async def _decision(handle: WorkflowHandle[Any, Any]) -> SagaDecision | None:
+    """Every saga answers the ``decision`` query; None while it has not failed, or before
+    its first workflow task ran."""
+    try:
+        answer = await handle.query("decision", result_type=SagaDecision)
+        return answer if isinstance(answer, SagaDecision) else None
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+
+
 def refusal(error_type: str | None, detail: str | None, saga: str) -> Exception:
     """The domain error a failed saga names, or a problem for a cancelled or failed one."""
     if error_type in _REFUSALS:
-        return _REFUSALS[error_type](detail or "")
+        return _REFUSALS[error_type].from_detail(detail or "")
     if error_type == "Cancelled":
         return ProblemError(409, f"{saga}-cancelled", "Cancelled", f"the {saga} saga was cancelled")
     return ProblemError(

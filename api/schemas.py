@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
-from datetime import datetime
+import json
+from datetime import UTC, datetime
+from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.events import AppointmentEvent
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 
@@ -83,4 +88,181 @@ class PendingAppointment(BaseModel):
     doctor_id: str
     status: str = "PENDING"
     step: str | None = None
+    workflow_id: str
+
+
+class ChangeReason(BaseModel):
+    """The optional body of a status change: why, for the audit trail."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"reason": "Patient called to confirm"}]},
+    )
+
+    reason: str | None = Field(None, max_length=500, description="kept in the event")
+
+
+class EditAppointment(BaseModel):
+    """PATCH: the free-text fields only. A field left out stays; ``null`` clears it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"notes": "Bring the last blood test"}]},
+    )
+
+    reason: str | None = Field(None, max_length=500, description="why the patient comes")
+    notes: str | None = Field(None, max_length=2000, description="notes for the visit")
+
+    @model_validator(mode="after")
+    def _names_a_field(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("name at least one of reason, notes")
+        return self
+
+    def changes(self) -> dict[str, str | None]:
+        return self.model_dump(include=self.model_fields_set)
+
+
+def encode_cursor(start: datetime, appointment_id: str) -> str:
+    """Opaque to clients: base64url of the (start, id) of the last appointment returned."""
+    raw = json.dumps([start.astimezone(UTC).isoformat(), appointment_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, appointment_id = json.loads(raw)
+        instant = datetime.fromisoformat(start)
+        if instant.utcoffset() is None or not isinstance(appointment_id, str):
+            raise ValueError
+        return instant.astimezone(UTC), appointment_id
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, OverflowError):
+        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
+
+
+MAX_PAGE = 100
+
+
+class ListQuery(BaseModel):
+    """The query of ``GET /api/v1/appointments``. Unknown parameters are refused, so a
+    misspelt filter never silently widens the result."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    doctor_id: str | None = Field(None, pattern=ID_PATTERN, description="only this doctor's")
+    patient_id: str | None = Field(None, pattern=ID_PATTERN, description="only this patient's")
+    status: list[AppointmentStatus] = Field(
+        default_factory=list,
+        description="only these statuses; repeat the parameter for several: "
+        "`?status=SCHEDULED&status=CONFIRMED`",
+    )
+    start_from: AwareDatetime | None = Field(
+        None, alias="from", description="start at or after this instant (with an offset)"
+    )
+    start_to: AwareDatetime | None = Field(
+        None, alias="to", description="start before this instant (with an offset)"
+    )
+    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+    @field_validator("start_from", "start_to")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        try:
+            return value.astimezone(UTC) if value else value
+        except OverflowError:
+            raise ValueError("out of range") from None
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
+    @model_validator(mode="after")
+    def _a_range(self) -> Self:
+        if self.start_from and self.start_to and self.start_from >= self.start_to:
+            raise ValueError("from must be before to")
+        return self
+
+    def position(self) -> tuple[datetime, str] | None:
+        return decode_cursor(self.cursor) if self.cursor else None
+
+
+class AppointmentPage(BaseModel):
+    items: list[AppointmentOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class EventOut(BaseModel):
+    """One change of the appointment, as its event store keeps it."""
+
+    seq: int = Field(description="1, 2, 3, ...: the appointment's version after it")
+    type: str = Field(examples=["appointment.confirmed"])
+    occurred_at: datetime
+    actor: str = Field(
+        description="who made the change, `<role>:<subject>`; only the role when "
+        "a patient or doctor reads a change made by someone else",
+        examples=["staff:frontdesk-1"],
+    )
+    reason: str | None = None
+    workflow_id: str | None = Field(None, description="the saga run that made it, if one did")
+    run_id: str | None = None
+    request_id: str | None = None
+    before: dict[str, Any] = Field(description="the changed fields' values before")
+    after: dict[str, Any] = Field(description="the changed fields' values after")
+
+    @classmethod
+    def of(cls, event: AppointmentEvent) -> EventOut:
+        context = event.context
+        return cls(
+            seq=event.seq,
+            type=event.type.value,
+            occurred_at=event.occurred_at,
+            actor=context.actor,
+            reason=context.reason,
+            workflow_id=context.workflow_id,
+            run_id=context.run_id,
+            request_id=context.request_id,
+            before=event.before,
+            after=event.after,
+        )
+
+
+class AppointmentHistory(BaseModel):
+    appointment_id: str
+    events: list[EventOut] = Field(description="in seq order, oldest first")
+
+
+class CancelAppointment(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "Feeling better"}]}
+    )
+
+    reason: str | None = Field(None, max_length=500, description="why, for the audit trail")
+
+
+class RescheduleAppointment(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"start": "2030-01-08T10:00:00+01:00"}]},
+    )
+
+    start: AwareDatetime = Field(description="the new start, ISO 8601 with a UTC offset")
+    duration_minutes: int | None = Field(
+        None, ge=5, le=480, description="the new length; the current one if absent"
+    )
+    reason: str | None = Field(None, max_length=500, description="why, for the audit trail")
+
+
+class SagaAccepted(BaseModel):
+    """202: the saga still runs after the wait budget; poll ``Location``."""
+
+    appointment_id: str
     workflow_id: str

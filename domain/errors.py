@@ -15,6 +15,13 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @classmethod
+    def from_detail(cls, detail: str) -> DomainError:
+        """Rebuild the error from its detail alone (as it comes back from a saga)."""
+        error = cls.__new__(cls)
+        DomainError.__init__(error, detail)
+        return error
+
 
 class InvalidAppointment(DomainError):
     code = "invalid-appointment"

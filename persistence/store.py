@@ -3,8 +3,11 @@ outbox rows, always together in one MongoDB transaction (STYLE principle 4)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from beanie import SortDirection
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
@@ -12,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from domain.errors import ConcurrencyConflict, SlotUnavailable
 from domain.events import AppointmentEvent
 from domain.model import Appointment, Change
+from domain.status import AppointmentStatus
 from persistence import documents as db
 from persistence.mapping import (
     event_from_document,
@@ -20,6 +24,23 @@ from persistence.mapping import (
     outbox_row,
     to_document,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentFilter:
+    """What a list query selects; every given criterion must hold. Starts are in the
+    half-open interval [start_from, start_to)."""
+
+    doctor_id: str | None = None
+    patient_id: str | None = None
+    statuses: frozenset[AppointmentStatus] = field(default_factory=frozenset)
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+
+
+# A page is ordered by (start, id): the id breaks ties between appointments that start at
+# the same instant, so the order is total and a keyset cursor never skips or repeats one.
+LIST_ORDER = [("start", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)]
 
 
 class _AlreadyApplied(Exception):
@@ -42,6 +63,23 @@ class AppointmentStore:
             .to_list()
         )
         return [event_from_document(d) for d in docs]
+
+    async def event(self, event_id: str) -> AppointmentEvent | None:
+        """The stored event with this id: a change whose event is stored was applied."""
+        doc = await db.AppointmentEvent.find_one({"_id": event_id})
+        return event_from_document(doc) if doc else None
+
+    async def find(
+        self, where: AppointmentFilter, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Appointment]:
+        """Up to ``limit`` appointments matching ``where`` in (start, id) order, those
+        after the keyset position ``after`` (the (start, id) of the last one seen).
+
+        A query naming a doctor, a patient or a status reads one range of the matching
+        index (``index_for``) from the cursor's start on, not the whole collection."""
+        query = db.Appointment.find(find_filter(where, after), hint=index_for(where))
+        docs = await query.sort(LIST_ORDER).limit(limit).to_list()
+        return [from_document(d) for d in docs]
 
     async def commit(self, change: Change) -> Appointment:
         """Write state, event and outbox row atomically, and return the stored state.
@@ -96,3 +134,40 @@ class AppointmentStore:
 
     async def _event_stored(self, event_id: str) -> bool:
         return await db.AppointmentEvent.find_one({"_id": event_id}) is not None
+
+
+def index_for(where: AppointmentFilter) -> str | None:
+    """The index a list query reads. Named, because the cursor's ``$or`` keeps some
+    planners (the local wire-protocol server's) from choosing it; each is (field, start)
+    in persistence/documents.py. None (no criterion): a collection scan."""
+    if where.doctor_id is not None:
+        return "doctor_start"
+    if where.patient_id is not None:
+        return "patient_start"
+    if where.statuses:
+        return "status_start"
+    return None
+
+
+def find_filter(where: AppointmentFilter, after: tuple[datetime, str] | None) -> dict[str, Any]:
+    """The MongoDB filter of ``find`` (tests explain it to see which index it uses)."""
+    query: dict[str, Any] = {}
+    if where.doctor_id is not None:
+        query["doctor_id"] = where.doctor_id
+    if where.patient_id is not None:
+        query["patient_id"] = where.patient_id
+    if where.statuses:
+        query["status"] = {"$in": sorted(s.value for s in where.statuses)}
+    lower = [i for i in (where.start_from, after[0] if after else None) if i is not None]
+    start: dict[str, datetime] = {}
+    if lower:
+        start["$gte"] = max(lower)
+    if where.start_to is not None:
+        start["$lt"] = where.start_to
+    if start:
+        query["start"] = start
+    if after is not None:
+        # start >= last start (above) bounds the index scan; this excludes what was seen.
+        last_start, last_id = after
+        query["$or"] = [{"start": {"$gt": last_start}}, {"_id": {"$gt": last_id}}]
+    return query

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, failure_of
+    from workflows.saga import Compensations, SagaDecision, failure_of
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
 
 
@@ -67,6 +67,14 @@ class BookingWorkflow:
     @workflow.query
     def progress(self) -> BookingProgress | None:
         return self._progress
+
+    @workflow.query
+    def decision(self) -> SagaDecision | None:
+        """The outcome once the saga has failed, before its compensations finish."""
+        progress = self._progress
+        if progress is None or progress.error_type is None:
+            return None
+        return SagaDecision(error_type=progress.error_type, detail=progress.error_detail or "")
 
     @workflow.run
     async def run(self, request: BookingRequest) -> BookingOutcome:

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         InvoiceRef,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, run_saga
+    from workflows.saga import Compensations, SagaDecision, run_saga
 
 
 class CancellationRequest(BaseModel):
@@ -46,9 +46,21 @@ class CancellationOutcome(BaseModel):
 
 @workflow.defn
 class CancellationWorkflow:
+    def __init__(self) -> None:
+        self._decision: SagaDecision | None = None
+
+    @workflow.query
+    def decision(self) -> SagaDecision | None:
+        return self._decision
+
+    def _decide(self, decision: SagaDecision) -> None:
+        self._decision = decision
+
     @workflow.run
     async def run(self, request: CancellationRequest) -> CancellationOutcome:
-        return await run_saga(lambda compensations: self._cancel(request, compensations))
+        return await run_saga(
+            lambda compensations: self._cancel(request, compensations), self._decide
+        )
 
     async def _cancel(
         self, r: CancellationRequest, compensations: Compensations

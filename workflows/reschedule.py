@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SlotReservation,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, run_saga
+    from workflows.saga import Compensations, SagaDecision, run_saga
 
 
 class RescheduleRequest(BaseModel):
@@ -52,9 +52,21 @@ class RescheduleOutcome(BaseModel):
 
 @workflow.defn
 class RescheduleWorkflow:
+    def __init__(self) -> None:
+        self._decision: SagaDecision | None = None
+
+    @workflow.query
+    def decision(self) -> SagaDecision | None:
+        return self._decision
+
+    def _decide(self, decision: SagaDecision) -> None:
+        self._decision = decision
+
     @workflow.run
     async def run(self, request: RescheduleRequest) -> RescheduleOutcome:
-        return await run_saga(lambda compensations: self._move(request, compensations))
+        return await run_saga(
+            lambda compensations: self._move(request, compensations), self._decide
+        )
 
     async def _move(self, r: RescheduleRequest, compensations: Compensations) -> RescheduleOutcome:
         key = workflow.info().workflow_id

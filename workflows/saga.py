@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
@@ -68,9 +69,20 @@ def failure_of(error: ActivityError | ApplicationError) -> tuple[bool, str, str]
     return False, "SagaFailed", detail
 
 
-async def run_saga(body: Callable[[Compensations], Awaitable[T]]) -> T:
-    """Run a saga's steps; on any failure run its compensations (also when the run is
-    cancelled), then fail the run with one ApplicationError naming the cause."""
+class SagaDecision(BaseModel):
+    """A failed saga's outcome, known before its compensations finish (a peer that is down
+    may keep one retrying): the API answers it at once instead of 202."""
+
+    error_type: str
+    detail: str
+
+
+async def run_saga(
+    body: Callable[[Compensations], Awaitable[T]], decided: Callable[[SagaDecision], None]
+) -> T:
+    """Run a saga's steps; on any failure report the decision, run the compensations (also
+    when the run is cancelled), then fail the run with one ApplicationError naming the
+    cause."""
     compensations = Compensations()
     try:
         return await body(compensations)
@@ -79,6 +91,7 @@ async def run_saga(body: Callable[[Compensations], Awaitable[T]]) -> T:
             await compensations.run()
             raise
         _, error_type, detail = failure_of(error)
+        decided(SagaDecision(error_type=error_type, detail=detail))
         await compensations.run()
         raise ApplicationError(detail, type=error_type, non_retryable=True) from None
     except BaseException:

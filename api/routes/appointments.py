@@ -1,34 +1,48 @@
-"""/api/v1/appointments: book one, read one."""
+"""/api/v1/appointments: book, list, read, edit, enter-in-error, and read the history.
+The status changes (confirm, check-in, ...) are in ``api/routes/transitions.py``."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from api import lifecycle
 from api.booking import Booked
 from api.deps import (
     BookingDep,
     CallerDep,
     IdempotencyKeyDep,
     PrincipalDep,
-    SettingsDep,
     StoreDep,
+    WaitDep,
 )
 from api.problems import MEDIA_TYPE, Problem
-from api.schemas import AppointmentOut, BookAppointment, BookingAccepted, PendingAppointment
+from api.routes.transitions import ChangeDep, answer, change_responses
+from api.schemas import (
+    AppointmentHistory,
+    AppointmentOut,
+    AppointmentPage,
+    BookAppointment,
+    BookingAccepted,
+    EditAppointment,
+    EventOut,
+    ListQuery,
+    PendingAppointment,
+)
 from api.security.permissions import Action, Owners, authorize, ensure_may_book_for
 from domain.errors import AppointmentNotFound
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
-_PREFER_WAIT = re.compile(r"\bwait=(\d+)")
 
-
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+def _problems(
+    *codes: int, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """Problem responses for the OpenAPI document; ``described`` replaces the booking's
+    descriptions of some codes."""
     text = {
         400: "Bad header (Idempotency-Key)",
         401: "No token, or an invalid or expired one",
@@ -40,19 +54,11 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         "or an Idempotency-Key reused with another request",
         503: "A peer stayed unavailable; the saga compensated and nothing was booked",
     }
+    text |= described or {}
     return {
         code: {"model": Problem, "description": text[code], "content": {MEDIA_TYPE: {}}}
         for code in codes
     }
-
-
-def _wait_budget(prefer: str | None, budget: float) -> float:
-    """RFC 7240: ``Prefer: respond-async`` answers 202 at once; ``Prefer: wait=N`` waits at
-    most N seconds. Never longer than the configured budget."""
-    if prefer and "respond-async" in prefer:
-        return 0.0
-    match = _PREFER_WAIT.search(prefer or "")
-    return min(float(match.group(1)), budget) if match else budget
 
 
 @router.post(
@@ -75,11 +81,9 @@ async def book_appointment(
     booking: BookingDep,
     caller: CallerDep,
     key: IdempotencyKeyDep,
-    settings: SettingsDep,
-    prefer: Annotated[str | None, Header(description="respond-async, or wait=<seconds>")] = None,
+    wait: WaitDep,
 ) -> Any:
     ensure_may_book_for(who, body.patient_id)
-    wait = _wait_budget(prefer, settings.booking_wait_seconds)
     answer = await booking.book(body, key, caller, wait)
     headers = {"Idempotency-Key": key}
     if isinstance(answer, Booked):
@@ -103,18 +107,100 @@ async def book_appointment(
     summary="Read one appointment",
     description="The stored appointment; while its booking saga has not persisted it yet, "
     "a PENDING placeholder with the saga's current step.",
-    responses=_problems(401, 403, 404, 422),
+    responses={
+        200: {
+            "description": "The appointment; its ETag (the version) serves If-Match",
+            "headers": {"ETag": {"description": 'e.g. "3"', "schema": {"type": "string"}}},
+        },
+        **_problems(401, 403, 404, 422, described={422: "The id is not a UUID"}),
+    },
 )
 async def get_appointment(
-    appointment_id: uuid.UUID, who: PrincipalDep, store: StoreDep, booking: BookingDep
+    appointment_id: uuid.UUID,
+    who: PrincipalDep,
+    store: StoreDep,
+    booking: BookingDep,
+    response: Response,
 ) -> AppointmentOut | PendingAppointment:
     authorize(who, Action.READ)
     appointment = await store.get(str(appointment_id))
     if appointment is not None:
         authorize(who, Action.READ, Owners(appointment.patient_id, appointment.doctor_id))
-        return AppointmentOut.of(appointment)
+        return answer(response, appointment)
     pending = await booking.pending(str(appointment_id))
     if pending is not None:
         authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
         return pending
     raise AppointmentNotFound(f"no appointment {appointment_id}")
+
+
+@router.get(
+    "",
+    response_model=AppointmentPage,
+    summary="List appointments",
+    description="Appointments ordered by (start, id), one page at a time: pass `next_cursor` "
+    "as `cursor` until it is null. `status` may be repeated; `from` and `to` select starts "
+    "in [from, to) and need a UTC offset; `limit` is 1-100 (default 20), a larger one is "
+    "refused. A patient sees only their own appointments and a doctor only theirs: a "
+    "filter naming someone else selects nothing.",
+    responses=_problems(
+        401,
+        403,
+        422,
+        described={
+            422: "An unknown parameter or status, a time without an offset, from not "
+            "before to, a limit out of 1-100, or a cursor this API did not issue"
+        },
+    ),
+)
+async def list_appointments(
+    query: Annotated[ListQuery, Query()], who: PrincipalDep, store: StoreDep
+) -> AppointmentPage:
+    page = await lifecycle.list_appointments(store, who, query)
+    return AppointmentPage(
+        items=[AppointmentOut.of(a) for a in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/{appointment_id}/history",
+    response_model=AppointmentHistory,
+    summary="Read an appointment's history",
+    description="Every change of the appointment, oldest first: its event store.",
+    responses=_problems(401, 403, 404, 422, described={422: "The id is not a UUID"}),
+)
+async def get_history(
+    appointment_id: uuid.UUID, who: PrincipalDep, store: StoreDep
+) -> AppointmentHistory:
+    events = await lifecycle.history(store, who, str(appointment_id))
+    return AppointmentHistory(
+        appointment_id=str(appointment_id), events=[EventOut.of(e) for e in events]
+    )
+
+
+@router.patch(
+    "/{appointment_id}",
+    response_model=AppointmentOut,
+    summary="Edit reason or notes",
+    description="Changes the free-text fields only: a field left out stays, null clears "
+    "it. Not of an entered-in-error (FAILED) appointment. Admin, staff, and the "
+    "appointment's patient.",
+    responses=change_responses(),
+)
+async def edit_appointment(
+    body: EditAppointment, ask: ChangeDep, store: StoreDep, response: Response
+) -> AppointmentOut:
+    return answer(response, await lifecycle.edit(store, ask, body.changes()))
+
+
+@router.delete(
+    "/{appointment_id}",
+    response_model=AppointmentOut,
+    summary="Mark an appointment entered-in-error",
+    description="For a record that should never have existed. It is kept, with status "
+    "FAILED (FHIR entered-in-error), and answered. One that still holds its slot "
+    "(PENDING, SCHEDULED, CONFIRMED, CHECKED_IN) must be cancelled first. Admin only.",
+    responses=change_responses(),
+)
+async def delete_appointment(ask: ChangeDep, store: StoreDep, response: Response) -> AppointmentOut:
+    return answer(response, await lifecycle.enter_in_error(store, ask))

@@ -159,14 +159,17 @@ def test_hand_signed_token_passes(verifier: TokenVerifier, secret: bytes) -> Non
 @pytest.mark.parametrize(
     "changes",
     [
-        pytest.param({"exp": ago(LEEWAY // 2)}, id="expired-within-leeway"),
-        pytest.param({"nbf": ago(-LEEWAY // 2)}, id="not-yet-valid-within-leeway"),
+        # seconds ago, taken when the test runs: a time computed at collection would age
+        # with the suite and leave the leeway
+        pytest.param({"exp": LEEWAY // 2}, id="expired-within-leeway"),
+        pytest.param({"nbf": -LEEWAY // 2}, id="not-yet-valid-within-leeway"),
     ],
 )
 def test_clock_skew_within_leeway_is_tolerated(
-    verifier: TokenVerifier, secret: bytes, changes: dict[str, Any]
+    verifier: TokenVerifier, secret: bytes, changes: dict[str, int]
 ) -> None:
-    assert verifier.verify(hs256(secret, **changes)).subject == "p-1"
+    claims_at = {claim: ago(seconds) for claim, seconds in changes.items()}
+    assert verifier.verify(hs256(secret, **claims_at)).subject == "p-1"
 
 
 REFUSED: list[Any] = [
