@@ -29,8 +29,9 @@ from activities.models import (
 )
 from config import Settings
 from domain import model
-from domain.errors import SlotNotOffered, SlotUnavailable
+from domain.errors import ConcurrencyConflict, SlotNotOffered, SlotUnavailable
 from domain.events import EventContext
+from domain.model import Appointment
 from domain.policy import CancellationPolicy
 from domain.rules import end_of
 from domain.schedule import WorkingInterval, covers, is_offered
@@ -41,6 +42,9 @@ from persistence import AppointmentStore
 
 if TYPE_CHECKING:
     from loguru import Logger
+
+# How often a saga's own status change is re-read and reapplied after an edit raced it.
+_REAPPLY_ATTEMPTS = 3
 
 # Event ids are UUIDv5 of the activity's idempotency key: the same key, the same id.
 EVENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a4b-4c55-9a61-2d1f0f0c7a10")
@@ -221,28 +225,39 @@ class BookingActivities:
     async def _transition(
         self, change: StatusChange, target: AppointmentStatus
     ) -> AppointmentSnapshot:
+        """The saga owns a PENDING appointment, but an edit (notes) may land between our
+        read and our write: then read again and reapply, rather than fail the saga."""
         async with refusals_are_final():
-            current = await self._store.get(change.appointment_id)
-            if current is None:
-                raise RuntimeError(f"appointment {change.appointment_id} is not stored yet")
-            event_id = event_id_for(change.idempotency_key)
-            if current.status == target:
-                stored = current  # a retry whose first attempt committed
-            else:
-                fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
-                stored = await self._store.commit(
-                    model.transition(
-                        current,
-                        target,
-                        event_id=event_id,
-                        now=now_utc(),
-                        context=event_context(change.caller, change.reason),
-                        **fields,
-                    )
-                )
+            for attempt in range(_REAPPLY_ATTEMPTS):
+                try:
+                    stored = await self._apply_transition(change, target)
+                    break
+                except ConcurrencyConflict:
+                    if attempt == _REAPPLY_ATTEMPTS - 1:
+                        raise
         log_for(change.caller).info("appointment {} is {}", stored.id, stored.status)
         return AppointmentSnapshot(
             appointment_id=stored.id, status=stored.status, version=stored.version
+        )
+
+    async def _apply_transition(
+        self, change: StatusChange, target: AppointmentStatus
+    ) -> Appointment:
+        current = await self._store.get(change.appointment_id)
+        if current is None:
+            raise RuntimeError(f"appointment {change.appointment_id} is not stored yet")
+        if current.status == target:
+            return current  # a retry whose first attempt committed
+        fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
+        return await self._store.commit(
+            model.transition(
+                current,
+                target,
+                event_id=event_id_for(change.idempotency_key),
+                now=now_utc(),
+                context=event_context(change.caller, change.reason),
+                **fields,
+            )
         )
 
     def all(self) -> list[Callable[..., Any]]:
