@@ -99,22 +99,21 @@ class LifecycleActivities:
         made meanwhile (say a check-in) wins and the cancellation compensates."""
         async with refusals_are_final():
             current = await self._load(cancel.appointment_id)
-            fields = {"invoice_id": cancel.fee_invoice_id} if cancel.fee_invoice_id else {}
-            change = (
-                model.transition(
+            event_id = event_id_for(cancel.idempotency_key)
+            if await self._store.event(event_id) is not None:
+                stored = current  # a retry whose first attempt committed
+            else:
+                # Another cancellation that won the race makes this one an illegal
+                # transition (CANCELLED -> CANCELLED): refused, so its fee is voided.
+                fields = {"invoice_id": cancel.fee_invoice_id} if cancel.fee_invoice_id else {}
+                change = model.transition(
                     current,
                     AppointmentStatus.CANCELLED,
-                    event_id=event_id_for(cancel.idempotency_key),
+                    event_id=event_id,
                     now=now_utc(),
                     context=event_context(cancel.caller, cancel.reason),
                     **fields,
                 )
-                if current.status is not AppointmentStatus.CANCELLED
-                else None
-            )
-            if change is None:
-                stored = current  # a retry whose first attempt committed
-            else:
                 stored = await self._store.commit(
                     dataclasses.replace(change, expected_version=cancel.expected_version)
                 )

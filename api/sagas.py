@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from loguru import logger
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import (
@@ -118,10 +119,14 @@ def refusal(error_type: str | None, detail: str | None, saga: str) -> Exception:
         return _REFUSALS[error_type].from_detail(detail or "")
     if error_type == "Cancelled":
         return ProblemError(409, f"{saga}-cancelled", "Cancelled", f"the {saga} saga was cancelled")
+    # The cause (a peer's answer, a database error) stays in our logs and in the
+    # Temporal Web UI; callers learn only that a service we depend on did not answer.
+    logger.warning("{} saga failed: {}", saga, detail)
     return ProblemError(
         503,
         f"{saga}-failed",
         f"The {saga} failed",
-        f"{detail or 'the saga failed'}. Nothing was changed; retry with a new Idempotency-Key.",
+        "A service this change depends on did not answer in time; the change was not "
+        "made. Retry later with a new Idempotency-Key.",
         headers={"Retry-After": "5"},
     )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import InvalidAppointment
 
@@ -44,7 +44,8 @@ def validate_requested_time(
         )
     if duration_minutes % CELL_MINUTES:
         raise InvalidAppointment(f"duration_minutes must be a multiple of {CELL_MINUTES}")
-    if start.second or start.microsecond or start.minute % CELL_MINUTES:
+    utc = start.astimezone(UTC)  # the cells are on the UTC grid, whatever the offset says
+    if utc.second or utc.microsecond or utc.minute % CELL_MINUTES:
         raise InvalidAppointment(f"start must be on a {CELL_MINUTES}-minute boundary")
 
 

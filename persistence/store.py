@@ -112,7 +112,12 @@ class AppointmentStore:
 
     async def _write(self, session: AsyncClientSession, change: Change) -> None:
         event = change.event
-        if await db.AppointmentEvent.find_one({"_id": event.event_id}, session=session):
+        known = await db.AppointmentEvent.find_one({"_id": event.event_id}, session=session)
+        if known is not None:
+            if known.appointment_id != event.appointment_id:
+                # The same key once made a change to another appointment (a key reused
+                # after Temporal forgot the first run): never report that as this change.
+                raise ConcurrencyConflict("this idempotency key was used for another change")
             raise _AlreadyApplied
         document = to_document(change.state)
         if change.expected_version is None:

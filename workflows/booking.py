@@ -214,6 +214,10 @@ class BookingWorkflow:
             retry_policy=PEER_RETRY,
         )
 
+        # The Doctor Service has booked the slot: the commit point. Marking SCHEDULED is
+        # forward-only now, retried until done (an undo after a lost answer could leave a
+        # SCHEDULED appointment without its slot).
+        compensations.commit()
         await self._step("mark_scheduled")
         scheduled = StatusChange(
             appointment_id=r.appointment_id,
@@ -226,7 +230,7 @@ class BookingWorkflow:
             acts.mark_scheduled,
             scheduled,
             start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DB_RETRY,
+            retry_policy=UNTIL_DONE,
         )
 
         self._set_status(BookingStatus.SCHEDULED, step="done")

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.booking import BookingActivities
     from activities.lifecycle import LifecycleActivities
     from activities.models import (
         AppointmentRef,
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         FeeOrder,
         HoldAction,
         InvoiceRef,
+        InvoiceVoid,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, SagaDecision, run_saga
@@ -83,20 +85,26 @@ class CancellationWorkflow:
                 idempotency_key=f"{key}/fee",
                 caller=r.caller,
             )
-            issued = await workflow.execute_activity_method(
-                acts.issue_fee, fee, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PEER_RETRY
+            # Registered before the step, by key: the fee may be created even if the answer
+            # is lost, and voiding by key finds it then too.
+            void_fee = InvoiceVoid(
+                appointment_id=r.appointment_id,
+                idempotency_key=fee.idempotency_key,
+                caller=r.caller,
             )
-            fee_invoice_id = issued.invoice_id
-            void_fee = InvoiceRef(invoice_id=issued.invoice_id, caller=r.caller)
             compensations.add(
                 "void_fee",
                 lambda: workflow.execute_activity_method(
-                    acts.void_invoice_id,
+                    BookingActivities.void_invoice,
                     void_fee,
                     start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=UNTIL_DONE,
                 ),
             )
+            issued = await workflow.execute_activity_method(
+                acts.issue_fee, fee, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PEER_RETRY
+            )
+            fee_invoice_id = issued.invoice_id
 
         await workflow.execute_activity_method(
             acts.mark_cancelled,
@@ -112,7 +120,7 @@ class CancellationWorkflow:
             retry_policy=DB_RETRY,
         )
 
-        # Past the commit point: forward only, until done.
+        compensations.commit()  # past the commit point: forward only, until done
         if plan.invoice_id:
             await workflow.execute_activity_method(
                 acts.void_invoice_id,

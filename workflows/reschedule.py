@@ -167,7 +167,7 @@ class RescheduleWorkflow:
             retry_policy=DB_RETRY,
         )
 
-        # Past the commit point: forward only, until done.
+        compensations.commit()  # past the commit point: forward only, until done
         if plan.old_invoice_id:
             await workflow.execute_activity_method(
                 lifecycle.void_invoice_id,

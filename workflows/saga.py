@@ -32,10 +32,21 @@ class Compensations:
         does not keep the appointment PENDING and the slot held while it recovers."""
         self._steps.append(_Compensation(name, undo, alongside))
 
+    def commit(self) -> None:
+        """The saga passed its commit point: nothing before it may be undone any more (the
+        steps after it are forward-only and retried until done)."""
+        self._steps.clear()
+
     async def run(self) -> None:
         """Run every compensation to the end. Shielded: a workflow cancellation arriving
-        now must not stop the undoing half-way."""
-        await asyncio.shield(asyncio.ensure_future(self._run()))
+        now must not stop the undoing half-way. ``asyncio.shield`` alone protects only the
+        inner task; the loop keeps waiting for it through further cancellations."""
+        undoing = asyncio.ensure_future(self._run())
+        while not undoing.done():
+            try:
+                await asyncio.shield(undoing)
+            except asyncio.CancelledError:
+                workflow.logger.warning("cancellation requested while compensating: finishing")
 
     async def _run(self) -> None:
         pending = [

@@ -226,3 +226,35 @@ async def test_cancellation_mid_saga_still_runs_every_compensation(
     assert isinstance(caught.value.cause, CancelledError)
     assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)
     assert world.completed.index("mark_failed") < world.completed.index("release_slot")
+
+
+async def test_after_the_slot_is_confirmed_marking_scheduled_is_waited_out_not_undone(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    world.failures["mark_scheduled"] = [transient("mongo down") for _ in range(2)]
+    outcome = await run_saga(workflow_env, world)
+    assert outcome.status == "SCHEDULED"
+    assert world.attempts("mark_scheduled") == 3
+    assert not {"void_invoice", "mark_failed", "release_slot"} & set(world.calls)
+
+
+async def test_a_cancellation_during_the_undoing_does_not_stop_it(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    gate = asyncio.Event()
+    world.always_fail["create_invoice"] = refusal("BillingRefused")
+    world.blockers["mark_failed"] = gate
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[BookingWorkflow],
+        activities=world.activities(),
+    ):
+        handle = await start(workflow_env, world, queue)
+        await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
+        await handle.cancel()
+        gate.set()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)

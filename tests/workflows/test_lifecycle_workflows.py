@@ -3,6 +3,7 @@ each refusal, each compensation, and the forward-only steps after the commit poi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,7 +105,8 @@ async def test_a_change_made_meanwhile_wins_and_the_fee_is_voided(
     assert await refused(workflow_env, world, CancellationWorkflow.run, cancellation()) == (
         "ConcurrencyConflict"
     )
-    assert world.completed[-1] == "void_invoice_id:inv-fee"
+    assert world.completed[-1] == "void_invoice"
+    assert world.inputs["void_invoice"].idempotency_key.endswith("/fee")
     assert "release_hold:hold-old" not in world.calls, "the slot stays booked"
     assert "void_invoice_id:inv-old" not in world.calls, "the invoice stays open"
 
@@ -172,3 +174,30 @@ async def test_a_failure_before_the_move_releases_the_new_hold_and_keeps_the_ori
     assert "void_invoice_id:inv-old" not in world.calls
     if step != "move_appointment":
         assert "move_appointment" not in world.calls
+
+
+async def test_cancelling_a_run_after_its_commit_point_undoes_nothing(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    """The move is committed; an operator cancels the run while the old slot's release
+    waits for the Doctor Service: the new hold and the new invoice must stay."""
+    gate = asyncio.Event()
+    world.blockers["release_hold:hold-old"] = gate
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[RescheduleWorkflow],
+        activities=world.activities(),
+    ):
+        handle = await workflow_env.client.start_workflow(
+            RescheduleWorkflow.run, reschedule(), id=f"wf-{uuid.uuid4()}", task_queue=queue
+        )
+        await asyncio.wait_for(world.entered_event("release_hold:hold-old").wait(), 10)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        gate.set()
+    assert "move_appointment" in world.completed
+    assert "release_slot" not in world.calls
+    assert "void_invoice" not in world.calls
