@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -63,4 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appointments.router)
     app.include_router(transitions.router)
     app.include_router(health.router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """``app.openapi()`` as FastAPI makes it, then every error response made the Problem
+    it is (``problems.document_problems``); made once, kept in ``app.openapi_schema``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,9 +8,10 @@ import uuid
 
 from fastapi import FastAPI, HTTPException
 from loguru import logger
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import MEDIA_TYPE, PROBLEM_BASE
+from api.problems import MEDIA_TYPE, PAYLOAD_TOO_LARGE, PROBLEM_BASE, Problem
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -20,11 +21,13 @@ class _TooLarge(HTTPException):
     to the problem handlers instead of turning it into a 400."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"Request body too large: at most {max_bytes} bytes")
+        super().__init__(413, f"at most {max_bytes} bytes")
 
 
 class BodySizeLimit:
-    """413 for a body over ``max_bytes``, whether announced by Content-Length or streamed."""
+    """413 for a body over ``max_bytes``, whether announced by Content-Length (answered
+    here, before anything reads the body) or streamed (raised from ``receive``, answered by
+    the problem handlers). Inside ``RequestLog``, so both carry the request id."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -36,7 +39,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         started = False
@@ -58,13 +61,18 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = (
-            f'{{"type":"{PROBLEM_BASE}payload-too-large","title":"Request body too large",'
-            f'"status":413,"detail":"at most {self.max_bytes} bytes"}}'
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        problem = Problem(
+            type=PROBLEM_BASE + "payload-too-large",
+            title=PAYLOAD_TOO_LARGE,
+            status=413,
+            detail=f"at most {self.max_bytes} bytes",
+            instance=Request(scope).url.path,
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+        body = problem.model_dump_json(exclude_none=True).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -126,6 +134,7 @@ class RequestLog:
 
 
 def install(app: FastAPI, max_body_bytes: int) -> None:
-    app.add_middleware(RequestLog)
-    # Outermost, so an oversized body is refused before anything reads it.
+    # The last added is the outermost. BodySizeLimit refuses an oversized body before
+    # anything reads it; RequestLog around it gives that 413 a request id and a log line.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestLog)

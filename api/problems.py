@@ -6,6 +6,7 @@ nothing about the internals."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,7 @@ from domain import errors
 
 PROBLEM_BASE = "https://clinic.example/problems/"
 MEDIA_TYPE = "application/problem+json"
+PAYLOAD_TOO_LARGE = "Request body too large"
 
 STATUS_FOR: dict[type[errors.DomainError], int] = {
     errors.InvalidAppointment: 422,
@@ -40,7 +42,8 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """application/problem+json (RFC 9457)."""
+    """application/problem+json (RFC 9457). A problem may carry extension members: the
+    readiness probe's 503 lists its ``checks``."""
 
     type: str = Field(examples=[PROBLEM_BASE + "slot-unavailable"])
     title: str = Field(examples=["The slot is taken"])
@@ -70,7 +73,10 @@ def problem_response(
     detail: str | None = None,
     field_errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """The problem document of ``request``; ``extensions`` are RFC 9457 extension members,
+    added after the standard ones (which they cannot replace)."""
     body = Problem(
         type=PROBLEM_BASE + code,
         title=title,
@@ -80,8 +86,10 @@ def problem_response(
         request_id=getattr(request.state, "request_id", None),
         errors=field_errors,
     )
+    document = body.model_dump(exclude_none=True)
+    document |= {k: v for k, v in (extensions or {}).items() if k not in Problem.model_fields}
     return JSONResponse(
-        body.model_dump(exclude_none=True),
+        document,
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
@@ -134,11 +142,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
-            error.status_code, "http-error"
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 413:  # a streamed body over the limit (api/middleware.py)
+            title, detail = PAYLOAD_TOO_LARGE, str(error.detail)
+            return problem_response(request, 413, "payload-too-large", title, detail, None, headers)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         return problem_response(
-            request, error.status_code, code, str(error.detail), headers=dict(error.headers or {})
+            request, error.status_code, code, str(error.detail), headers=headers
         )
 
     @app.exception_handler(Exception)
@@ -153,3 +163,56 @@ def install(app: FastAPI) -> None:
             "Internal error",
             "Something went wrong on our side; quote the request id when reporting it.",
         )
+
+
+_PROBLEM_REF = "#/components/schemas/Problem"
+_FASTAPI_DEFAULTS = ("HTTPValidationError", "ValidationError")
+_ALWAYS_SENT: dict[str, dict[str, dict[str, Any]]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": 'the Bearer challenge (RFC 6750), e.g. Bearer error="invalid_token"',
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    "503": {
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
+def _is_error(status: str) -> bool:
+    return (status.isdigit() and int(status) >= 400) or status.upper() in ("4XX", "5XX")
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the API answers: every 4xx and 5xx response is exactly
+    ``application/problem+json`` with the Problem schema. FastAPI documents a response
+    ``model`` under application/json (never sent here) and its automatic 422 as
+    HTTPValidationError (never sent either); both are replaced, and the headers every 401
+    and 503 carry are added. Changes ``document`` in place and returns it."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if not _is_error(str(status)):
+                    continue
+                response["content"] = {MEDIA_TYPE: {"schema": {"$ref": _PROBLEM_REF}}}
+                for name, spec in _ALWAYS_SENT.get(str(status), {}).items():
+                    response.setdefault("headers", {}).setdefault(name, spec)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in schemas:
+        generated = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        schemas.update(generated.pop("$defs", {}))
+        schemas["Problem"] = generated
+    for name in _FASTAPI_DEFAULTS:  # in this order: the first refers to the second
+        if f'"#/components/schemas/{name}"' not in json.dumps(document):
+            schemas.pop(name, None)
+    return document

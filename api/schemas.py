@@ -6,10 +6,21 @@ import base64
 import binascii
 import dataclasses
 import json
-from datetime import UTC, datetime
-from typing import Any, Self
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from domain.events import AppointmentEvent
 from domain.model import Appointment
@@ -17,18 +28,54 @@ from domain.status import AppointmentStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
+# RFC 3339 (the JSON Schema ``date-time``): a date, ``T``, a time and an offset. Pydantic
+# alone would also take Unix seconds (as a number or a string of digits) and other
+# spellings the schema does not allow.
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
+DATE_TIME_MESSAGE = (
+    "must be an ISO 8601 date-time string with a UTC offset, e.g. 2030-01-07T09:00:00+01:00"
+)
+
+
+def _a_date_time_string(value: Any) -> Any:
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError(DATE_TIME_MESSAGE)
+    return value
+
+
+# An aware datetime given as an RFC 3339 string, and only so; that string is then parsed
+# laxly even in a strict model (strict Pydantic would take only ``datetime`` objects).
+DateTimeWithOffset = Annotated[AwareDatetime, Strict(False), BeforeValidator(_a_date_time_string)]
+
+# The examples of Swagger's "Try it out" must book: a seeded patient (simulators/seed_data.py)
+# and tomorrow (within the booking horizon) on the on-call doctor's 15-minute grid, inside
+# their working hours 07:00-21:00 in the clinic's time zone. Computed when the module loads.
+_CLINIC_TIMEZONE = ZoneInfo("Europe/Berlin")
+
+
+def _tomorrow_at(hour: int, minute: int = 0) -> str:
+    tomorrow = datetime.now(_CLINIC_TIMEZONE).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(hour, minute), _CLINIC_TIMEZONE).isoformat()
+
+
+EXAMPLE_START = _tomorrow_at(9)
+EXAMPLE_NEW_START = _tomorrow_at(10)
+
 
 class BookAppointment(BaseModel):
+    """Validated strictly, as this schema says: `duration_minutes` a JSON integer, `start`
+    an ISO 8601 date-time string with an offset, the ids matching their pattern as sent."""
+
     model_config = ConfigDict(
         extra="forbid",
-        str_strip_whitespace=True,
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
-                    "patient_id": "pat-noah-fischer",
+                    "patient_id": "pat-anna-schmidt",
                     "doctor_id": "doc-on-call",
-                    "start": "2030-01-07T09:00:00+01:00",
-                    "duration_minutes": 30,
+                    "start": EXAMPLE_START,
+                    "duration_minutes": 15,
                     "reason": "Persistent cough",
                 }
             ]
@@ -37,7 +84,9 @@ class BookAppointment(BaseModel):
 
     patient_id: str = Field(pattern=ID_PATTERN, description="the Patient Service's id")
     doctor_id: str = Field(pattern=ID_PATTERN, description="the Doctor Service's id")
-    start: AwareDatetime = Field(description="ISO 8601 with a UTC offset; on the doctor's grid")
+    start: DateTimeWithOffset = Field(
+        description="ISO 8601 with a UTC offset; on the doctor's grid"
+    )
     duration_minutes: int = Field(ge=5, le=480, description="a multiple of 5 minutes")
     reason: str | None = Field(None, max_length=500)
 
@@ -159,10 +208,10 @@ class ListQuery(BaseModel):
         description="only these statuses; repeat the parameter for several: "
         "`?status=SCHEDULED&status=CONFIRMED`",
     )
-    start_from: AwareDatetime | None = Field(
+    start_from: DateTimeWithOffset | None = Field(
         None, alias="from", description="start at or after this instant (with an offset)"
     )
-    start_to: AwareDatetime | None = Field(
+    start_to: DateTimeWithOffset | None = Field(
         None, alias="to", description="start before this instant (with an offset)"
     )
     limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
@@ -242,19 +291,25 @@ class AppointmentHistory(BaseModel):
 
 class CancelAppointment(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "Feeling better"}]}
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"reason": "Feeling better"}]},
     )
 
     reason: str | None = Field(None, max_length=500, description="why, for the audit trail")
 
 
 class RescheduleAppointment(BaseModel):
+    """Validated strictly, as this schema says: `start` an ISO 8601 date-time string with
+    an offset, `duration_minutes` a JSON integer."""
+
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"start": "2030-01-08T10:00:00+01:00"}]},
+        strict=True,
+        json_schema_extra={"examples": [{"start": EXAMPLE_NEW_START}]},
     )
 
-    start: AwareDatetime = Field(description="the new start, ISO 8601 with a UTC offset")
+    start: DateTimeWithOffset = Field(description="the new start, ISO 8601 with a UTC offset")
     duration_minutes: int | None = Field(
         None, ge=5, le=480, description="the new length; the current one if absent"
     )
@@ -266,3 +321,13 @@ class SagaAccepted(BaseModel):
 
     appointment_id: str
     workflow_id: str
+
+
+class Readiness(BaseModel):
+    """200 of the readiness probe: every dependency answers."""
+
+    status: Literal["ok"]
+    checks: dict[str, str] = Field(
+        description="each dependency checked, and its state",
+        examples=[{"mongodb": "ok", "temporal": "ok"}],
+    )

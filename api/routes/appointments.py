@@ -19,8 +19,16 @@ from api.deps import (
     StoreDep,
     WaitDep,
 )
-from api.problems import MEDIA_TYPE, Problem
-from api.routes.transitions import ChangeDep, answer, change_responses
+from api.routes.transitions import (
+    ETAG,
+    LOCATION,
+    RETRY_AFTER,
+    ChangeDep,
+    answer,
+    change_responses,
+    header,
+    problem,
+)
 from api.schemas import (
     AppointmentHistory,
     AppointmentOut,
@@ -50,15 +58,16 @@ def _problems(
         402: "Billing refused the invoice",
         404: "Not found",
         409: "The slot is taken (or the booking was cancelled)",
+        413: "The request body is too large (over the configured limit, 64 KiB by default)",
         422: "Invalid input, an unknown patient or doctor, a slot the doctor does not offer, "
         "or an Idempotency-Key reused with another request",
         503: "A peer stayed unavailable; the saga compensated and nothing was booked",
     }
     text |= described or {}
-    return {
-        code: {"model": Problem, "description": text[code], "content": {MEDIA_TYPE: {}}}
-        for code in codes
-    }
+    return {code: problem(text[code]) for code in codes}
+
+
+IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated when none was")
 
 
 @router.post(
@@ -70,8 +79,20 @@ def _problems(
     "persistence, invoice) and answers once it finished, or 202 if it still runs when the "
     "wait budget is spent.",
     responses={
-        202: {"model": BookingAccepted, "description": "Still booking; poll Location"},
-        **_problems(400, 401, 402, 403, 409, 422, 503),
+        201: {
+            "description": "Booked",
+            "headers": {"Location": LOCATION, "Idempotency-Key": IDEMPOTENCY_KEY},
+        },
+        202: {
+            "model": BookingAccepted,
+            "description": "Still booking; poll Location",
+            "headers": {
+                "Location": LOCATION,
+                "Retry-After": RETRY_AFTER,
+                "Idempotency-Key": IDEMPOTENCY_KEY,
+            },
+        },
+        **_problems(400, 401, 402, 403, 409, 413, 422, 503),
     },
 )
 async def book_appointment(
@@ -109,8 +130,9 @@ async def book_appointment(
     "a PENDING placeholder with the saga's current step.",
     responses={
         200: {
-            "description": "The appointment; its ETag (the version) serves If-Match",
-            "headers": {"ETag": {"description": 'e.g. "3"', "schema": {"type": "string"}}},
+            "description": "The appointment; its ETag (the version) serves If-Match. A "
+            "PENDING placeholder has none.",
+            "headers": {"ETag": ETAG | {"required": False}},
         },
         **_problems(401, 403, 404, 422, described={422: "The id is not a UUID"}),
     },

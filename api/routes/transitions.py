@@ -26,7 +26,7 @@ from api.deps import (
     idempotency_key,
 )
 from api.lifecycle import ChangeRequest
-from api.problems import MEDIA_TYPE, Problem, ProblemError
+from api.problems import Problem, ProblemError
 from api.schemas import (
     AppointmentOut,
     CancelAppointment,
@@ -49,10 +49,26 @@ PROBLEM_TEXT: dict[int, str] = {
     409: "`illegal-transition`: the current status (named in detail) does not allow it; "
     "`concurrent-modification`: the appointment changed since the version in If-Match "
     "(or during the request)",
-    413: "The request body is too large",
+    413: "The request body is too large (over the configured limit, 64 KiB by default)",
     422: "Invalid input: the id is not a UUID, or the body has unknown fields or wrong "
     "types; or an Idempotency-Key reused with another request (`idempotency-key-reused`)",
 }
+
+
+def header(description: str, required: bool = True) -> dict[str, Any]:
+    """A response header for the OpenAPI document."""
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+LOCATION = header("the appointment's URL, e.g. /api/v1/appointments/<id>: poll it")
+RETRY_AFTER = header("seconds to wait before polling Location")
+ETAG = header('the appointment\'s version, e.g. "3": send it as If-Match')
+
+
+def problem(description: str) -> dict[str, Any]:
+    """A problem response for the OpenAPI document. The application's ``openapi()`` (see
+    ``api/app.py``) puts every 4xx and 5xx under application/problem+json as Problem."""
+    return {"model": Problem, "description": description}
 
 
 def change_responses(**more_409: str) -> dict[int | str, dict[str, Any]]:
@@ -60,15 +76,8 @@ def change_responses(**more_409: str) -> dict[int | str, dict[str, Any]]:
     text = dict(PROBLEM_TEXT)
     for code, why in more_409.items():
         text[409] += f"; `{code.replace('_', '-')}`: {why}"
-    ok: dict[str, Any] = {
-        "description": "The appointment after the change",
-        "headers": {"ETag": {"description": 'its version, e.g. "3"', "schema": {"type": "string"}}},
-    }
-    problems: dict[int | str, dict[str, Any]] = {
-        code: {"model": Problem, "description": why, "content": {MEDIA_TYPE: {}}}
-        for code, why in text.items()
-    }
-    return {200: ok, **problems}
+    ok = {"description": "The appointment after the change", "headers": {"ETag": ETAG}}
+    return {200: ok, **{code: problem(why) for code, why in text.items()}}
 
 
 def if_match(
@@ -209,12 +218,12 @@ def _saga_answer(response: Response, result: Appointment | Running) -> Any:
 
 _SAGA_RESPONSES = {
     **change_responses(),
-    202: {"model": SagaAccepted, "description": "Still running; poll Location"},
-    503: {
-        "model": Problem,
-        "description": "A peer stayed unavailable before the change was made; nothing changed",
-        "content": {MEDIA_TYPE: {}},
+    202: {
+        "model": SagaAccepted,
+        "description": "Still running; poll Location",
+        "headers": {"Location": LOCATION, "Retry-After": RETRY_AFTER},
     },
+    503: problem("A peer stayed unavailable before the change was made; nothing changed"),
 }
 
 

@@ -5,6 +5,8 @@ free ports by the same LocalService that ``make run`` uses, and stopped at the e
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,3 +110,15 @@ def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
         name: db[name].count_documents({})
         for name in ("appointments", "appointment_events", "outbox_events")
     }
+
+
+def log_lines(service: LocalService, process: str, needle: str, timeout: float = 5.0) -> list[Any]:
+    """The JSON log lines of ``process`` that mention ``needle``. Polled: a request's line is
+    written once its last byte has been sent, so just after the answer it may not be there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = (service.infra.log_dir / f"{process}.log").read_text()
+        found = [json.loads(line) for line in text.splitlines() if needle in line]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

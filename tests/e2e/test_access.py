@@ -3,7 +3,6 @@ appointment → the expected status (the matrix of api/security/permissions.py).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from pymongo.database import Database
 
 from domain.status import AppointmentStatus
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots
+from tests.e2e.conftest import Slots, log_lines
 from tests.e2e.test_lifecycle import plant_one, snapshot
 
 pytestmark = pytest.mark.e2e
@@ -308,8 +307,7 @@ def test_the_request_log_names_the_caller_but_never_the_token(
     )
     assert answer.headers["X-Request-ID"] == request_id
     token = token_client.headers["Authorization"].removeprefix("Bearer ")
-    log = (service.infra.log_dir / "api.log").read_text()
-    lines = [json.loads(line) for line in log.splitlines() if request_id in line]
+    lines = log_lines(service, "api", request_id)
     assert len(lines) == 1, "one line per request"
     line = lines[0]
     assert line["subject"] == OWNER_PATIENT
@@ -318,7 +316,7 @@ def test_the_request_log_names_the_caller_but_never_the_token(
     assert line["route"] == "/api/v1/appointments/{appointment_id}"
     assert line["method"] == "GET"
     assert isinstance(line["duration_ms"], float)
-    assert token not in log
+    assert token not in (service.infra.log_dir / "api.log").read_text()
 
 
 def test_a_patient_or_doctor_sees_who_changed_it_by_role_only(

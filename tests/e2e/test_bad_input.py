@@ -29,8 +29,17 @@ def _shift(start: str, **delta: float) -> str:
     return (datetime.fromisoformat(start) + timedelta(**delta)).isoformat()
 
 
+def _epoch(start: str) -> int:
+    return int(datetime.fromisoformat(start).timestamp())
+
+
+def _epoch_string(start: str) -> str:
+    return str(_epoch(start))
+
+
 BAD_BODIES: dict[str, tuple[Any, int, str]] = {
-    # name: (change to a valid body, expected status, problem type suffix)
+    # name: (change to a valid body, expected status, problem type suffix); a callable
+    # value is given the valid start (so a lax API would book that very slot)
     "naive start": ({"start": "2031-01-06T09:00:00"}, 422, "validation-error"),
     "start not a date": ({"start": "next tuesday"}, 422, "validation-error"),
     "start in the past": ({"start": "2020-01-06T09:00:00+01:00"}, 422, "invalid-appointment"),
@@ -41,6 +50,14 @@ BAD_BODIES: dict[str, tuple[Any, int, str]] = {
     "duration a string": ({"duration_minutes": "half an hour"}, 422, "validation-error"),
     "missing patient": ({"patient_id": None}, 422, "validation-error"),
     "patient id with spaces": ({"patient_id": "pat anna"}, 422, "validation-error"),
+    "start as Unix seconds": ({"start": _epoch}, 422, "validation-error"),
+    "start as a string of digits": ({"start": _epoch_string}, 422, "validation-error"),
+    "duration as a string of digits": ({"duration_minutes": "15"}, 422, "validation-error"),
+    "patient id padded with spaces": (
+        {"patient_id": "  pat-anna-schmidt  "},
+        422,
+        "validation-error",
+    ),
     "unknown field": ({"room": "12"}, 422, "validation-error"),
     "reason too long": ({"reason": "x" * 501}, 422, "validation-error"),
     "unknown patient": ({"patient_id": "pat-nobody"}, 422, "patient-not-found"),
@@ -57,7 +74,9 @@ def test_a_bad_booking_request_is_refused_and_changes_nothing(
     slots: Slots,
 ) -> None:
     change, status, problem = BAD_BODIES[case]
-    payload = {**_valid(slots.next()), **change}
+    start = slots.next()
+    change = {k: v(start) if callable(v) else v for k, v in change.items()}
+    payload = {**_valid(start), **change}
     payload = {k: v for k, v in payload.items() if v is not None}
     before = counts(mongo)
     holds_before = len(peers["doctor"].get("/holds").json())

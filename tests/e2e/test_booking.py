@@ -3,7 +3,6 @@ simulators and in Temporal, idempotency, double booking, and a failing Billing."
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ import pytest
 from pymongo.database import Database
 
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, describe_workflow
+from tests.e2e.conftest import Slots, describe_workflow, log_lines
 from workflows.search_attributes import (
     APPOINTMENT_ID,
     BOOKING_STATUS,
@@ -232,10 +231,6 @@ def test_one_request_id_finds_every_log_line_of_a_booking(
     )
     assert answer.status_code == 201
 
-    def lines(process: str) -> list[dict[str, Any]]:
-        text = (service.infra.log_dir / f"{process}.log").read_text()
-        return [json.loads(line) for line in text.splitlines() if request_id in line]
-
-    assert [line["status"] for line in lines("api")] == [201]
-    activities = {line["activity"] for line in lines("worker")}
+    assert [line["status"] for line in log_lines(service, "api", request_id)] == [201]
+    activities = {line["activity"] for line in log_lines(service, "worker", request_id)}
     assert {"validate_patient", "reserve_slot", "persist_pending", "mark_scheduled"} <= activities

@@ -30,6 +30,7 @@ from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -88,8 +89,8 @@ def _problem_validator(document: dict[str, Any]) -> Any:
 
 def problem_document_conformance(ctx: CheckContext, response: Response, case: Case[Any]) -> bool:
     """Every ``application/problem+json`` answer is the spec's Problem, its ``status`` the
-    HTTP status. (The spec lists problem+json for the errors but without a schema, so
-    ``response_schema_conformance`` does not look into these bodies.)"""
+    HTTP status. (``response_schema_conformance`` checks the body against the schema the
+    spec documents for the status; this holds even where it documents none.)"""
     content_type = (response.headers.get("content-type") or [""])[0]
     if not content_type.startswith(PROBLEM_JSON):
         return True
@@ -108,6 +109,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,  # the headers the spec marks required are sent
     problem_document_conformance,
 ]
 
@@ -207,27 +209,48 @@ def test_without_a_valid_token_every_api_operation_is_a_401_problem(service: Loc
             assert problem["status"] == 401
 
 
-# Known contract violations, found by this file: each xfail is strict, so the fix of the
-# API makes it pass and fail the run until the marker is removed.
+def test_every_error_the_spec_documents_is_a_problem(service: LocalService) -> None:
+    """What the API sends for a 4xx or 5xx: application/problem+json, the Problem schema;
+    never FastAPI's application/json HTTPValidationError."""
+    document = httpx.get(f"{service.api_url}/openapi.json").json()
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    wrong = [
+        (method, path, status)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if int(status) >= 400 and response.get("content") != problem
+    ]
+    assert wrong == []
+    assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="413 is not documented for POST /api/v1/appointments: api/middleware.py "
-    "BodySizeLimit answers it, api/routes/appointments.py book_appointment's responses "
-    "do not list it",
-)
-def test_an_oversized_booking_is_a_documented_413(
-    openapi_schema: BaseSchema, admin: dict[str, str], slots: Slots
+def _with_a_body(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+
+
+def test_an_oversized_body_is_a_documented_413_on_every_operation_that_takes_one(
+    openapi_schema: BaseSchema, admin: dict[str, str]
 ) -> None:
-    body = {"patient_id": PATIENTS[0], "doctor_id": DOCTOR, "start": slots.next()}
-    case = openapi_schema[BOOKINGS]["POST"].Case(
-        body={**body, "duration_minutes": 15, "reason": "x" * 70_000},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    answer = case.call(headers=admin, timeout=30)
-    assert answer.status_code == 413
-    case.validate_response(answer, checks=CHECKS, headers=admin)
+    operations = _with_a_body(openapi_schema.raw_schema)
+    assert len(operations) >= 8, operations
+    for path, method in operations:
+        case = openapi_schema[path][method].Case(
+            path_parameters={"appointment_id": str(uuid.uuid4())} if "{" in path else None,
+            body={"reason": "x" * 70_000},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        answer = case.call(headers=admin, timeout=30)
+        assert answer.status_code == 413, (method, path, answer.text)
+        problem = answer.json()
+        assert problem["instance"] == case.formatted_path
+        assert [problem["request_id"]] == answer.headers["x-request-id"]
+        case.validate_response(answer, checks=CHECKS, headers=admin)
 
 
 LAX_INPUT: dict[str, Any] = {
@@ -239,11 +262,6 @@ LAX_INPUT: dict[str, Any] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/schemas.py BookAppointment validates in Pydantic's lax mode (and strips "
-    "whitespace before the pattern), so it books input its schema forbids",
-)
 @pytest.mark.parametrize("case_name", sorted(LAX_INPUT))
 def test_a_booking_that_violates_the_schema_is_refused(
     case_name: str, api: httpx.Client, slots: Slots
@@ -258,3 +276,47 @@ def test_a_booking_that_violates_the_schema_is_refused(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["type"].endswith("/validation-error")
+
+
+def _example(document: dict[str, Any], name: str) -> dict[str, Any]:
+    example: dict[str, Any] = document["components"]["schemas"][name]["examples"][0]
+    return example
+
+
+def test_the_spec_examples_book_and_reschedule(
+    service: LocalService, api: httpx.Client, slots: Slots
+) -> None:
+    """Swagger's "Try it out" sends the examples as they are: they must work. The booking
+    example may have been booked already (the examples phase above sends it): then its
+    slot is taken by that very booking."""
+    document = httpx.get(f"{service.api_url}/openapi.json").json()
+    booking = _example(document, "BookAppointment")
+    answer = api.post(BOOKINGS, json=booking, headers={"Idempotency-Key": str(uuid.uuid4())})
+    if answer.status_code == 409:
+        assert answer.json()["type"].endswith("/slot-unavailable"), answer.text
+        listed = api.get(
+            BOOKINGS, params={"patient_id": booking["patient_id"], "from": booking["start"]}
+        ).json()["items"]
+        assert any(
+            datetime.fromisoformat(a["start"]) == datetime.fromisoformat(booking["start"])
+            for a in listed
+        ), listed
+    else:
+        assert answer.status_code == 201, answer.text
+    booked = api.post(
+        BOOKINGS,
+        json={
+            "patient_id": PATIENTS[2],
+            "doctor_id": DOCTOR,
+            "start": slots.next(),
+            "duration_minutes": 15,
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert booked.status_code == 201, booked.text
+    moved = api.post(
+        f"{BOOKINGS}/{booked.json()['id']}/reschedule",
+        json=_example(document, "RescheduleAppointment"),
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert moved.status_code == 200, moved.text

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import middleware, problems
@@ -91,11 +92,61 @@ async def test_unknown_routes_and_methods_are_problems_too() -> None:
     assert (await call(app, "DELETE", "/boom")).json()["status"] == 405
 
 
-async def test_a_streamed_body_over_the_limit_is_refused_with_413() -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(10):
-            yield b'{"count": 1' + b" " * 20
+async def _chunks() -> AsyncIterator[bytes]:
+    for _ in range(10):
+        yield b'{"count": 1' + b" " * 20
 
-    answer = await call(app_raising(RuntimeError()), "POST", "/echo", content=chunks())
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param({"content": b'{"count": 1' + b" " * 200 + b"}"}, id="announced"),
+        pytest.param({"content": _chunks}, id="streamed"),
+    ],
+)
+async def test_a_body_over_the_limit_is_a_413_problem_with_the_request_id(
+    send: dict[str, object],
+) -> None:
+    """Announced by Content-Length, BodySizeLimit answers before anything reads the body;
+    streamed, the problem handlers do. Either way the same complete problem document, and
+    RequestLog (outside BodySizeLimit) gives it the request id."""
+    content = send["content"]
+    body = content() if callable(content) else content
+    answer = await call(app_raising(RuntimeError()), "POST", "/echo", content=body)
     assert answer.status_code == 413
-    assert answer.json()["type"].endswith("/payload-too-large")
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {
+        "type": problems.PROBLEM_BASE + "payload-too-large",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": "at most 100 bytes",
+        "instance": "/echo",
+        "request_id": answer.headers["X-Request-ID"],
+    }
+
+
+async def test_a_413_keeps_a_request_id_the_caller_sent() -> None:
+    answer = await call(
+        app_raising(RuntimeError()),
+        "POST",
+        "/echo",
+        content=b"x" * 101,
+        headers={"X-Request-ID": "caller-id-1"},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["request_id"] == "caller-id-1" == answer.headers["X-Request-ID"]
+
+
+async def test_a_problem_carries_extension_members_but_never_over_the_standard_ones() -> None:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/probe")
+    async def probe(request: Request) -> JSONResponse:
+        extra = {"checks": {"db": "down"}, "status": 200, "type": "about:blank"}
+        return problems.problem_response(request, 503, "not-ready", "Not ready", extensions=extra)
+
+    document = (await call(app, "GET", "/probe")).json()
+    assert document["checks"] == {"db": "down"}
+    assert document["status"] == 503
+    assert document["type"] == problems.PROBLEM_BASE + "not-ready"
