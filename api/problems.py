@@ -14,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from pydantic import BaseModel, Field
+from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from api.security.permissions import Forbidden, NotVisible
 from domain import errors
@@ -151,17 +153,38 @@ def install(app: FastAPI) -> None:
             request, error.status_code, code, str(error.detail), headers=headers
         )
 
+    @app.exception_handler(RPCError)
+    @app.exception_handler(PyMongoConnectionFailure)
+    async def on_infrastructure_down(request: Request, error: Exception) -> JSONResponse:
+        # Temporal or MongoDB out of reach: a temporary condition, not our bug.
+        request_id = getattr(request.state, "request_id", None)
+        logger.bind(request_id=request_id).warning(
+            "infrastructure unavailable on {} {}: {}", request.method, request.url.path, error
+        )
+        return problem_response(
+            request,
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "A system this service depends on is not reachable; retry shortly.",
+            headers={"Retry-After": "5", "X-Request-ID": request_id or ""},
+        )
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        logger.opt(exception=error).bind(
-            request_id=getattr(request.state, "request_id", None)
-        ).error("unexpected error on {} {}", request.method, request.url.path)
+        request_id = getattr(request.state, "request_id", None)
+        logger.opt(exception=error).bind(request_id=request_id).error(
+            "unexpected error on {} {}", request.method, request.url.path
+        )
+        # Answered by Starlette's outermost middleware, past our request log: echo the
+        # request id here so the caller can quote it.
         return problem_response(
             request,
             500,
             "internal-error",
             "Internal error",
             "Something went wrong on our side; quote the request id when reporting it.",
+            headers={"X-Request-ID": request_id or ""},
         )
 
 

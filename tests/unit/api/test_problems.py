@@ -10,6 +10,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pymongo.errors import ServerSelectionTimeoutError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import middleware, problems
 from api.security.permissions import Forbidden, NotVisible
@@ -150,3 +152,25 @@ async def test_a_problem_carries_extension_members_but_never_over_the_standard_o
     assert document["checks"] == {"db": "down"}
     assert document["status"] == 503
     assert document["type"] == problems.PROBLEM_BASE + "not-ready"
+
+
+async def test_a_500_still_carries_the_request_id_to_quote() -> None:
+    answer = await call(app_raising(RuntimeError("boom")), "GET", "/boom")
+    assert answer.status_code == 500
+    assert answer.headers["X-Request-ID"] == answer.json()["request_id"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ServerSelectionTimeoutError("mongo-0:27017: [Errno 111] Connection refused"),
+        RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b""),
+    ],
+)
+async def test_an_unreachable_database_or_temporal_is_a_503_not_a_500(error: Exception) -> None:
+    answer = await call(app_raising(error), "GET", "/boom")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.json()["type"].endswith("/service-unavailable")
+    assert "27017" not in answer.text
+    assert "refused" not in answer.text
