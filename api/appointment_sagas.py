@@ -3,7 +3,9 @@ Idempotency-Key started), wait for the outcome within the budget."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from temporalio.client import Client
 
@@ -57,21 +59,10 @@ class AppointmentSagas:
             fingerprint=fingerprint(body, appointment.id, "cancel"),
             caller=caller,
         )
-        workflow_id = f"cancellation-{idempotency_key}"
-        handle, _ = await start_or_join(
-            self._temporal,
-            CancellationWorkflow.run,
-            request,
-            workflow_id=workflow_id,
-            task_queue=self._settings.temporal_task_queue,
-            fingerprint=request.fingerprint,
-            appointment_id=appointment.id,
-            patient_id=appointment.patient_id,
-            doctor_id=appointment.doctor_id,
-        )
-        if await outcome_within(handle, wait_seconds, "cancellation") is None:
-            return Running(appointment.id, workflow_id)
-        return await self._reloaded(appointment.id)
+        return await self._run(
+            CancellationWorkflow.run, request, f"cancellation-{idempotency_key}", appointment,
+            "cancellation", wait_seconds,
+        )  # fmt: skip
 
     async def reschedule(
         self,
@@ -91,10 +82,23 @@ class AppointmentSagas:
             fingerprint=fingerprint(body, appointment.id, "reschedule"),
             caller=caller,
         )
-        workflow_id = f"reschedule-{idempotency_key}"
+        return await self._run(
+            RescheduleWorkflow.run, request, f"reschedule-{idempotency_key}", appointment,
+            "reschedule", wait_seconds,
+        )  # fmt: skip
+
+    async def _run(
+        self,
+        run: Callable[[Any, Any], Awaitable[Any]],
+        request: CancellationRequest | RescheduleRequest,
+        workflow_id: str,
+        appointment: Appointment,
+        saga: str,
+        wait_seconds: float,
+    ) -> Appointment | Running:
         handle, _ = await start_or_join(
             self._temporal,
-            RescheduleWorkflow.run,
+            run,
             request,
             workflow_id=workflow_id,
             task_queue=self._settings.temporal_task_queue,
@@ -103,7 +107,7 @@ class AppointmentSagas:
             patient_id=appointment.patient_id,
             doctor_id=appointment.doctor_id,
         )
-        if await outcome_within(handle, wait_seconds, "reschedule") is None:
+        if await outcome_within(handle, wait_seconds, saga) is None:
             return Running(appointment.id, workflow_id)
         return await self._reloaded(appointment.id)
 

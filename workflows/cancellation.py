@@ -24,12 +24,11 @@ with workflow.unsafe.imports_passed_through():
         Caller,
         Cancel,
         FeeOrder,
-        HoldAction,
-        InvoiceRef,
         InvoiceVoid,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, SagaDecision, run_saga
+    from workflows.steps import let_go
 
 
 class CancellationRequest(BaseModel):
@@ -121,20 +120,7 @@ class CancellationWorkflow:
         )
 
         compensations.commit()  # past the commit point: forward only, until done
-        if plan.invoice_id:
-            await workflow.execute_activity_method(
-                acts.void_invoice_id,
-                InvoiceRef(invoice_id=plan.invoice_id, caller=r.caller),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            )
-        if plan.hold_id:
-            await workflow.execute_activity_method(
-                acts.release_hold,
-                HoldAction(hold_id=plan.hold_id, caller=r.caller),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            )
+        await let_go(plan.invoice_id, plan.hold_id, r.caller)
         return CancellationOutcome(
             appointment_id=r.appointment_id,
             status="CANCELLED",

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         Caller,
         HoldAction,
         InvoiceOrder,
-        InvoiceRef,
         InvoiceVoid,
         Move,
         RescheduleCheck,
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, SagaDecision, run_saga
+    from workflows.steps import let_go
 
 
 class RescheduleRequest(BaseModel):
@@ -168,20 +168,7 @@ class RescheduleWorkflow:
         )
 
         compensations.commit()  # past the commit point: forward only, until done
-        if plan.old_invoice_id:
-            await workflow.execute_activity_method(
-                lifecycle.void_invoice_id,
-                InvoiceRef(invoice_id=plan.old_invoice_id, caller=r.caller),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            )
-        if plan.old_hold_id:
-            await workflow.execute_activity_method(
-                lifecycle.release_hold,
-                HoldAction(hold_id=plan.old_hold_id, caller=r.caller),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            )
+        await let_go(plan.old_invoice_id, plan.old_hold_id, r.caller)
         return RescheduleOutcome(
             appointment_id=r.appointment_id,
             status="SCHEDULED",
