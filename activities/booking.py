@@ -3,9 +3,8 @@ docstring says by what key."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +29,7 @@ from activities.models import (
 from config import Settings
 from domain import model
 from domain.errors import ConcurrencyConflict, SlotNotOffered, SlotUnavailable
-from domain.events import EventContext
+from domain.events import EventContext, event_id_for
 from domain.model import Appointment
 from domain.policy import CancellationPolicy
 from domain.rules import end_of
@@ -39,25 +38,13 @@ from domain.status import AppointmentStatus
 from peers import Peers
 from peers.contracts import Hold, HoldRequest, InvoiceRequest, InvoiceStatus
 from persistence import AppointmentStore
+from persistence.mapping import now_utc
 
 if TYPE_CHECKING:
     from loguru import Logger
 
 # How often a saga's own status change is re-read and reapplied after an edit raced it.
 _REAPPLY_ATTEMPTS = 3
-
-# Event ids are UUIDv5 of the activity's idempotency key: the same key, the same id.
-EVENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a4b-4c55-9a61-2d1f0f0c7a10")
-
-
-def event_id_for(idempotency_key: str) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, idempotency_key))
-
-
-def now_utc() -> datetime:
-    """MongoDB keeps milliseconds; cutting here keeps events and state byte-identical."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def event_context(caller: Caller, reason: str | None = None) -> EventContext:

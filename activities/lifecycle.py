@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.booking import event_context, event_id_for, log_for, now_utc
+from activities.booking import event_context, log_for
 from activities.errors import refusals_are_final
 from activities.models import (
     AppointmentRef,
@@ -28,12 +28,14 @@ from activities.models import (
 from config import Settings
 from domain import model
 from domain.errors import AppointmentNotFound, IllegalTransition
+from domain.events import event_id_for
 from domain.model import RESCHEDULABLE, Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from domain.status import AppointmentStatus, ensure_transition
 from peers import Peers
 from peers.contracts import InvoiceRequest
 from persistence import AppointmentStore
+from persistence.mapping import now_utc
 
 
 class LifecycleActivities:

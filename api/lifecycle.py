@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from activities.booking import event_id_for, now_utc
 from api.problems import ProblemError
 from api.schemas import ListQuery, encode_cursor
 from api.security.permissions import (
@@ -27,21 +26,13 @@ from api.security.permissions import (
     scope_of,
 )
 from domain import model
-from domain.errors import AppointmentNotFound, ConcurrencyConflict, DomainError, IllegalTransition
-from domain.events import AppointmentEvent, EventContext
+from domain.errors import AppointmentNotFound, ConcurrencyConflict, IllegalTransition
+from domain.events import AppointmentEvent, EventContext, event_id_for
 from domain.model import Appointment, Change
 from domain.status import AppointmentStatus
 from persistence import AppointmentStore
+from persistence.mapping import now_utc
 from persistence.store import AppointmentFilter
-
-
-class NoShowBeforeStart(DomainError):
-    """The status machine allows NO_SHOW, but only once the appointment has begun. (A
-    business rule that belongs in ``domain``; it lives here until the domain has it.)"""
-
-    code = "no-show-before-start"
-    title = "Too early for a no-show"
-
 
 STATUS_FOR_ACTION: dict[Action, AppointmentStatus] = {
     Action.CONFIRM: AppointmentStatus.CONFIRMED,
@@ -74,13 +65,7 @@ async def change_status(store: AppointmentStore, action: Action, ask: ChangeRequ
     target = STATUS_FOR_ACTION[action]
 
     def build(current: Appointment, event_id: str, now: datetime, ctx: EventContext) -> Change:
-        change = model.transition(current, target, event_id=event_id, now=now, context=ctx)
-        if target is AppointmentStatus.NO_SHOW and now < current.start:
-            raise NoShowBeforeStart(
-                "A no-show cannot be recorded before the appointment's start time "
-                f"({current.start.isoformat()})"
-            )
-        return change
+        return model.transition(current, target, event_id=event_id, now=now, context=ctx)
 
     return await _apply(store, action, ask, build, lambda event: _same_caller(event, ask))
 

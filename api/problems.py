@@ -32,6 +32,7 @@ STATUS_FOR: dict[type[errors.DomainError], int] = {
     errors.DoctorNotFound: 422,
     errors.SlotUnavailable: 409,
     errors.IllegalTransition: 409,
+    errors.NoShowBeforeStart: 409,
     errors.ConcurrencyConflict: 409,
     errors.BillingRefused: 402,
     errors.AppointmentNotFound: 404,

@@ -70,6 +70,13 @@ class IllegalTransition(DomainError):
         self.target = target
 
 
+class NoShowBeforeStart(DomainError):
+    """The status machine allows NO_SHOW, but only once the appointment has begun."""
+
+    code = "no-show-before-start"
+    title = "Too early for a no-show"
+
+
 class ConcurrencyConflict(DomainError):
     code = "concurrent-modification"
     title = "The appointment was changed by someone else"
@@ -93,5 +100,6 @@ BUSINESS_ERRORS: tuple[type[DomainError], ...] = (
     BillingRefused,
     AppointmentNotFound,
     IllegalTransition,
+    NoShowBeforeStart,
     ConcurrencyConflict,
 )

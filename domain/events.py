@@ -3,6 +3,7 @@ so the appointment's state is a fold over its events (``domain.model.replay``)."
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +12,14 @@ from typing import Any
 from domain.status import AppointmentStatus
 
 SCHEMA_VERSION = 1
+
+# Event ids are UUIDv5 of the change's idempotency key: the same key, the same id, so a
+# retried change is recognised by the store instead of being written twice.
+EVENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a4b-4c55-9a61-2d1f0f0c7a10")
+
+
+def event_id_for(idempotency_key: str) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, idempotency_key))
 
 
 class EventType(StrEnum):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.errors import IllegalTransition, InvalidAppointment
+from domain.errors import IllegalTransition, InvalidAppointment, NoShowBeforeStart
 from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext, EventType
 from domain.policy import CancellationPolicy
 from domain.rules import occupied_cells
@@ -133,6 +133,11 @@ def transition(
     """Move the appointment to ``target`` (raising IllegalTransition if the status machine
     forbids it), setting any extra ``fields`` in the same change."""
     ensure_transition(appointment.status, target)
+    if target is AppointmentStatus.NO_SHOW and now < appointment.start:
+        raise NoShowBeforeStart(
+            "A no-show cannot be recorded before the appointment's start time "
+            f"({appointment.start.isoformat()})"
+        )
     _ensure_changeable(fields)
     return _change(
         appointment,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import IllegalTransition, InvalidAppointment
+from domain.errors import IllegalTransition, InvalidAppointment, NoShowBeforeStart
 from domain.events import AppointmentEvent, EventContext, EventType
 from domain.model import Appointment, Change, replay, request, transition
 from domain.status import AppointmentStatus
@@ -220,3 +220,27 @@ def test_replay_refuses_a_duplicate_seq() -> None:
 def test_replay_of_nothing_is_refused() -> None:
     with pytest.raises(ValueError, match="no events"):
         replay([])
+
+
+# --- no-show ---------------------------------------------------------------------------
+
+
+def test_a_no_show_before_the_start_is_refused() -> None:
+    scheduled = step(new_appointment().state, S.SCHEDULED, 2).state
+    with pytest.raises(NoShowBeforeStart, match="start time"):
+        transition(
+            scheduled,
+            S.NO_SHOW,
+            event_id="ev-3",
+            now=START - timedelta(minutes=1),
+            context=EventContext(actor="doctor:d-1"),
+        )
+
+
+def test_a_no_show_from_the_start_on_is_recorded() -> None:
+    scheduled = step(new_appointment().state, S.SCHEDULED, 2).state
+    change = transition(
+        scheduled, S.NO_SHOW, event_id="ev-3", now=START, context=EventContext(actor="doctor:d-1")
+    )
+    assert change.state.status is S.NO_SHOW
+    assert change.event.type is EventType.NO_SHOW
