@@ -68,7 +68,8 @@ async def _plant(database: Database) -> list[Appointment]:
                     state,
                     target,
                     event_id=f"{appointment_id}/{target}",
-                    now=T0,
+                    # a no-show is recorded once the appointment has begun
+                    now=max(T0, state.start) if target is S.NO_SHOW else T0,
                     context=EventContext(actor="staff:s-1"),
                 )
             )
