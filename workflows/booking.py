@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
@@ -26,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, SagaDecision, failure_of
+    from workflows.saga import Compensations, DecidingSaga, SagaDecision, run_saga
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
 
 
@@ -60,21 +59,14 @@ class BookingOutcome(BaseModel):
 
 
 @workflow.defn
-class BookingWorkflow:
+class BookingWorkflow(DecidingSaga):
     def __init__(self) -> None:
+        super().__init__()
         self._progress: BookingProgress | None = None
 
     @workflow.query
     def progress(self) -> BookingProgress | None:
         return self._progress
-
-    @workflow.query
-    def decision(self) -> SagaDecision | None:
-        """The outcome once the saga has failed, before its compensations finish."""
-        progress = self._progress
-        if progress is None or progress.error_type is None:
-            return None
-        return SagaDecision(error_type=progress.error_type, detail=progress.error_detail or "")
 
     @workflow.run
     async def run(self, request: BookingRequest) -> BookingOutcome:
@@ -85,22 +77,11 @@ class BookingWorkflow:
             step="validate_patient",
         )
         workflow.upsert_search_attributes([BOOKING_STATUS.value_set(BookingStatus.PENDING)])
-        compensations = Compensations()
-        try:
-            return await self._book(request, compensations)
-        except BaseException as error:
-            # The outcome is known before the undoing ends (a peer that is down may keep a
-            # compensation retrying): report it at once through the query and the UI.
-            if is_cancelled_exception(error):
-                self._set_status(BookingStatus.FAILED, error_type="Cancelled")
-                await compensations.run()
-                raise  # the run ends CANCELLED, its undoing done
-            if not isinstance(error, ActivityError | ApplicationError):
-                await compensations.run()
-                raise
-            failure = self._failure(error)
-            await compensations.run()
-            raise failure from None
+        return await run_saga(
+            lambda compensations: self._book(request, compensations),
+            self._decide,
+            fault_type="BookingFailed",
+        )
 
     async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
         key = workflow.info().workflow_id
@@ -250,21 +231,14 @@ class BookingWorkflow:
         self._progress = self._progress.model_copy(update={"status": status, **update})
         workflow.upsert_search_attributes([BOOKING_STATUS.value_set(status)])
 
-    def _failure(self, error: ActivityError | ApplicationError) -> ApplicationError:
-        """The saga's outcome as one ApplicationError whose type names the cause, so the
-        API can answer 409 for a taken slot and 503 for a peer that stayed down."""
-        refused, error_type, detail = failure_of(error)
-        status = BookingStatus.REJECTED if refused else BookingStatus.FAILED
-        error_type = error_type if refused else "BookingFailed"
+    def _decide(self, decision: SagaDecision) -> None:
+        """Also shown in the progress query and, as BookingStatus, in the Web UI."""
+        super()._decide(decision)
         assert self._progress is not None
-        failed_step = self._progress.step
         self._set_status(
-            status,
+            BookingStatus.REJECTED if decision.refused else BookingStatus.FAILED,
             step="compensating",
-            failed_step=failed_step,
-            error_type=error_type,
-            error_detail=detail,
-        )
-        return ApplicationError(
-            detail, {"failed_step": failed_step}, type=error_type, non_retryable=True
+            failed_step=self._progress.step,
+            error_type=decision.error_type,
+            error_detail=decision.detail,
         )

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         InvoiceVoid,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, SagaDecision, run_saga
+    from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.steps import let_go
 
 
@@ -46,17 +46,7 @@ class CancellationOutcome(BaseModel):
 
 
 @workflow.defn
-class CancellationWorkflow:
-    def __init__(self) -> None:
-        self._decision: SagaDecision | None = None
-
-    @workflow.query
-    def decision(self) -> SagaDecision | None:
-        return self._decision
-
-    def _decide(self, decision: SagaDecision) -> None:
-        self._decision = decision
-
+class CancellationWorkflow(DecidingSaga):
     @workflow.run
     async def run(self, request: CancellationRequest) -> CancellationOutcome:
         return await run_saga(

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SlotReservation,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, SagaDecision, run_saga
+    from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.steps import let_go
 
 
@@ -51,17 +51,7 @@ class RescheduleOutcome(BaseModel):
 
 
 @workflow.defn
-class RescheduleWorkflow:
-    def __init__(self) -> None:
-        self._decision: SagaDecision | None = None
-
-    @workflow.query
-    def decision(self) -> SagaDecision | None:
-        return self._decision
-
-    def _decide(self, decision: SagaDecision) -> None:
-        self._decision = decision
-
+class RescheduleWorkflow(DecidingSaga):
     @workflow.run
     async def run(self, request: RescheduleRequest) -> RescheduleOutcome:
         return await run_saga(

@@ -86,25 +86,46 @@ class SagaDecision(BaseModel):
 
     error_type: str
     detail: str
+    refused: bool = False  # a business refusal, not a fault
+
+
+class DecidingSaga:
+    """Base of every saga workflow: answers the ``decision`` query the API asks when a
+    run outlasts its wait budget."""
+
+    def __init__(self) -> None:
+        self._decision: SagaDecision | None = None
+
+    @workflow.query
+    def decision(self) -> SagaDecision | None:
+        return self._decision
+
+    def _decide(self, decision: SagaDecision) -> None:
+        self._decision = decision
 
 
 async def run_saga(
-    body: Callable[[Compensations], Awaitable[T]], decided: Callable[[SagaDecision], None]
+    body: Callable[[Compensations], Awaitable[T]],
+    decided: Callable[[SagaDecision], None],
+    fault_type: str = "SagaFailed",
 ) -> T:
-    """Run a saga's steps; on any failure report the decision, run the compensations (also
-    when the run is cancelled), then fail the run with one ApplicationError naming the
-    cause."""
+    """Run a saga's steps; on any failure report the decision (known before the undoing
+    ends: a peer that is down may keep a compensation retrying), run the compensations
+    (also when the run is cancelled), then fail the run with one ApplicationError naming
+    the cause: the domain error's type for a refusal, ``fault_type`` for a fault."""
     compensations = Compensations()
     try:
         return await body(compensations)
-    except (ActivityError, ApplicationError) as error:
+    except BaseException as error:
         if is_cancelled_exception(error):
+            decided(SagaDecision(error_type="Cancelled", detail="the saga was cancelled"))
+            await compensations.run()
+            raise  # the run ends CANCELLED, its undoing done
+        if not isinstance(error, ActivityError | ApplicationError):
             await compensations.run()
             raise
-        _, error_type, detail = failure_of(error)
-        decided(SagaDecision(error_type=error_type, detail=detail))
+        refused, error_type, detail = failure_of(error)
+        error_type = error_type if refused else fault_type
+        decided(SagaDecision(error_type=error_type, detail=detail, refused=refused))
         await compensations.run()
         raise ApplicationError(detail, type=error_type, non_retryable=True) from None
-    except BaseException:
-        await compensations.run()
-        raise
