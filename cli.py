@@ -3,7 +3,13 @@
 appointment-service run          the whole service on the local stack (make run)
 appointment-service api          the HTTP API
 appointment-service worker       the Temporal worker
+appointment-service relay        the outbox relay (MongoDB outbox -> Kafka)
+appointment-service relay status          its backlog and the oldest unpublished event's age
+appointment-service projector    the projector that keeps the schedule read view current
+appointment-service projector rebuild     drop the read view and rebuild it from the events
+appointment-service notifications         the local stand-in of the Notification Service
 appointment-service simulators   the Patient, Doctor and Billing simulators
+appointment-service token        a Bearer token for the local stack
 """
 
 from __future__ import annotations
@@ -42,6 +48,24 @@ def _simulators(argv: list[str]) -> None:
     main(argv)
 
 
+def _relay(argv: list[str]) -> None:
+    from messaging.relay import main
+
+    main(argv)
+
+
+def _projector(argv: list[str]) -> None:
+    from projections.projector import main
+
+    main(argv)
+
+
+def _notifications(argv: list[str]) -> None:
+    from simulators.notifications import main
+
+    main(argv)
+
+
 def _run(argv: list[str]) -> None:
     from localstack.run import main
 
@@ -67,12 +91,23 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["run", "api", "worker", "simulators", "token"])
+    parser.add_argument(
+        "command",
+        choices=[
+            "run", "api", "worker", "relay", "projector", "notifications", "simulators", "token"
+        ],
+    )  # fmt: skip
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.command == "api":
         _api()
     elif args.command == "worker":
         _worker()
+    elif args.command == "relay":
+        _relay(rest)
+    elif args.command == "projector":
+        _projector(rest)
+    elif args.command == "notifications":
+        _notifications(rest)
     elif args.command == "simulators":
         _simulators(rest)
     elif args.command == "token":

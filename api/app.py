@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from api import middleware, problems
 from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
-from api.routes import appointments, health, transitions
+from api.graphql import graphql_router
+from api.routes import appointments, health, schedule, transitions
 from api.security.tokens import TokenVerifier
 from config import Settings, load_settings
 from persistence import AppointmentStore, connect
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware.install(app, max_body_bytes=settings.max_body_bytes)
     app.include_router(appointments.router)
     app.include_router(transitions.router)
+    app.include_router(schedule.router)
+    app.include_router(graphql_router)
     app.include_router(health.router)
     _document_problems(app)
     return app

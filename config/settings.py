@@ -55,6 +55,29 @@ class Settings(BaseSettings):
     kafka_enable_idempotence: bool = Field(
         True, description="on for real Kafka; the local Tansu broker refuses it"
     )
+    kafka_acks: str = Field("all", description="all | 1 | 0; real Kafka runs with all")
+    kafka_client_id: str = "appointment-service"
+    kafka_linger_ms: int = Field(5, ge=0, description="producer batching delay")
+    kafka_request_timeout_ms: int = Field(10_000, gt=0)
+
+    # Outbox relay (messaging/relay.py)
+    relay_batch_size: int = Field(200, ge=1, le=10_000)
+    relay_poll_seconds: float = Field(
+        0.5, gt=0, description="fallback poll when no change stream wakes the relay"
+    )
+    relay_max_backoff_seconds: float = Field(10.0, gt=0, description="while Kafka is down")
+    relay_max_attempts: int = Field(
+        5, ge=1, description="a row failing this often with a non-transient error is parked"
+    )
+
+    # Read view and its projector (projections/)
+    schedule_max_days: int = Field(
+        62, ge=1, description="the widest from..to window a schedule query may ask for"
+    )
+
+    # GraphQL (/graphql)
+    graphql_max_depth: int = Field(8, ge=1)
+    graphql_max_aliases: int = Field(15, ge=1)
 
     # Peers
     patient_service_url: str = "http://127.0.0.1:8101"

@@ -27,6 +27,8 @@ class Action(StrEnum):
     EDIT = "edit"
     DELETE = "delete"
     MAINTAIN = "maintain"
+    SCHEDULE = "schedule"  # read a doctor's schedule: who comes when (names patients)
+    FREE_SLOTS = "free-slots"  # see when a doctor is free: no one's personal data
 
 
 class Scope(StrEnum):
@@ -54,6 +56,8 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.EDIT: (_ANY, _ANY, _NONE, _OWN),
         A.DELETE: (_ANY, _NONE, _NONE, _NONE),
         A.MAINTAIN: (_ANY, _NONE, _NONE, _NONE),
+        A.SCHEDULE: (_ANY, _ANY, _OWN, _NONE),
+        A.FREE_SLOTS: (_ANY, _ANY, _ANY, _ANY),
     }.items()
 }
 
@@ -88,6 +92,9 @@ class NotVisible(Exception):
     caller cannot learn which appointments exist."""
 
 
+_WHAT = {Action.SCHEDULE: "read doctors' schedules", Action.FREE_SLOTS: "see free slots"}
+
+
 def scope_of(principal: Principal, action: Action) -> Scope:
     return MATRIX[action][principal.role]
 
@@ -105,7 +112,7 @@ def authorize(principal: Principal, action: Action, owners: Owners | None = None
     appointment of ``owners``, if the action concerns one)."""
     scope = scope_of(principal, action)
     if scope is Scope.NONE:
-        raise Forbidden(f"a {principal.role} may not {action} appointments")
+        raise Forbidden(f"a {principal.role} may not {_WHAT.get(action, f'{action} appointments')}")
     if scope is Scope.OWN and owners is not None and not owns(principal, owners):
         raise NotVisible("no such appointment")
 
@@ -116,3 +123,11 @@ def ensure_may_book_for(principal: Principal, patient_id: str) -> None:
     authorize(principal, Action.BOOK)
     if scope_of(principal, Action.BOOK) is Scope.OWN and patient_id != principal.subject:
         raise Forbidden("a patient may only book appointments for themself")
+
+
+def ensure_may_read_schedule(principal: Principal, doctor_id: str) -> None:
+    """A doctor reads only their own schedule; doctor ids are no secret, so 403 says so.
+    Patients never see a schedule (it names other patients): 403."""
+    authorize(principal, Action.SCHEDULE)
+    if scope_of(principal, Action.SCHEDULE) is Scope.OWN and doctor_id != principal.subject:
+        raise Forbidden("a doctor may only read their own schedule")

@@ -34,6 +34,8 @@ README_TABLE: dict[str, tuple[str, str, str, str]] = {
     "edit": ("any", "any", "—", "own"),
     "delete": ("any", "—", "—", "—"),
     "maintain": ("any", "—", "—", "—"),
+    "schedule": ("any", "any", "own", "—"),
+    "free-slots": ("any", "any", "any", "any"),
 }
 COLUMNS = (Role.ADMIN, Role.STAFF, Role.DOCTOR, Role.PATIENT)
 CELL = {"any": Scope.ANY, "own": Scope.OWN, "—": Scope.NONE}

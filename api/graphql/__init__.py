@@ -1,0 +1,5 @@
+"""GraphQL at /graphql (Strawberry)."""
+
+from fastapi import APIRouter
+
+graphql_router = APIRouter()
