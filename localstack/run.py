@@ -22,6 +22,7 @@ Appointment Service is running on the local stack.
 
   API docs (Swagger)   {api}/docs
   REST API             {api}/api/v1/appointments
+  GraphQL (GraphiQL)   {api}/graphql
   Temporal Web UI      {ui}
   MongoDB              {mongo}
   Kafka bootstrap      {kafka}
@@ -29,6 +30,8 @@ Appointment Service is running on the local stack.
   Doctor simulator     {doctor}/doctors
   Billing simulator    {billing}/invoices
   Logs                 {logs}
+  Messages the Notification Service would send: {logs}/notifications.log
+  Outbox backlog       .venv/bin/appointment-service relay status
 
 Tokens (valid {ttl_hours} h; Swagger's Authorize button takes them as they are):
 {tokens}

@@ -103,7 +103,22 @@ class LocalService:
             port=p.api,
             ready=lambda: _http_ok(f"{self.api_url}/health/ready"),
         )
-        self._apps = Supervisor([self.simulators, self.worker, self.api])
+        # The outbox relay, the read view's projector and the Notification Service's
+        # stand-in have no port: each is ready once it runs, and catches up by itself.
+        self.relay, self.projector, self.notifications = (
+            ManagedProcess(name, [python, "-m", "cli", name], log_dir=log_dir, env=env)
+            for name in ("relay", "projector", "notifications")
+        )
+        self._apps = Supervisor(
+            [
+                self.simulators,
+                self.worker,
+                self.api,
+                self.relay,
+                self.projector,
+                self.notifications,
+            ]
+        )
 
     @property
     def api_url(self) -> str:

@@ -1,0 +1,239 @@
+"""The Notification Service's stand-in on the local stack.
+
+It reads ``appointment.events`` the way the real Notification Service would: in a
+consumer group, committing offsets only after a message is recorded. It works out the
+message a patient would get and records it. Nothing is sent.
+
+Delivery is at least once. The relay may publish an event twice, and a consumer may see
+it again after a rebalance or a restart. The record's ``_id`` is the ``event_id``, so a
+second copy hits the unique key and is counted as a duplicate instead of a second
+message. That is the dedupe ARCHITECTURE §4 asks of every consumer.
+
+The records live in MongoDB (database ``notifications``), not in this process: the
+dedupe must survive a restart. The local Kafka broker keeps topics in memory only, so
+after a restart it hands out every event again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from loguru import logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from config import Settings, load_settings
+from config.logging import configure_logging
+
+DATABASE = "notifications"
+COLLECTION = "sent_messages"
+GROUP_ID = "notification-service"
+
+
+class _Appointment(BaseModel):
+    """The part of the envelope's ``data`` a message needs; unknown fields are ignored,
+    as the event contract asks of consumers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    patient_id: str
+    doctor_id: str
+    start: AwareDatetime
+    timezone: str
+    status: str
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    type: str
+    schema_version: int
+    occurred_at: AwareDatetime
+    appointment_id: str
+    data: _Appointment
+
+
+class Message(BaseModel):
+    """What the patient would receive, once per event."""
+
+    event_id: str
+    appointment_id: str
+    event_type: str
+    recipient: str  # the patient id: the real service looks up the address
+    channel: str = "email"
+    text: str
+    occurred_at: datetime
+
+
+_TEXT: dict[str, str] = {
+    "appointment.scheduled": "Your appointment with {doctor} on {when} is booked.",
+    "appointment.confirmed": "Your appointment with {doctor} on {when} is confirmed.",
+    "appointment.rescheduled": "Your appointment with {doctor} has moved to {when}.",
+    "appointment.cancelled": "Your appointment with {doctor} on {when} is cancelled.",
+    "appointment.no_show": "You missed your appointment with {doctor} on {when}.",
+    "appointment.booking_failed": "We could not book your appointment with {doctor} on {when}.",
+}
+"""Events a patient hears about. The rest (requested, checked in, completed, edited,
+entered in error) are internal steps, and nobody gets a message for them."""
+
+
+def _local(start: datetime, zone_name: str) -> str:
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return start.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def compose(envelope: Envelope) -> Message | None:
+    """The message an event makes, or None for events nobody is told about."""
+    template = _TEXT.get(envelope.type)
+    if template is None:
+        return None
+    data = envelope.data
+    return Message(
+        event_id=envelope.event_id,
+        appointment_id=envelope.appointment_id,
+        event_type=envelope.type,
+        recipient=data.patient_id,
+        text=template.format(doctor=data.doctor_id, when=_local(data.start, data.timezone)),
+        occurred_at=envelope.occurred_at,
+    )
+
+
+class SentMessages:
+    """The consumer's record of every event it has handled (sent or not), keyed by
+    event id: the dedupe that makes at-least-once delivery safe."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self._records = database[COLLECTION]
+
+    async def record(self, envelope: Envelope) -> bool:
+        """True the first time this event is seen, False for a duplicate."""
+        message = compose(envelope)
+        row: dict[str, Any] = {
+            "_id": envelope.event_id,
+            "appointment_id": envelope.appointment_id,
+            "event_type": envelope.type,
+            "occurred_at": envelope.occurred_at,
+            "recorded_at": datetime.now(UTC),
+            "message": message.model_dump(mode="json") if message else None,
+        }
+        try:
+            await self._records.insert_one(row)
+        except DuplicateKeyError:
+            return False
+        if message is not None:
+            logger.bind(event_id=envelope.event_id, appointment_id=envelope.appointment_id).info(
+                "would send {} to patient {}: {}", message.channel, message.recipient, message.text
+            )
+        return True
+
+
+def parse(value: bytes | None) -> Envelope | None:
+    """The envelope, or None for a record that is not one (logged and skipped: a
+    consumer that stopped at a malformed record would stop every message after it)."""
+    try:
+        return Envelope.model_validate(json.loads(value or b""))
+    except (ValueError, ValidationError) as exc:
+        logger.warning("skipping a record that is not an appointment event: {}", exc)
+        return None
+
+
+class NotificationConsumer:
+    def __init__(self, settings: Settings, sent: SentMessages) -> None:
+        self._settings = settings
+        self._sent = sent
+        self.recorded = 0
+        self.duplicates = 0
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self._settings.kafka_topic,
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=GROUP_ID,
+            client_id="notification-service",
+            # A new group, or offsets the broker no longer has, start from the beginning:
+            # re-reading is harmless (dedupe), skipping is not.
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            # A broker that went away is noticed in seconds, not aiokafka's 40 s default:
+            # the local broker restarts empty, and the consumer must find the new topic.
+            request_timeout_ms=8_000,
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=2_000,
+            metadata_max_age_ms=5_000,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; reconnect with backoff while Kafka is away."""
+        backoff = 0.5
+        while not stop.is_set():
+            consumer = self._consumer()
+            try:
+                await consumer.start()
+                logger.info("consuming {}", self._settings.kafka_topic)
+                backoff = 0.5
+                while not stop.is_set():
+                    batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                    for records in batches.values():
+                        for record in records:
+                            await self._handle(record.value)
+                    if batches:
+                        # After the records are stored: a crash before this line means
+                        # they come again, and the dedupe absorbs them.
+                        await consumer.commit()
+            except KafkaError as exc:
+                logger.warning("Kafka unavailable ({}); retrying in {:.1f}s", exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(KafkaError):
+                    await consumer.stop()
+
+    async def _handle(self, value: bytes | None) -> None:
+        envelope = parse(value)
+        if envelope is None:
+            return
+        if await self._sent.record(envelope):
+            self.recorded += 1
+        else:
+            self.duplicates += 1
+            logger.bind(event_id=envelope.event_id).info("duplicate event ignored")
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    try:
+        consumer = NotificationConsumer(settings, SentMessages(client[DATABASE]))
+        await consumer.run(stop)
+        logger.info("stopped: {} recorded, {} duplicates", consumer.recorded, consumer.duplicates)
+    finally:
+        await client.close()
+
+
+def main(argv: list[str]) -> None:
+    argparse.ArgumentParser(
+        prog="appointment-service notifications",
+        description="The local stand-in of the Notification Service (reads appointment.events).",
+    ).parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings, "notify")
+    asyncio.run(_serve(settings))

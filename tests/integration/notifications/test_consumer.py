@@ -1,0 +1,148 @@
+"""The Notification Service's stand-in against a real Kafka wire protocol (Tansu) and a
+real MongoDB wire protocol (SecantusDB): every event recorded once, duplicates absorbed,
+and a broker restart survived."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from config import Settings, load_settings
+from localstack import servers
+from localstack.ports import free_port
+from localstack.processes import ManagedProcess
+from simulators.notifications import DATABASE, NotificationConsumer, SentMessages
+
+TOPIC = "appointment.events"
+
+
+@pytest.fixture(scope="module")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("notify-mongo")
+    port = free_port()
+    with servers.mongo(port, data / "storage", data / "logs"):
+        yield servers.mongo_uri(port)
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    broker = servers.kafka(free_port(), tmp_path_factory.mktemp("notify-kafka"))
+    with broker:
+        asyncio.run(servers.ensure_topic(f"{servers.HOST}:{broker.port}", TOPIC))
+        yield broker
+
+
+@pytest.fixture
+def settings(mongo_uri: str, kafka: ManagedProcess) -> Settings:
+    return load_settings(
+        mongo_uri=mongo_uri,
+        kafka_bootstrap_servers=f"{servers.HOST}:{kafka.port}",
+        kafka_topic=TOPIC,
+    )
+
+
+@pytest.fixture
+async def records(settings: Settings) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    await client.drop_database(DATABASE)
+    yield client[DATABASE]["sent_messages"]
+    await client.close()
+
+
+def event(event_type: str, appointment_id: str) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "schema_version": 1,
+        "occurred_at": "2030-01-07T08:00:00+00:00",
+        "appointment_id": appointment_id,
+        "actor": "staff:s-1",
+        "data": {
+            "patient_id": "p-1",
+            "doctor_id": "d-1",
+            "start": "2030-01-07T09:00:00+00:00",
+            "timezone": "Europe/Berlin",
+            "status": "SCHEDULED",
+        },
+    }
+
+
+async def publish(settings: Settings, values: list[bytes], key: str) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False
+    )
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(TOPIC, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def until(count: Any, expected: int, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while (seen := await count()) < expected:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"saw {seen} of {expected} records in {within}s")
+        await asyncio.sleep(0.1)
+
+
+async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(
+    settings: Settings, records: Any
+) -> None:
+    booked, cancelled = event("appointment.scheduled", "a-1"), event("appointment.cancelled", "a-1")
+    requested = event("appointment.requested", "a-1")
+    values = [json.dumps(e).encode() for e in (requested, booked, booked, cancelled)]
+    await publish(settings, [*values, b"not an event"], key="a-1")
+
+    consumer = NotificationConsumer(settings, SentMessages(records.database))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await until(lambda: records.count_documents({}), 3)
+        await until(lambda: asyncio.sleep(0, consumer.duplicates), 1)
+    finally:
+        stop.set()
+        await task
+
+    rows = {row["_id"]: row for row in await records.find().to_list()}
+    assert set(rows) == {requested["event_id"], booked["event_id"], cancelled["event_id"]}
+    assert rows[requested["event_id"]]["message"] is None  # nobody hears of a pending one
+    assert "is booked" in rows[booked["event_id"]]["message"]["text"]
+    assert "is cancelled" in rows[cancelled["event_id"]]["message"]["text"]
+    assert (consumer.recorded, consumer.duplicates) == (3, 1)
+
+
+async def test_a_broker_restart_loses_nothing_and_sends_nothing_twice(
+    settings: Settings, records: Any, kafka: ManagedProcess, tmp_path: Path
+) -> None:
+    first = event("appointment.scheduled", "a-2")
+    await publish(settings, [json.dumps(first).encode()], key="a-2")
+    consumer = NotificationConsumer(settings, SentMessages(records.database))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await until(lambda: records.count_documents({}), 1)
+        # Tansu keeps topics in memory: after the restart the topic is new and empty, the
+        # group's offsets are gone, and the consumer must find its way back by itself.
+        await asyncio.to_thread(kafka.stop)
+        await asyncio.to_thread(kafka.start)
+        await asyncio.to_thread(kafka.wait_ready)
+        await servers.ensure_topic(settings.kafka_bootstrap_servers, TOPIC)
+        second = event("appointment.cancelled", "a-2")
+        # The relay re-sends what it is unsure of: the first event comes again.
+        await publish(settings, [json.dumps(first).encode(), json.dumps(second).encode()], "a-2")
+        await until(lambda: records.count_documents({}), 2, within=60.0)
+    finally:
+        stop.set()
+        await task
+    assert await records.count_documents({"_id": second["event_id"]}) == 1
+    assert await records.count_documents({}) == 2
