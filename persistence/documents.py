@@ -84,14 +84,26 @@ class AppointmentEvent(Document):
         ]
 
 
+# Published rows are kept this long (for audits and replays to a rebuilt topic), then
+# MongoDB's TTL monitor deletes them. Unpublished and parked rows have no published_at,
+# so they are never deleted. SecantusDB honours TTL indexes too (checked: ~1 minute sweep).
+PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
+
+
 class OutboxEvent(Document):
-    """An event waiting for Kafka, written in the same transaction as its change."""
+    """An event waiting for Kafka, written in the same transaction as its change.
+
+    ``messaging.relay`` is the one reader: it publishes rows with no ``published_at``
+    and not ``parked``, oldest first, and per key in ``seq`` order."""
 
     id: str  # type: ignore[assignment]  # = the event id; consumers dedupe by it
     topic: str
     key: str  # the appointment id: Kafka keeps per-appointment order by key
     envelope: dict[str, Any]  # the JSON value of ARCHITECTURE §4
     created_at: datetime
+    # The event's seq (= the appointment's version after it). 0 on rows written before the
+    # field existed; the relay then falls back to created_at order for them.
+    seq: int = 0
     published_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
@@ -100,11 +112,19 @@ class OutboxEvent(Document):
     class Settings:
         name = "outbox_events"
         indexes = [
+            # The relay's queue: unpublished rows (published_at null) in publishing order.
+            # Parked rows are few and filtered after the index; sorting on the index keeps
+            # a large backlog from being sorted in memory.
             IndexModel(
-                [("published_at", ASCENDING), ("created_at", ASCENDING)],
-                name="unpublished_in_order",
+                [("published_at", ASCENDING), ("created_at", ASCENDING), ("seq", ASCENDING)],
+                name="relay_queue",
             ),
             IndexModel([("key", ASCENDING), ("created_at", ASCENDING)], name="key_order"),
+            IndexModel(
+                [("published_at", ASCENDING)],
+                name="published_retention",
+                expireAfterSeconds=PUBLISHED_RETENTION_SECONDS,
+            ),
         ]
 
 

@@ -104,13 +104,15 @@ def event_from_document(doc: db.AppointmentEvent) -> AppointmentEvent:
     )
 
 
-def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.OutboxEvent:
-    """The Kafka envelope of ARCHITECTURE §4. ``data`` is the appointment after the change,
-    so a consumer needs no second look-up."""
+def outbox_envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
+    """The Kafka value of ARCHITECTURE §4, exactly as the contract in
+    messaging/schemas/appointment-event.v1.schema.json describes it. ``data`` is the
+    appointment after the change, so a consumer needs no second look-up. Pure (no Beanie),
+    so the contract tests build it without a database."""
     data = {k: _json_value(v) for k, v in dataclasses.asdict(state).items()}
     data["end"] = _json_value(state.end)
     data["changed"] = sorted(event.after)
-    envelope = {
+    return {
         "event_id": event.event_id,
         "type": event.type.value,
         "schema_version": SCHEMA_VERSION,
@@ -119,10 +121,16 @@ def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.Ou
         "actor": event.context.actor,
         "data": data,
     }
+
+
+def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.OutboxEvent:
+    """The outbox row of one change; ``seq`` lets the relay keep an appointment's events
+    in order even where two of them carry the same (or a skewed) ``created_at``."""
     return db.OutboxEvent(
         id=event.event_id,
         topic=topic,
         key=event.appointment_id,
-        envelope=envelope,
+        seq=event.seq,
+        envelope=outbox_envelope(event, state),
         created_at=utc(event.occurred_at),
     )

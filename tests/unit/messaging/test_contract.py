@@ -1,0 +1,153 @@
+"""The event contract (messaging/schemas, messaging/asyncapi.yaml) describes exactly what
+the service produces, and the relay's check refuses what breaks it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from domain.events import SCHEMA_VERSION, EventType
+from domain.model import Appointment, Change
+from domain.status import AppointmentStatus
+from messaging.contract import SCHEMA_FILE, ContractViolation, schema, validate_envelope
+from persistence.mapping import outbox_envelope
+from tests.unit.messaging.lifecycles import every_event_type
+
+MESSAGING = Path(str(resources.files("messaging")))
+CHANGES = every_event_type()
+
+
+def envelope_of(change: Change) -> dict[str, Any]:
+    # The very function outbox_row uses; it needs no database (outbox_row's Beanie
+    # document does). The integration tests validate rows written by the unit of work.
+    return outbox_envelope(change.event, change.state)
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: f"{c.event.seq}-{c.event.type.value}")
+def test_every_event_the_domain_makes_meets_the_contract(change: Change) -> None:
+    envelope = envelope_of(change)
+    validate_envelope(envelope)
+    # The Kafka value is JSON: the envelope survives a round trip unchanged.
+    assert json.loads(json.dumps(envelope)) == envelope
+    assert envelope["schema_version"] == SCHEMA_VERSION
+
+
+def test_the_schema_names_every_field_the_service_writes() -> None:
+    """additionalProperties stays open for consumers, so this is what keeps the schema
+    honest: every field produced is declared and required, and nothing more."""
+    contract = schema()
+    data_schema = contract["$defs"]["appointment"]
+    for change in CHANGES:
+        envelope = envelope_of(change)
+        assert set(envelope) == set(contract["required"]) == set(contract["properties"])
+        assert set(envelope["data"]) == set(data_schema["required"])
+        assert set(data_schema["properties"]) == set(data_schema["required"])
+    fields = set(Appointment.__dataclass_fields__) | {"end", "changed"}
+    assert set(data_schema["required"]) == fields
+
+
+def test_the_schema_types_are_exactly_the_event_types() -> None:
+    contract = schema()
+    assert set(contract["properties"]["type"]["enum"]) == {t.value for t in EventType}
+    assert contract["properties"]["schema_version"] == {
+        "description": contract["properties"]["schema_version"]["description"],
+        "const": SCHEMA_VERSION,
+    }
+    statuses = contract["$defs"]["appointment"]["properties"]["status"]["enum"]
+    assert set(statuses) == {s.value for s in AppointmentStatus}
+
+
+def test_asyncapi_names_every_type_and_points_at_the_schema() -> None:
+    spec = yaml.safe_load((MESSAGING / "asyncapi.yaml").read_text())
+    assert spec["asyncapi"].startswith("3.")
+    channel = spec["channels"]["appointmentEvents"]
+    assert channel["address"] == "appointment.events"
+    messages = spec["components"]["messages"]
+    assert {m["name"] for m in messages.values()} == {t.value for t in EventType}
+    for message in messages.values():
+        payload = message["payload"]
+        assert payload["schemaFormat"].startswith("application/schema+json")
+        refs = [part["$ref"] for part in payload["schema"]["allOf"] if "$ref" in part]
+        assert refs == [f"./schemas/{SCHEMA_FILE}"]
+        assert (MESSAGING / refs[0]).is_file()
+        assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
+    # every message is on the channel and in the publishing operation
+    on_channel = {ref["$ref"].rsplit("/", 1)[1] for ref in channel["messages"].values()}
+    assert on_channel == set(messages)
+    operation = spec["operations"]["publishAppointmentEvent"]
+    assert operation["action"] == "send"
+    assert len(operation["messages"]) == len(messages)
+
+
+def test_the_asyncapi_examples_meet_the_contract() -> None:
+    spec = yaml.safe_load((MESSAGING / "asyncapi.yaml").read_text())
+    examples = [
+        example["payload"]
+        for message in spec["components"]["messages"].values()
+        for example in message.get("examples", [])
+    ]
+    assert examples
+    for example in examples:
+        validate_envelope(example)
+
+
+def broken(path: str, value: Any = None, *, delete: bool = False) -> dict[str, Any]:
+    envelope = copy.deepcopy(envelope_of(CHANGES[0]))
+    *parents, last = path.split(".")
+    target = envelope
+    for part in parents:
+        target = target[part]
+    if delete:
+        del target[last]
+    else:
+        target[last] = value
+    return envelope
+
+
+@pytest.mark.parametrize(
+    ("envelope", "complaint"),
+    [
+        (broken("event_id", delete=True), "'event_id' is a required property"),
+        (broken("data.status", delete=True), "'status' is a required property"),
+        (broken("data.version", "2"), "data/version: '2' is not of type 'integer'"),
+        (broken("schema_version", 2), "schema_version: 1 was expected"),
+        (broken("occurred_at", "2030-01-01T08:00:00"), "occurred_at: '2030-01-01T08:00:00'"),
+        (broken("data.start", "2030-01-08T09:00:00.000"), "data/start:"),
+        (broken("data.start", "2030-13-08T09:00:00Z"), "data/start:"),
+        (broken("type", "appointment.teleported"), "type: 'appointment.teleported' is not one"),
+        (broken("event_id", "not-a-uuid"), "event_id: 'not-a-uuid' is not a 'uuid'"),
+        (broken("data.status", "CONFIRMED"), "data/status: 'PENDING' was expected"),
+        (broken("data.duration_minutes", 0), "data/duration_minutes: 0 is less than"),
+    ],
+    ids=[
+        "missing-field",
+        "missing-data-field",
+        "wrong-type",
+        "other-version",
+        "time-without-offset",
+        "start-without-offset",
+        "impossible-date",
+        "unknown-type",
+        "event-id-not-uuid",
+        "status-contradicts-type",
+        "zero-duration",
+    ],
+)
+def test_a_broken_envelope_is_refused_with_a_clear_reason(
+    envelope: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(ContractViolation) as refused:
+        validate_envelope(envelope)
+    assert complaint in str(refused.value)
+
+
+def test_unknown_fields_are_allowed_so_producers_can_add_fields_within_a_version() -> None:
+    envelope = broken("trace_id", "abc")
+    envelope["data"]["room"] = "2.14"
+    validate_envelope(envelope)
