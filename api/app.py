@@ -15,7 +15,9 @@ from api.graphql import graphql_router
 from api.routes import appointments, health, schedule, transitions
 from api.security.tokens import TokenVerifier
 from config import Settings, load_settings
+from peers.doctors import DoctorClient
 from persistence import AppointmentStore, connect
+from projections.queries import ScheduleQueries
 from workflows.client import connect_temporal
 
 DESCRIPTION = """
@@ -44,9 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.booking = BookingService(temporal, store, settings)
         app.state.sagas = AppointmentSagas(temporal, store, settings)
         app.state.verifier = TokenVerifier.from_settings(settings)
+        # The schedule's free slots ask the Doctor Service for working hours and grid.
+        doctors = DoctorClient(settings.doctor_service_url, settings.peer_timeout_seconds)
+        app.state.schedule = ScheduleQueries(doctors, settings)
         try:
             yield
         finally:
+            await doctors.aclose()
             await mongo.close()
 
     app = FastAPI(

@@ -17,6 +17,7 @@ from api.security.permissions import Principal
 from api.security.tokens import InvalidToken, TokenVerifier
 from config import Settings
 from persistence import AppointmentStore
+from projections.queries import ScheduleQueries
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -121,6 +122,11 @@ def appointment_sagas(request: Request) -> AppointmentSagas:
     return value
 
 
+def schedule_queries(request: Request) -> ScheduleQueries:
+    value: ScheduleQueries = request.app.state.schedule
+    return value
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
 WaitDep = Annotated[float, Depends(wait_budget)]
 SagasDep = Annotated[AppointmentSagas, Depends(appointment_sagas)]
@@ -128,3 +134,4 @@ BookingDep = Annotated[BookingService, Depends(booking_service)]
 StoreDep = Annotated[AppointmentStore, Depends(store)]
 CallerDep = Annotated[Caller, Depends(caller)]
 IdempotencyKeyDep = Annotated[str, Depends(idempotency_key)]
+ScheduleDep = Annotated[ScheduleQueries, Depends(schedule_queries)]

@@ -82,6 +82,15 @@ class ConcurrencyConflict(DomainError):
     title = "The appointment was changed by someone else"
 
 
+class InvalidScheduleWindow(DomainError):
+    """A schedule query's window is unusable: a time without an offset, ``from`` not
+    before ``to``, or wider than the configured maximum. Answered 422 (bad input); not a
+    saga refusal, so it is not among ``BUSINESS_ERRORS``."""
+
+    code = "invalid-schedule-window"
+    title = "Invalid schedule window"
+
+
 class PeerUnavailable(Exception):
     """A transient fault at a peer service (timeout, 5xx, connection refused): retry."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -42,6 +42,43 @@ def is_offered(
         if opens <= local_start and local_end <= closes and on_grid:
             return True
     return False
+
+
+def grid_slots(
+    day: date, hours: Sequence[WorkingInterval], zone: ZoneInfo, slot_minutes: int
+) -> list[tuple[datetime, datetime]]:
+    """The slots the doctor offers on ``day`` (a date in ``zone``) as UTC instants, in
+    order: every instant whose wall-clock time in ``zone`` is on the grid of a working
+    interval, each lasting ``slot_minutes``, and each one ``is_offered`` accepts (so the
+    booking saga, which checks with ``is_offered``, takes every slot listed here).
+
+    The grid runs in wall-clock time, so 09:00 stays 09:00 across a daylight-saving
+    change (08:00Z in winter, 07:00Z in summer). On the spring change, wall times that do
+    not exist (02:00-03:00 in Berlin) offer nothing; on the autumn change, a wall time
+    that happens twice offers a slot at each of its real instants (``fold`` 0 and 1),
+    except one whose wall-clock end falls before its start, which ``is_offered`` refuses."""
+    slot = timedelta(minutes=slot_minutes)
+    found: set[tuple[datetime, datetime]] = set()
+    for interval in hours:
+        if interval.weekday != day.weekday():
+            continue
+        wall = datetime.combine(day, interval.start, tzinfo=zone)
+        closes = datetime.combine(day, interval.end, tzinfo=zone)
+        while wall + slot <= closes:  # one tzinfo: wall-clock arithmetic and comparison
+            for fold in (0, 1):
+                start = wall.replace(fold=fold).astimezone(UTC)
+                end = start + slot
+                if _shows(start, wall, zone) and is_offered(
+                    start, end, [interval], zone, slot_minutes
+                ):
+                    found.add((start, end))
+            wall += slot
+    return sorted(found)
+
+
+def _shows(instant: datetime, wall: datetime, zone: ZoneInfo) -> bool:
+    """Whether the clocks of ``zone`` show ``wall`` at ``instant`` (not so in a DST gap)."""
+    return instant.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None)
 
 
 def covers(free_slots: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:

@@ -1,0 +1,235 @@
+"""The projector process: keeps the CQRS read view (``appointment_read_view``) current.
+
+``appointment-service projector`` follows the event store; ``appointment-service
+projector rebuild`` drops the view and builds it again from every event.
+
+**Why it reads the event store, not the Kafka topic.** ``appointment_events`` is the
+durable source of truth (ARCHITECTURE §3): every change is there, committed with its
+state, with a gap-free ``seq`` per appointment that lets the fold check it missed
+nothing. The topic is a copy that arrives through the outbox relay, so following it
+would add the relay's lag and outages to the view's, and on the local stack the topic
+lives in memory only (ARCHITECTURE §5): after a restart it is empty while MongoDB holds
+everything, and a view built from it could not be rebuilt at all.
+
+**How it follows.** A MongoDB change stream on inserts into the event store tells which
+appointments changed; the events themselves are then read from the store (see
+``projections.projection``: idempotent per event, so order and duplicates in the stream
+do not matter). After each batch the stream's resume token is saved as the checkpoint
+(``projection_checkpoints``), and a restart resumes after it: nothing written while the
+projector was down is missed. Without a checkpoint (a first start, or a resume token the
+server no longer accepts) the stream position is recorded FIRST, then every event is
+caught up, then the stream is followed from the recorded position: an event committed
+during the catch-up may be folded twice (harmless), but is never missed.
+
+SIGTERM or SIGINT: the batch at hand is finished and checkpointed, and the process exits
+0. (If a peer is down at that moment, the batch is abandoned unsaved instead, and
+projected again on the next start.)"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.errors import OperationFailure, PyMongoError
+
+from config import Settings, load_settings
+from config.logging import configure_logging
+from peers.doctors import DoctorClient
+from peers.patients import PatientClient
+from persistence.database import connect
+from projections.names import Directory
+from projections.projection import Projection, Tally
+from projections.read_view import READ_VIEW
+from projections.retry import Backoff, Stopping, pause
+from projections.view_store import ViewStore
+
+# What a server answers to a resume token it cannot resume from: unparsable or invalid
+# (9, 260), from a stream it cannot continue (280), or older than its history (286).
+LOST_TOKEN_CODES = frozenset({9, 260, 280, 286})
+
+
+def lost_token(error: OperationFailure) -> bool:
+    return error.code in LOST_TOKEN_CODES or "resume token" in str(error).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowOptions:
+    batch_size: int = 500  # change events per batch (one checkpoint each)
+    max_await_ms: int = 200  # how long one wait for changes lasts: bounds stop latency
+    idle_checkpoint_seconds: float = 30.0  # with no events, move the checkpoint this often
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5))
+
+
+async def fresh_position(store: ViewStore) -> Mapping[str, Any]:
+    """The change stream's current position: every event from here on will be streamed."""
+    stream = await store.watch(None, max_await_ms=1, batch_size=1)
+    async with stream:
+        token = stream.resume_token
+    if token is None:
+        raise RuntimeError("the server gave the new change stream no resume token")
+    return token
+
+
+class Projector:
+    def __init__(
+        self,
+        store: ViewStore,
+        projection: Projection,
+        stop: asyncio.Event,
+        options: FollowOptions | None = None,
+    ) -> None:
+        self._store, self._projection, self._stop = store, projection, stop
+        self._options = options or FollowOptions()
+        self._failures = 0  # in a row: the backoff grows with them
+
+    async def run(self) -> None:
+        """Follow the event store until stopped. When MongoDB fails, wait (with backoff)
+        and resume from the last checkpoint; when it no longer knows that checkpoint's
+        token, forget it, which makes the next round a full catch-up."""
+        while not self._stop.is_set():
+            try:
+                await self._follow()
+            except Stopping:
+                break
+            except OperationFailure as error:
+                if not lost_token(error):
+                    await self._wait_out(error)
+                    continue
+                logger.warning("resume token no longer valid ({}): full catch-up", error)
+                await self._store.forget_checkpoint()
+            except PyMongoError as error:
+                await self._wait_out(error)
+        logger.info("projector stopped")
+
+    async def _wait_out(self, error: PyMongoError) -> None:
+        delay = self._options.backoff.delay(self._failures)
+        self._failures += 1
+        logger.warning("MongoDB failed ({}); resuming from the checkpoint in {:.1f}s", error, delay)
+        with contextlib.suppress(Stopping):  # stopping ends the loop in ``run``
+            await pause(self._stop, delay)
+
+    async def _follow(self) -> None:
+        token = await self._store.checkpoint()
+        if token is None:
+            token = await self._catch_up()
+        options = self._options
+        stream = await self._store.watch(
+            token, max_await_ms=options.max_await_ms, batch_size=options.batch_size
+        )
+        logger.info("projector following the event store into {}", READ_VIEW)
+        self._failures = 0
+        saved_at = time.monotonic()
+        async with stream:
+            while not self._stop.is_set():
+                changed = await self._next_batch(stream)
+                if changed:
+                    tally = await self._projection.project(changed)
+                    logger.bind(rows=tally.rows, events=tally.events).debug("projected a batch")
+                elif time.monotonic() - saved_at < options.idle_checkpoint_seconds:
+                    continue  # nothing new: the checkpoint may wait
+                # The batch is in the view: everything up to the stream's position is.
+                if stream.resume_token is not None and stream.resume_token != token:
+                    token = stream.resume_token
+                    await self._store.save_checkpoint(token)
+                saved_at = time.monotonic()
+
+    async def _next_batch(self, stream: AsyncChangeStream[dict[str, Any]]) -> set[str]:
+        """The appointments of up to ``batch_size`` changes; waits at most ``max_await_ms``
+        for the first, and ends when no more are at hand."""
+        changed: set[str] = set()
+        for _ in range(self._options.batch_size):
+            change = await stream.try_next()
+            if change is None:
+                break
+            changed.add(change["fullDocument"]["appointment_id"])
+        return changed
+
+    async def _catch_up(self) -> Mapping[str, Any]:
+        position = await fresh_position(self._store)
+        logger.info("no checkpoint: catching up over every event before following")
+        started = time.monotonic()
+        tally = await self._projection.catch_up(self._stop)
+        await self._store.save_checkpoint(position)
+        logger.bind(rows=tally.rows, events=tally.events).info(
+            "caught up in {:.1f}s", time.monotonic() - started
+        )
+        return position
+
+
+async def rebuild(store: ViewStore, projection: Projection, stop: asyncio.Event) -> Tally:
+    """Drop the view and its checkpoint and build both again from every event.
+
+    The stream position is recorded before the view is dropped, and stored as the
+    checkpoint once every event is folded: a projector started afterwards streams what
+    was written during the rebuild. Interrupted, it leaves no checkpoint, so the next
+    projector start catches up in full. A projector running meanwhile does no harm (rows
+    only ever move forward), but stopping it first saves work. The view's indexes are
+    built after the rows are in (faster), so queries are slow until the rebuild ends."""
+    position = await fresh_position(store)
+    await store.forget_checkpoint()
+    await store.drop_view()
+    try:
+        tally = await projection.catch_up(stop, empty=True)
+    finally:
+        await store.index_view()  # also when interrupted: queries need them either way
+    await store.save_checkpoint(position)
+    return tally
+
+
+async def _serve(settings: Settings, command: str | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    mongo = await connect(settings)
+    timeout = settings.peer_timeout_seconds
+    patients = PatientClient(settings.patient_service_url, timeout)
+    doctors = DoctorClient(settings.doctor_service_url, timeout)
+    try:
+        store = ViewStore(mongo[settings.mongo_database])
+        directory = Directory(patients, doctors, stop)
+        projection = Projection(store, directory, settings.clinic_zone)
+        if command != "rebuild":
+            await Projector(store, projection, stop).run()
+            return 0
+        started = time.monotonic()
+        try:
+            tally = await rebuild(store, projection, stop)
+        except Stopping:
+            print("rebuild interrupted; the projector catches up in full when it next starts")
+            return 1
+        seconds = time.monotonic() - started
+        print(
+            f"rebuilt {READ_VIEW}: {tally.rows} rows from {tally.events} events "
+            f"in {seconds:.1f} s ({tally.events / max(seconds, 1e-9):.0f} events/s)"
+        )
+        return 0
+    finally:
+        await asyncio.gather(patients.aclose(), doctors.aclose())
+        await mongo.close()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="appointment-service projector",
+        description="Keep the schedule read view current, or rebuild it from the events.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["rebuild"],
+        help="drop the read view and rebuild it from every event (prints rows, events, time)",
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings, "projector")
+    sys.exit(asyncio.run(_serve(settings, args.command)))

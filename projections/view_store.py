@@ -1,0 +1,176 @@
+"""The projector's MongoDB access: it reads the event store and its change stream, and
+writes the read view and its checkpoint. Raw PyMongo, not Beanie: a rebuild moves
+hundreds of thousands of rows, and validating each through a model would double the time.
+
+Two facts about the local wire-protocol server shape the queries (measured): a ``$in``
+costs quadratically in its list (1,000 ids take a second, 100 take 20 ms), so lists are
+cut into chunks; and a single-key lookup on an index costs about a millisecond."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from persistence.documents import AppointmentEvent
+from projections.fold import StoredEvent, ViewRow
+from projections.read_view import CHECKPOINTS, READ_VIEW, READ_VIEW_INDEXES
+
+Raw = dict[str, Any]
+DUPLICATE_KEY = 11000
+_CHUNK = 100
+_CONCURRENT_READS = 8
+# The stream needs only which appointment changed; the projector reads the events
+# themselves from the store (so it never depends on the stream's order or payload).
+_INSERTS: list[dict[str, Any]] = [
+    {"$match": {"operationType": "insert"}},
+    {"$project": {"fullDocument.appointment_id": 1}},
+]
+_EVENT_FIELDS = {"appointment_id": 1, "seq": 1, "occurred_at": 1, "after": 1}
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _only_duplicates(error: BulkWriteError) -> list[int]:
+    """The indexes of the operations refused as duplicate keys; any other error raises."""
+    failures = error.details.get("writeErrors", [])
+    if error.details.get("writeConcernErrors") or any(
+        f.get("code") != DUPLICATE_KEY for f in failures
+    ):
+        raise error
+    return [int(f["index"]) for f in failures]
+
+
+class ViewStore:
+    def __init__(self, database: AsyncDatabase[Raw], projector: str = READ_VIEW) -> None:
+        self._events = database[AppointmentEvent.Settings.name]
+        self._view = database[READ_VIEW]
+        self._checkpoints = database[CHECKPOINTS]
+        self.projector = projector
+
+    # --- the event store -----------------------------------------------------------------
+
+    async def watch(
+        self, resume_after: Mapping[str, Any] | None, *, max_await_ms: int, batch_size: int
+    ) -> AsyncChangeStream[Raw]:
+        """The stream of inserts into the event store, from ``resume_after`` (or from now)."""
+        return await self._events.watch(
+            _INSERTS,
+            resume_after=resume_after,
+            max_await_time_ms=max_await_ms,
+            batch_size=batch_size,
+        )
+
+    async def events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        """Each appointment's events with a seq above its version in ``versions``."""
+        limit = asyncio.Semaphore(_CONCURRENT_READS)
+
+        async def after(appointment_id: str, version: int) -> list[StoredEvent]:
+            query = {"appointment_id": appointment_id, "seq": {"$gt": version}}
+            async with limit:
+                cursor = self._events.find(query, _EVENT_FIELDS, sort=[("seq", ASCENDING)])
+                return [StoredEvent.from_raw(raw) async for raw in cursor]
+
+        ids = list(versions)
+        found = await asyncio.gather(*(after(i, versions[i]) for i in ids))
+        return dict(zip(ids, found, strict=True))
+
+    async def all_events(self, batch_size: int = 2000) -> AsyncIterator[StoredEvent]:
+        """Every event, in (appointment_id, seq) order: each appointment's events together,
+        read along the unique index that orders them, never sorted in memory."""
+        cursor = self._events.find(
+            {},
+            _EVENT_FIELDS,
+            sort=[("appointment_id", ASCENDING), ("seq", ASCENDING)],
+            hint="appointment_seq",
+            batch_size=batch_size,
+        )
+        async for raw in cursor:
+            yield StoredEvent.from_raw(raw)
+
+    # --- the view ----------------------------------------------------------------------------
+
+    async def rows(self, ids: Collection[str]) -> dict[str, ViewRow]:
+        found: dict[str, ViewRow] = {}
+        for chunk in _chunks(sorted(ids)):
+            async for raw in self._view.find({"_id": {"$in": list(chunk)}}):
+                found[raw["_id"]] = ViewRow.from_document(raw)
+        return found
+
+    async def versions(self, ids: Collection[str]) -> dict[str, int]:
+        """The stored version of each of these rows that exists."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(ids)):
+            query = {"_id": {"$in": list(chunk)}}
+            async for raw in self._view.find(query, {"version": 1}):
+                found[raw["_id"]] = raw["version"]
+        return found
+
+    async def view_is_empty(self) -> bool:
+        return await self._view.find_one({}, {"_id": 1}) is None
+
+    async def write(self, rows: Sequence[ViewRow], existing: Collection[str] = ()) -> None:
+        """Store ``rows``, each only over an older version of itself (or none).
+
+        Rows not in ``existing`` are inserted (the fast path of a catch-up or rebuild);
+        one that turns out to exist after all, like every row in ``existing``, replaces
+        the stored row only if that row's version is lower. A refused replacement means a
+        row at this version or a later one is there already (a duplicate, a replay, or a
+        concurrent projector ahead of us), which is exactly what should stay."""
+        fresh = [row for row in rows if row.id not in existing]
+        known = [row for row in rows if row.id in existing]
+        if fresh:
+            try:
+                await self._view.insert_many([row.to_document() for row in fresh], ordered=False)
+            except BulkWriteError as error:
+                known += [fresh[i] for i in _only_duplicates(error)]
+        if known:
+            await self._replace_older(known)
+
+    async def _replace_older(self, rows: Sequence[ViewRow]) -> None:
+        operations = [
+            ReplaceOne({"_id": r.id, "version": {"$lt": r.version}}, r.to_document(), upsert=True)
+            for r in rows
+        ]
+        try:
+            await self._view.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            # The upsert of a guarded replace that matched nothing collides with the row
+            # that is already at least this new: nothing to do.
+            _only_duplicates(error)
+
+    async def drop_view(self) -> None:
+        """Drop the view, indexes and all (see ``index_view``)."""
+        await self._view.drop()
+
+    async def index_view(self) -> None:
+        """Create the view's indexes (idempotent). A rebuild loads the rows first and
+        indexes them afterwards: on the local server that is twice as fast as inserting
+        into an indexed collection (20,000 rows: 3.6 s against 5.7 s, measured)."""
+        await self._view.create_indexes(READ_VIEW_INDEXES)
+
+    # --- the checkpoint ----------------------------------------------------------------------
+
+    async def checkpoint(self) -> Mapping[str, Any] | None:
+        """The resume token saved last, or None."""
+        saved = await self._checkpoints.find_one({"_id": self.projector})
+        token: Mapping[str, Any] | None = saved["resume_token"] if saved else None
+        return token
+
+    async def save_checkpoint(self, resume_token: Mapping[str, Any]) -> None:
+        await self._checkpoints.update_one(
+            {"_id": self.projector},
+            {"$set": {"resume_token": dict(resume_token), "updated_at": datetime.now(UTC)}},
+            upsert=True,
+        )
+
+    async def forget_checkpoint(self) -> None:
+        await self._checkpoints.delete_one({"_id": self.projector})
