@@ -30,6 +30,7 @@ STATUS_FOR: dict[type[errors.DomainError], int] = {
     errors.SlotNotOffered: 422,
     errors.PatientNotFound: 422,
     errors.DoctorNotFound: 422,
+    errors.InvalidScheduleWindow: 422,
     errors.SlotUnavailable: 409,
     errors.IllegalTransition: 409,
     errors.NoShowBeforeStart: 409,

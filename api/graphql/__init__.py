@@ -1,5 +1,7 @@
-"""GraphQL at /graphql (Strawberry)."""
+"""GraphQL at /graphql (Strawberry): ``graphql_router`` is included by ``api/app.py``."""
 
-from fastapi import APIRouter
+from api.graphql.router import make_router
 
-graphql_router = APIRouter()
+graphql_router = make_router()
+
+__all__ = ["graphql_router"]

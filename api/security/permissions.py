@@ -131,3 +131,18 @@ def ensure_may_read_schedule(principal: Principal, doctor_id: str) -> None:
     authorize(principal, Action.SCHEDULE)
     if scope_of(principal, Action.SCHEDULE) is Scope.OWN and doctor_id != principal.subject:
         raise Forbidden("a doctor may only read their own schedule")
+
+
+def doctor_seen_by(principal: Principal, patient_id: str) -> str | None:
+    """Which doctor's appointments ``principal`` may list of ``patient_id``'s (None: every
+    doctor's), after the LIST row of the matrix: staff and admin any; a patient only their
+    own (naming another patient is refused: the request names them, so 403 reveals
+    nothing); a doctor only the appointments with them as the doctor."""
+    authorize(principal, Action.LIST)
+    if scope_of(principal, Action.LIST) is not Scope.OWN:
+        return None
+    if principal.role is Role.DOCTOR:
+        return principal.subject
+    if patient_id != principal.subject:
+        raise Forbidden("a patient may only list their own appointments")
+    return None

@@ -1,0 +1,158 @@
+"""The GraphQL object types. Two views of an appointment on purpose:
+
+- ``ScheduleEntry``: a row of the CQRS read view, what the queries answer; eventually
+  consistent (a change shows once the projector caught up), denormalized with names.
+- ``Appointment``: the write model as stored, what the mutations answer; strongly
+  consistent, exactly the fields of REST's ``AppointmentOut`` (one source for both)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from api.appointment_sagas import Running
+from api.booking import Booked, StillRunning
+from api.schemas import AppointmentOut
+from domain import model
+from domain.status import AppointmentStatus
+from projections import queries
+
+# The domain's enum, as it is: GraphQL clients see exactly the statuses REST sends.
+strawberry.enum(
+    AppointmentStatus,
+    description="PENDING (saga running) → SCHEDULED → CONFIRMED → CHECKED_IN → COMPLETED; "
+    "terminal also CANCELLED, NO_SHOW, FAILED.",
+)
+
+
+@strawberry.type(description="One appointment in the read view (eventually consistent).")
+class ScheduleEntry:
+    id: strawberry.ID
+    patient_id: strawberry.ID
+    patient_name: str | None
+    doctor_id: strawberry.ID
+    doctor_name: str | None
+    doctor_specialty: str | None
+    day: date = strawberry.field(description="the clinic day of the start, in its time zone")
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    timezone: str = strawberry.field(description="the clinic's IANA time zone")
+    status: AppointmentStatus
+    reason: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, entry: queries.ScheduleEntry) -> ScheduleEntry:
+        return cls(
+            id=strawberry.ID(entry.id),
+            patient_id=strawberry.ID(entry.patient_id),
+            patient_name=entry.patient_name,
+            doctor_id=strawberry.ID(entry.doctor_id),
+            doctor_name=entry.doctor_name,
+            doctor_specialty=entry.doctor_specialty,
+            day=date.fromisoformat(entry.day),
+            start=entry.start,
+            end=entry.end,
+            duration_minutes=entry.duration_minutes,
+            timezone=entry.timezone,
+            status=AppointmentStatus(entry.status),
+            reason=entry.reason,
+            updated_at=entry.updated_at,
+        )
+
+
+@strawberry.type(description="A free slot of a doctor: [start, end).")
+class FreeSlot:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, slot: queries.FreeSlot) -> FreeSlot:
+        return cls(start=slot.start, end=slot.end)
+
+
+@strawberry.type(
+    description="An appointment as stored (strongly consistent): REST's appointment. "
+    "`version` is its ETag."
+)
+class Appointment:
+    id: strawberry.ID
+    patient_id: strawberry.ID
+    doctor_id: strawberry.ID
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    timezone: str
+    status: AppointmentStatus
+    fhir_status: str = strawberry.field(description="the FHIR Appointment.status it maps to")
+    reason: str | None
+    notes: str | None
+    invoice_id: str | None
+    hold_id: str | None
+    booking_workflow_id: str | None
+    cancellation_free_hours: int
+    cancellation_fee_cents: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, appointment: model.Appointment) -> Appointment:
+        # Through REST's AppointmentOut, so both APIs show the same fields, the same way.
+        out = AppointmentOut.of(appointment).model_dump()
+        ids = {
+            "id": strawberry.ID(out["id"]),
+            "patient_id": strawberry.ID(out["patient_id"]),
+            "doctor_id": strawberry.ID(out["doctor_id"]),
+        }
+        return cls(**(out | ids))
+
+
+@strawberry.type(
+    description="The answer of a booking, cancellation or reschedule. `pending` true: the "
+    "saga still runs after the wait budget (REST answers 202) and `appointment` is null; "
+    "a pending booking is a PENDING appointment. Poll `appointment(id)` (or REST's "
+    "GET /api/v1/appointments/{id}); sending the same idempotencyKey again joins the run."
+)
+class AppointmentOutcome:
+    appointment_id: strawberry.ID
+    pending: bool
+    workflow_id: str | None = strawberry.field(description="the saga run, while it runs")
+    step: str | None = strawberry.field(description="the booking saga's step, while it runs")
+    appointment: Appointment | None = strawberry.field(description="as stored, once done")
+
+    @classmethod
+    def of_booking(cls, answer: Booked | StillRunning) -> AppointmentOutcome:
+        if isinstance(answer, Booked):
+            return cls.done(answer.appointment)
+        return cls(
+            appointment_id=strawberry.ID(answer.appointment_id),
+            pending=True,
+            workflow_id=answer.workflow_id,
+            step=answer.step,
+            appointment=None,
+        )
+
+    @classmethod
+    def of_change(cls, answer: model.Appointment | Running) -> AppointmentOutcome:
+        if isinstance(answer, Running):
+            return cls(
+                appointment_id=strawberry.ID(answer.appointment_id),
+                pending=True,
+                workflow_id=answer.workflow_id,
+                step=None,
+                appointment=None,
+            )
+        return cls.done(answer)
+
+    @classmethod
+    def done(cls, appointment: model.Appointment) -> AppointmentOutcome:
+        return cls(
+            appointment_id=strawberry.ID(appointment.id),
+            pending=False,
+            workflow_id=None,
+            step=None,
+            appointment=Appointment.of(appointment),
+        )

@@ -1,0 +1,156 @@
+"""The shapes both APIs share: mutation arguments validated by REST's input models, the
+stored appointment shown with exactly REST's fields, a saga past its wait budget answered
+as pending (REST's 202), and the LIST row of the matrix for patientAppointments."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+import strawberry
+
+from api.appointment_sagas import Running
+from api.booking import Booked, StillRunning
+from api.graphql.errors import InvalidInput
+from api.graphql.inputs import to_model
+from api.graphql.types import Appointment, AppointmentOutcome
+from api.schemas import AppointmentOut, BookAppointment, RescheduleAppointment
+from api.security.permissions import Forbidden, Principal, Role, doctor_seen_by
+from domain.model import Appointment as StoredAppointment
+from domain.status import AppointmentStatus
+from tests.unit.graphql.conftest import MakeContext, execute
+
+START = datetime(2030, 1, 7, 9, tzinfo=UTC)
+BOOKING = {
+    "patient_id": "pat-anna-schmidt",
+    "doctor_id": "doc-on-call",
+    "start": START,
+    "duration_minutes": 15,
+    "reason": None,
+}
+
+
+def stored(**changes: Any) -> StoredAppointment:
+    appointment = StoredAppointment(
+        id=str(uuid.uuid4()),
+        patient_id="pat-anna-schmidt",
+        doctor_id="doc-on-call",
+        start=START,
+        duration_minutes=15,
+        timezone="Europe/Berlin",
+        status=AppointmentStatus.SCHEDULED,
+        version=2,
+        created_at=START - timedelta(days=1),
+        updated_at=START - timedelta(days=1),
+    )
+    return dataclasses.replace(appointment, **changes)
+
+
+def test_arguments_go_through_rests_model() -> None:
+    body = to_model(BookAppointment, BOOKING, "input")
+    assert body == BookAppointment.model_validate(BOOKING | {"start": START.isoformat()})
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"duration_minutes": 4}, "input.durationMinutes"),
+        ({"patient_id": "no spaces allowed"}, "input.patientId"),
+        ({"reason": "x" * 501}, "input.reason"),
+    ],
+)
+def test_a_refusal_names_the_graphql_argument(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        to_model(BookAppointment, BOOKING | change, "input")
+    assert [e.field for e in refused.value.field_errors] == [field]
+
+
+def test_a_missing_required_value_is_named_too() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        to_model(RescheduleAppointment, {"start": None}, "input")
+    assert refused.value.field_errors[0].field == "input.start"
+
+
+def test_the_stored_appointment_has_exactly_rests_fields() -> None:
+    graphql_fields = {f.name for f in dataclasses.fields(cast(Any, Appointment))}
+    assert graphql_fields == set(AppointmentOut.model_fields)
+
+
+def test_the_stored_appointment_shows_what_rest_shows() -> None:
+    appointment = stored(invoice_id="inv-1", reason="cough")
+    shown = Appointment.of(appointment)
+    rest = AppointmentOut.of(appointment)
+    assert shown.id == rest.id
+    assert (shown.fhir_status, shown.end, shown.invoice_id) == ("booked", rest.end, "inv-1")
+
+
+def test_a_finished_saga_answers_the_stored_appointment() -> None:
+    appointment = stored()
+    for outcome in (
+        AppointmentOutcome.of_booking(Booked(appointment)),
+        AppointmentOutcome.of_change(appointment),
+    ):
+        assert outcome.pending is False
+        assert outcome.appointment is not None
+        assert outcome.appointment.version == 2
+        assert outcome.appointment_id == appointment.id
+
+
+def test_a_saga_past_its_budget_answers_pending_like_rests_202() -> None:
+    appointment_id = str(uuid.uuid4())
+    booking = AppointmentOutcome.of_booking(StillRunning(appointment_id, "booking-k1", "invoice"))
+    assert (booking.pending, booking.appointment, booking.step) == (True, None, "invoice")
+    assert booking.workflow_id == "booking-k1"
+    change = AppointmentOutcome.of_change(Running(appointment_id, "cancellation-k2"))
+    assert (change.pending, change.appointment, change.workflow_id) == (
+        True,
+        None,
+        "cancellation-k2",
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "subject", "patient", "sees"),
+    [
+        ("admin", "admin-1", "pat-anna-schmidt", None),
+        ("staff", "frontdesk-1", "pat-anna-schmidt", None),
+        ("doctor", "doc-on-call", "pat-anna-schmidt", "doc-on-call"),
+        ("patient", "pat-anna-schmidt", "pat-anna-schmidt", None),
+    ],
+)
+def test_who_lists_which_rows_of_a_patient(
+    role: str, subject: str, patient: str, sees: str | None
+) -> None:
+    assert doctor_seen_by(Principal(subject, Role(role)), patient) == sees
+
+
+def test_a_patient_may_not_list_another_patient() -> None:
+    with pytest.raises(Forbidden):
+        doctor_seen_by(Principal("pat-david-kim", Role.PATIENT), "pat-anna-schmidt")
+
+
+async def test_a_doctor_listing_a_patient_reads_only_their_rows(make_context: MakeContext) -> None:
+    context = make_context("doctor", "doc-amelia-hart")
+    result = await execute(
+        context,
+        '{ patientAppointments(patientId: "pat-anna-schmidt", from: "2030-01-01T00:00:00Z", '
+        'to: "2030-02-01T00:00:00Z") { id } }',
+    )
+    assert result.errors is None
+    assert result.data == {"patientAppointments": []}
+    schedule = cast(Any, context.schedule)
+    assert schedule.calls[0][1][-1] == "doc-amelia-hart"
+
+
+def test_the_mutations_need_an_idempotency_key() -> None:
+    from api.graphql.schema import schema
+
+    mutation = schema.get_type_by_name("Mutation")
+    assert mutation is not None
+    for field in cast(Any, mutation).fields:
+        key = next(a for a in field.arguments if a.python_name == "idempotency_key")
+        assert key.type is str  # String!: required, no default
+        assert key.default is strawberry.UNSET
