@@ -8,9 +8,10 @@ import asyncio
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import httpx
+from pymongo import MongoClient
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -21,6 +22,7 @@ from config import Settings, load_settings
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess, Supervisor
 from localstack.servers import HOST, Infra, InfraPorts, ensure_topic
+from projections.read_view import CHECKPOINTS
 from workflows.client import connect_temporal
 
 
@@ -74,6 +76,7 @@ class LocalService:
         }
         self.settings: Settings = load_settings(**self.overrides)
         env = {f"APPOINTMENTS_{k.upper()}": str(v) for k, v in self.overrides.items()}
+        self.env = env  # what every process of this stack runs with (maintenance commands too)
         log_dir = self.infra.log_dir
         python = sys.executable
         self.simulators = ManagedProcess(
@@ -103,11 +106,20 @@ class LocalService:
             port=p.api,
             ready=lambda: _http_ok(f"{self.api_url}/health/ready"),
         )
-        # The outbox relay, the read view's projector and the Notification Service's
-        # stand-in have no port: each is ready once it runs, and catches up by itself.
-        self.relay, self.projector, self.notifications = (
+        # The outbox relay and the Notification Service's stand-in have no port: each is
+        # ready once it runs, and catches up by itself. The projector is ready once it has
+        # caught up with the event store and saved its first checkpoint, so a schedule read
+        # right after start already sees every appointment made before.
+        self.relay, self.notifications = (
             ManagedProcess(name, [python, "-m", "cli", name], log_dir=log_dir, env=env)
-            for name in ("relay", "projector", "notifications")
+            for name in ("relay", "notifications")
+        )
+        self.projector = ManagedProcess(
+            "projector",
+            [python, "-m", "cli", "projector"],
+            log_dir=log_dir,
+            env=env,
+            ready=self._projector_checkpointed,
         )
         self._apps = Supervisor(
             [
@@ -138,6 +150,16 @@ class LocalService:
             )
         )
         return len(answer.pollers) > 0
+
+    def _projector_checkpointed(self) -> bool:
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            self.settings.mongo_uri, serverSelectionTimeoutMS=1000
+        )
+        try:
+            database = client[self.settings.mongo_database]
+            return database[CHECKPOINTS].count_documents({}, limit=1) > 0
+        finally:
+            client.close()
 
     def token(self, role: str, subject: str, ttl_minutes: int = 60) -> str:
         """A Bearer token this stack's API accepts."""

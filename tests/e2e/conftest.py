@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +19,8 @@ from pymongo.database import Database
 
 from localstack.service import LocalService, ServicePorts
 from workflows.client import connect_temporal
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,24 @@ def api(service: LocalService) -> Iterator[httpx.Client]:
 def anonymous(service: LocalService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.api_url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def as_role(service: LocalService) -> Iterator[Callable[[str, str], httpx.Client]]:
+    """``as_role(role, subject)``: a client of the API with that caller's token."""
+    clients: list[httpx.Client] = []
+
+    def client(role: str, subject: str) -> httpx.Client:
+        token = service.token(role, subject)
+        made = httpx.Client(
+            base_url=service.api_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        )
+        clients.append(made)
+        return made
+
+    yield client
+    for made in clients:
+        made.close()
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +130,19 @@ def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
         name: db[name].count_documents({})
         for name in ("appointments", "appointment_events", "outbox_events")
     }
+
+
+def eventually(probe: Callable[[], T | None], within: float = 30.0, what: str = "") -> T:
+    """Poll ``probe`` until it answers something truthy. The read view, the topic and the
+    consumers trail the write model: tests assert the outcome, never the timing."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        time.sleep(0.1)
 
 
 def log_lines(service: LocalService, process: str, needle: str, timeout: float = 5.0) -> list[Any]:

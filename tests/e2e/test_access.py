@@ -4,7 +4,6 @@ appointment → the expected status (the matrix of api/security/permissions.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -42,23 +41,6 @@ READ: list[tuple[str, str, int]] = [
     ("patient", OWNER_PATIENT, 200),
     ("patient", OTHER_PATIENT, 404),
 ]
-
-
-@pytest.fixture(scope="module")
-def as_role(service: LocalService) -> Iterator[Any]:
-    clients: list[httpx.Client] = []
-
-    def client(role: str, subject: str) -> httpx.Client:
-        token = service.token(role, subject)
-        made = httpx.Client(
-            base_url=service.api_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
-        )
-        clients.append(made)
-        return made
-
-    yield client
-    for made in clients:
-        made.close()
 
 
 @pytest.fixture(scope="module")
