@@ -1,11 +1,15 @@
 """The Temporal worker: runs the saga workflows and their activities (one process per
 deployment, replicas on one task queue). ``python -m worker`` or
-``appointment-service worker``."""
+``appointment-service worker``.
+
+Its Prometheus metrics (saga outcomes, step latencies, peer breakers, outbox) are served on
+``worker_metrics_port`` (``telemetry``)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 from loguru import logger
 from temporalio.worker import Worker
@@ -14,30 +18,52 @@ from activities.booking import BookingActivities
 from activities.lifecycle import LifecycleActivities
 from config import Settings, load_settings
 from config.logging import configure_logging
+from domain.errors import BUSINESS_ERRORS
+from messaging.status import relay_status
 from peers import Peers
 from persistence import AppointmentStore, connect
+from telemetry.exporter import exported
+from telemetry.interceptor import SagaMetricsInterceptor
+from telemetry.metrics import WorkerMetrics
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.client import connect_temporal
 from workflows.reschedule import RescheduleWorkflow
 
+WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
+
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    # A workflow's type is its class name (none is registered under another name).
+    metrics = WorkerMetrics(
+        refusals=[error.__name__ for error in BUSINESS_ERRORS],
+        workflows=[workflow.__name__ for workflow in WORKFLOWS],
+    )
     temporal = await connect_temporal(settings)
     mongo = await connect(settings)
     peers = Peers.from_settings(settings)
+    metrics.watch(
+        breakers=lambda: peers.breakers,
+        outbox=lambda: relay_status(mongo[settings.mongo_database]),
+    )
     store = AppointmentStore(mongo, settings.kafka_topic)
     booking = BookingActivities(peers, store, settings)
     lifecycle = LifecycleActivities(peers, store, settings)
     worker = Worker(
         temporal,
         task_queue=settings.temporal_task_queue,
-        workflows=[BookingWorkflow, CancellationWorkflow, RescheduleWorkflow],
+        workflows=WORKFLOWS,
         activities=[*booking.all(), *lifecycle.all()],
+        interceptors=[SagaMetricsInterceptor(metrics.sagas)],
+        # SIGTERM stops polling at once; activities already running get this long to
+        # finish before they are cancelled. Either way Temporal hands unfinished work to
+        # another worker: activities are idempotent by their keys, so a retry is safe.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
     logger.info("worker polling task queue {}", settings.temporal_task_queue)
     try:
-        async with worker:
+        port = settings.worker_metrics_port
+        async with exported(metrics, host=settings.worker_metrics_host, port=port), worker:
             await stop.wait()
             logger.info("worker stopping: finishing in-flight tasks")
     finally:

@@ -12,12 +12,15 @@ from api import middleware, problems
 from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
 from api.graphql import graphql_router
-from api.routes import appointments, health, schedule, transitions
+from api.routes import appointments, health, metrics, schedule, transitions
 from api.security.tokens import TokenVerifier
 from config import Settings, load_settings
-from peers.doctors import DoctorClient
+from messaging.status import relay_status
+from peers import Peers
 from persistence import AppointmentStore, connect
 from projections.queries import ScheduleQueries
+from telemetry.http import HttpMetricsMiddleware
+from telemetry.metrics import ApiMetrics
 from workflows.client import connect_temporal
 
 DESCRIPTION = """
@@ -46,13 +49,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.booking = BookingService(temporal, store, settings)
         app.state.sagas = AppointmentSagas(temporal, store, settings)
         app.state.verifier = TokenVerifier.from_settings(settings)
-        # The schedule's free slots ask the Doctor Service for working hours and grid.
-        doctors = DoctorClient(settings.doctor_service_url, settings.peer_timeout_seconds)
-        app.state.schedule = ScheduleQueries(doctors, settings)
+        # The schedule's free slots ask the Doctor Service for working hours and grid. The
+        # peers (and their circuit breakers, which readiness reports) live for the app.
+        peers = Peers.from_settings(settings)
+        app.state.peers = peers
+        app.state.schedule = ScheduleQueries(peers.doctors, settings)
+        # /metrics reads these at each scrape: the breakers, and the outbox's backlog.
+        app.state.metrics.watch(
+            breakers=lambda: peers.breakers,
+            outbox=lambda: relay_status(mongo[settings.mongo_database]),
+        )
         try:
             yield
         finally:
-            await doctors.aclose()
+            await peers.aclose()
             await mongo.close()
 
     app = FastAPI(
@@ -66,13 +76,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.metrics = telemetry = ApiMetrics()
     problems.install(app)
     middleware.install(app, max_body_bytes=settings.max_body_bytes)
+    # Outermost: the answers of every layer inside (413s, 500s) are counted too.
+    app.add_middleware(HttpMetricsMiddleware, instruments=telemetry.http)
     app.include_router(appointments.router)
     app.include_router(transitions.router)
     app.include_router(schedule.router)
     app.include_router(graphql_router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     _document_problems(app)
     return app
 

@@ -7,6 +7,7 @@ nothing about the internals."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,7 @@ from temporalio.service import RPCError
 
 from api.security.permissions import Forbidden, NotVisible
 from domain import errors
+from peers.breaker import BreakerOpen
 
 PROBLEM_BASE = "https://clinic.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -153,6 +155,19 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         return problem_response(
             request, error.status_code, code, str(error.detail), headers=headers
+        )
+
+    @app.exception_handler(BreakerOpen)
+    async def on_breaker_open(request: Request, error: BreakerOpen) -> JSONResponse:
+        # A peer's circuit breaker is open: the call was not even made. Routes that
+        # expect a peer to be down answer it themselves; this catches the rest.
+        return problem_response(
+            request,
+            503,
+            "peer-unavailable",
+            "Service unavailable",
+            f"The {error.peer} service is not reachable; retry shortly.",
+            headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
         )
 
     @app.exception_handler(RPCError)

@@ -25,6 +25,7 @@ from pydantic import (
 from domain.events import AppointmentEvent
 from domain.model import Appointment
 from domain.status import AppointmentStatus
+from peers.breaker import BreakerState
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -324,10 +325,19 @@ class SagaAccepted(BaseModel):
 
 
 class Readiness(BaseModel):
-    """200 of the readiness probe: every dependency answers."""
+    """200 of the readiness probe: every dependency answers. A peer service behind an open
+    circuit breaker makes the API ``degraded``, never unready: a peer's outage must not
+    take this service out of its load balancer."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded` while a peer's circuit breaker is not closed"
+    )
     checks: dict[str, str] = Field(
         description="each dependency checked, and its state",
         examples=[{"mongodb": "ok", "temporal": "ok"}],
+    )
+    breakers: dict[str, BreakerState] = Field(
+        default_factory=dict,
+        description="this API process's circuit breaker of each peer service",
+        examples=[{"patient": "closed", "doctor": "closed", "billing": "closed"}],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "appointments"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    worker_shutdown_grace_seconds: float = Field(
+        8.0,
+        ge=0,
+        description="on SIGTERM, how long running activities may finish before they are "
+        "cancelled (and retried elsewhere); keep it below the orchestrator's kill timeout",
+    )
 
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -84,6 +91,21 @@ class Settings(BaseSettings):
     doctor_service_url: str = "http://127.0.0.1:8102"
     billing_service_url: str = "http://127.0.0.1:8103"
     peer_timeout_seconds: float = Field(2.0, gt=0)
+    # Circuit breakers, one per peer and process (peers/breaker.py)
+    breaker_failure_threshold: int = Field(
+        5, ge=1, description="consecutive transient failures that open a peer's breaker"
+    )
+    breaker_reset_seconds: float = Field(
+        15.0, gt=0, description="how long a breaker stays open before one trial call"
+    )
+    billing_outage_policy: Literal["compensate", "retry"] = Field(
+        "compensate",
+        description="Billing unreachable while booking: undo the booking (compensate), or "
+        "keep it SCHEDULED and create the invoice once Billing is back (retry)",
+    )
+    billing_retry_max_interval_seconds: float = Field(
+        60.0, gt=0, description="the longest pause between invoice attempts (retry policy)"
+    )
 
     # Booking rules
     clinic_timezone: str = "Europe/Berlin"
@@ -96,6 +118,13 @@ class Settings(BaseSettings):
     currency: str = "EUR"
     cancellation_free_hours: int = Field(24, ge=0, description="free until N hours before")
     cancellation_fee_cents: int = Field(2500, ge=0, description="the late cancellation fee")
+
+    # Metrics (Prometheus): the API serves /metrics on its own port; the worker, which
+    # has no HTTP server, serves them here.
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 = off")
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="0.0.0.0 in a container, so Prometheus can scrape the worker"
+    )
 
     # Local stack
     data_dir: Path = Path(".local")

@@ -23,6 +23,7 @@ Appointment Service is running on the local stack.
   API docs (Swagger)   {api}/docs
   REST API             {api}/api/v1/appointments
   GraphQL (GraphiQL)   {api}/graphql
+  Metrics              {api}/metrics  (worker: http://127.0.0.1:{worker_metrics}/metrics)
   Temporal Web UI      {ui}
   MongoDB              {mongo}
   Kafka bootstrap      {kafka}
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
                 patient=service.peer_url("patient"),
                 doctor=service.peer_url("doctor"),
                 billing=service.peer_url("billing"),
+                worker_metrics=service.ports.worker_metrics,
                 logs=service.infra.log_dir,
                 data=service.data_dir,
                 slot=next_free_slot(service.peer_url("doctor")),

@@ -33,13 +33,14 @@ class ServicePorts:
     patient: int = 8101
     doctor: int = 8102
     billing: int = 8103
+    worker_metrics: int = 9464
 
     @classmethod
     def free(cls) -> Self:
         infra = InfraPorts.free()
         taken = {getattr(infra, f.name) for f in fields(infra)}
         picked: list[int] = []
-        while len(picked) < 4:
+        while len(picked) < 5:
             port = free_port()
             if port not in taken and port not in picked:
                 picked.append(port)
@@ -70,6 +71,7 @@ class LocalService:
             "patient_service_url": f"http://{HOST}:{p.patient}",
             "doctor_service_url": f"http://{HOST}:{p.doctor}",
             "billing_service_url": f"http://{HOST}:{p.billing}",
+            "worker_metrics_port": p.worker_metrics,
             # Files under <data>/logs hold one JSON object per line: grep a request id.
             "log_json": True,
             **(overrides or {}),

@@ -6,15 +6,25 @@ from urllib.parse import quote
 
 import httpx
 
+from peers.breaker import CircuitBreaker
 from peers.contracts import Invoice, InvoiceRequest
 from peers.http import PeerHttp
 
 
 class BillingClient:
     def __init__(
-        self, base_url: str, timeout: float, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        timeout: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._http = PeerHttp("billing", base_url, timeout, transport=transport)
+        self._http = PeerHttp("billing", base_url, timeout, transport=transport, breaker=breaker)
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        return self._http.breaker
 
     async def create_invoice(self, request: InvoiceRequest, idempotency_key: str) -> Invoice:
         """The same key answers the same invoice, so a retried saga step bills once.

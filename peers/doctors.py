@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
+from peers.breaker import CircuitBreaker
 from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
 from peers.http import PeerHttp
 
@@ -17,9 +18,18 @@ def _seg(value: str) -> str:
 
 class DoctorClient:
     def __init__(
-        self, base_url: str, timeout: float, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        timeout: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._http = PeerHttp("doctor", base_url, timeout, transport=transport)
+        self._http = PeerHttp("doctor", base_url, timeout, transport=transport, breaker=breaker)
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        return self._http.breaker
 
     async def list_doctors(self) -> list[Doctor]:
         return self._http.parse(list[Doctor], await self._http.request("GET", "/doctors"))

@@ -9,7 +9,8 @@ what a peer answered (or failed to answer) into our errors.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Literal, TypeVar, cast
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -23,6 +24,9 @@ from domain.errors import (
     SlotNotOffered,
     SlotUnavailable,
 )
+
+if TYPE_CHECKING:
+    from peers.breaker import CircuitBreaker
 
 PeerName = Literal["patient", "doctor", "billing"]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -95,7 +99,8 @@ def error_for(peer: PeerName, response: httpx.Response) -> Exception | None:
 
 class PeerHttp:
     """One peer's HTTP client. Every request goes through ``request``, so every failure
-    is mapped the same way."""
+    is mapped the same way, and, given a breaker, every call is guarded by it: the mapping
+    runs inside the guard, so the breaker sees our errors, not httpx's."""
 
     def __init__(
         self,
@@ -104,8 +109,10 @@ class PeerHttp:
         timeout: float,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.peer = peer
+        self.breaker = breaker
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
         # Building an adapter compiles a validator; a client parses the same few shapes.
         self._adapters: dict[object, TypeAdapter[Any]] = {}
@@ -124,19 +131,24 @@ class PeerHttp:
         handles itself (``passthrough``)."""
         query = {name: value for name, value in (params or {}).items() if value is not None}
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
-        try:
-            response = await self._client.request(
-                method, path, params=query, json=json, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise PeerUnavailable(self.peer, f"timed out: {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise PeerUnavailable(self.peer, f"{type(exc).__name__}: {method} {path}") from exc
-        if response.status_code not in passthrough:
-            error = error_for(self.peer, response)
-            if error is not None:
-                raise error
+        async with self._guard():
+            try:
+                response = await self._client.request(
+                    method, path, params=query, json=json, headers=headers
+                )
+            except httpx.TimeoutException as exc:
+                raise PeerUnavailable(self.peer, f"timed out: {method} {path}") from exc
+            except httpx.TransportError as exc:
+                detail = f"{type(exc).__name__}: {method} {path}"
+                raise PeerUnavailable(self.peer, detail) from exc
+            if response.status_code not in passthrough:
+                error = error_for(self.peer, response)
+                if error is not None:
+                    raise error
         return response
+
+    def _guard(self) -> AbstractAsyncContextManager[None]:
+        return self.breaker.guard() if self.breaker is not None else nullcontext()
 
     def parse(self, shape: type[T], response: httpx.Response) -> T:
         """The body as ``shape`` (a model or e.g. ``list[Hold]``); a mismatch is a contract bug."""

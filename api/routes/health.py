@@ -10,6 +10,8 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.problems import problem_response
 from api.schemas import Readiness
+from peers import Peers
+from peers.breaker import BreakerState
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -21,16 +23,28 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def breaker_states(request: Request) -> dict[str, BreakerState]:
+    """This process's circuit breaker of each peer. Read, not probed: asking the peers
+    here would make every probe a call to three services."""
+    peers: Peers | None = getattr(request.app.state, "peers", None)
+    return {breaker.name: breaker.state for breaker in peers.breakers} if peers else {}
+
+
 @router.get(
     "/ready",
     summary="MongoDB and Temporal answer",
     response_model=Readiness,
     responses={
-        200: {"description": "Ready: every dependency answers"},
+        200: {
+            "description": "Ready: MongoDB and Temporal answer. `status` is `degraded` while "
+            "a peer service's circuit breaker is open or half-open (`breakers`): the API "
+            "still serves, and what needs that peer fails fast with 503"
+        },
         503: {
             "description": "MongoDB or Temporal does not answer: a problem document (type "
             "`not-ready`) whose extension member `checks` gives each dependency's state, "
-            'e.g. `{"mongodb": "ok", "temporal": "unavailable: TimeoutError"}`',
+            'e.g. `{"mongodb": "ok", "temporal": "unavailable: TimeoutError"}`, and '
+            "`breakers` each peer's circuit breaker",
         },
     },
 )
@@ -51,8 +65,12 @@ async def ready(request: Request) -> Any:
             results[name] = "ok"
         except Exception as error:
             results[name] = f"unavailable: {type(error).__name__}"
+    breakers = breaker_states(request)
     if all(v == "ok" for v in results.values()):
-        return Readiness(status="ok", checks=results)
+        # A peer's outage degrades the API but never makes it unready: taking every
+        # replica out of the load balancer would turn one peer's outage into ours.
+        closed = all(s is BreakerState.CLOSED for s in breakers.values())
+        return Readiness(status="ok" if closed else "degraded", checks=results, breakers=breakers)
     down = ", ".join(f"{name}: {result}" for name, result in results.items() if result != "ok")
     return problem_response(
         request,
@@ -61,5 +79,5 @@ async def ready(request: Request) -> Any:
         "Not ready",
         down,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        extensions={"checks": results},
+        extensions={"checks": results, "breakers": {k: v.value for k, v in breakers.items()}},
     )

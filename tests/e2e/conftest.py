@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
@@ -20,13 +20,18 @@ from pymongo.database import Database
 from localstack.service import LocalService, ServicePorts
 from workflows.client import connect_temporal
 
+if TYPE_CHECKING:
+    from tests.e2e.faults import Stack
+
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     data_dir: Path = tmp_path_factory.mktemp("local-stack")
-    local = LocalService(data_dir, ServicePorts.free())
+    # Breakers that open in one test's outage close again within a second, so the next
+    # test does not meet them (the healthy_peers teardown waits that second out).
+    local = LocalService(data_dir, ServicePorts.free(), overrides={"breaker_reset_seconds": 1.0})
     local.start()
     try:
         yield local
@@ -84,14 +89,46 @@ def mongo(service: LocalService) -> Iterator[Database[dict[str, Any]]]:
     client.close()
 
 
+@pytest.fixture
+def stack(
+    service: LocalService,
+    api: httpx.Client,
+    peers: dict[str, httpx.Client],
+    mongo: Database[dict[str, Any]],
+) -> Stack:
+    """The whole stack in one handle, for the fault tests' final-state checks."""
+    from tests.e2e.faults import Stack  # faults imports this module: import it late
+
+    return Stack(service, api, peers, mongo)
+
+
 @pytest.fixture(autouse=True)
-def healthy_peers(peers: dict[str, httpx.Client]) -> Iterator[None]:
-    """Every test starts and ends with well-behaved peers."""
+def healthy_peers(peers: dict[str, httpx.Client], service: LocalService) -> Iterator[None]:
+    """Every test starts and ends with well-behaved peers, and with no breaker of the
+    worker still open: a test that made a peer fail must not make the next one's saga
+    fail fast."""
     for client in peers.values():
         client.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
     yield
     for client in peers.values():
         client.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    wait_for_worker_breakers(service)
+
+
+def wait_for_worker_breakers(service: LocalService) -> None:
+    """Until each of the worker's breakers lets a call through. Its log has a line per
+    state change (peers/breaker.py); a breaker whose last change opened it lets a trial
+    call through once the reset time has passed since."""
+    last: dict[str, dict[str, Any]] = {}
+    for line in (service.infra.log_dir / "worker.log").read_text().splitlines():
+        if '"breaker_to"' in line:
+            change = json.loads(line)
+            last[change["peer"]] = change
+    reset = timedelta(seconds=service.settings.breaker_reset_seconds)
+    for change in last.values():
+        if change["breaker_to"] == "open":
+            until = datetime.fromisoformat(change["time"]) + reset
+            time.sleep(max((until - datetime.now(UTC)).total_seconds(), 0.0))
 
 
 class Slots:
