@@ -15,6 +15,7 @@ from activities.errors import refusals_are_final
 from activities.models import (
     AppointmentSnapshot,
     Caller,
+    DeferredInvoice,
     HeldSlot,
     HoldAction,
     InvoiceOrder,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from loguru import Logger
 
 # How often a saga's own status change is re-read and reapplied after an edit raced it.
-_REAPPLY_ATTEMPTS = 3
+REAPPLY_ATTEMPTS = 3
 
 
 def event_context(caller: Caller, reason: str | None = None) -> EventContext:
@@ -181,6 +182,21 @@ class BookingActivities:
         log_for(order.caller).info("invoice {} created", invoice.id)
         return IssuedInvoice(invoice_id=invoice.id)
 
+    @activity.defn(name="create_invoice_when_billing_is_back")
+    async def create_invoice_when_billing_is_back(self, order: InvoiceOrder) -> DeferredInvoice:
+        """The invoice of a booking SCHEDULED while Billing was unreachable. The saga retries
+        it without limit, so an open breaker makes it wait for the breaker instead of failing
+        (activities/errors.py). Each attempt first asks whether the appointment still awaits
+        an invoice: a cancellation (or a reschedule, which invoices the new time) stops the
+        waiting at the next attempt. Idempotent by ``order.idempotency_key``, the key of the
+        booking's first attempt: an invoice whose answer was lost comes back."""
+        current = await self._store.get(order.appointment_id)
+        if current is None or not model.awaits_invoice(current):
+            log_for(order.caller).info("appointment {} needs no invoice now", order.appointment_id)
+            return DeferredInvoice()
+        issued = await self.create_invoice(order)
+        return DeferredInvoice(invoice_id=issued.invoice_id)
+
     @activity.defn(name="void_invoice")
     async def void_invoice(self, void: InvoiceVoid) -> None:
         """Compensation of create_invoice. It looks the invoice up by appointment and key,
@@ -215,12 +231,12 @@ class BookingActivities:
         """The saga owns a PENDING appointment, but an edit (notes) may land between our
         read and our write: then read again and reapply, rather than fail the saga."""
         async with refusals_are_final():
-            for attempt in range(_REAPPLY_ATTEMPTS):
+            for attempt in range(REAPPLY_ATTEMPTS):
                 try:
                     stored = await self._apply_transition(change, target)
                     break
                 except ConcurrencyConflict:
-                    if attempt == _REAPPLY_ATTEMPTS - 1:
+                    if attempt == REAPPLY_ATTEMPTS - 1:
                         raise
         log_for(change.caller).info("appointment {} is {}", stored.id, stored.status)
         return AppointmentSnapshot(
@@ -257,6 +273,7 @@ class BookingActivities:
             self.confirm_slot,
             self.persist_pending,
             self.create_invoice,
+            self.create_invoice_when_billing_is_back,
             self.void_invoice,
             self.mark_scheduled,
             self.mark_failed,

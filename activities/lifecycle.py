@@ -4,13 +4,13 @@ booking (availability, holds, invoices) are BookingActivities'; these are the re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
 from temporalio import activity
 
-from activities.booking import event_context, log_for
+from activities.booking import REAPPLY_ATTEMPTS, event_context, log_for
 from activities.errors import refusals_are_final
 from activities.models import (
     AppointmentRef,
@@ -19,19 +19,23 @@ from activities.models import (
     CancellationPlan,
     FeeOrder,
     HoldAction,
+    InvoiceRecord,
+    InvoiceRecorded,
     InvoiceRef,
     IssuedInvoice,
     Move,
     RescheduleCheck,
     ReschedulePlan,
+    Withdrawal,
+    Withdrawn,
 )
 from config import Settings
 from domain import model
-from domain.errors import AppointmentNotFound, IllegalTransition
+from domain.errors import AppointmentNotFound, ConcurrencyConflict, IllegalTransition
 from domain.events import event_id_for
-from domain.model import RESCHEDULABLE, Appointment
+from domain.model import RESCHEDULABLE, Appointment, Change
 from domain.rules import BookingLimits, validate_requested_time
-from domain.status import AppointmentStatus, ensure_transition
+from domain.status import AppointmentStatus, can_transition, ensure_transition
 from peers import Peers
 from peers.contracts import InvoiceRequest
 from persistence import AppointmentStore
@@ -174,6 +178,85 @@ class LifecycleActivities:
             appointment_id=stored.id, status=stored.status, version=stored.version
         )
 
+    @activity.defn(name="record_invoice")
+    async def record_invoice(self, record: InvoiceRecord) -> InvoiceRecorded:
+        """The late invoice of a booking made while Billing was unreachable: state, event
+        (appointment.invoiced) and outbox row in one transaction; the status stays.
+        Idempotent: an appointment that already carries this invoice counts as recorded.
+        Not recorded when the appointment no longer awaits it (cancelled, or invoiced by a
+        reschedule meanwhile): the saga then voids the invoice."""
+
+        async def change(current: Appointment) -> Change | bool:
+            if current.invoice_id == record.invoice_id:
+                return True  # a retry whose first attempt committed
+            if not model.awaits_invoice(current):
+                return False
+            return model.record_invoice(
+                current,
+                invoice_id=record.invoice_id,
+                event_id=event_id_for(record.idempotency_key),
+                now=now_utc(),
+                context=event_context(record.caller, "invoiced once Billing was back"),
+            )
+
+        recorded = await self._apply(record.appointment_id, change)
+        log_for(record.caller).info(
+            "invoice {} {} on appointment {}",
+            record.invoice_id,
+            "recorded" if recorded else "not wanted any more",
+            record.appointment_id,
+        )
+        return InvoiceRecorded(recorded=recorded)
+
+    @activity.defn(name="withdraw_booking")
+    async def withdraw_booking(self, withdrawal: Withdrawal) -> Withdrawn:
+        """Billing refused the late invoice of a booking past its commit point: undo the
+        booking as far as it still can be, by cancelling it (a SCHEDULED appointment cannot
+        become FAILED). Idempotent by the event id from the key. Nothing to do when it can
+        no longer be cancelled (cancelled meanwhile, or checked in): then its slot is not
+        the saga's to release either."""
+        event_id = event_id_for(withdrawal.idempotency_key)
+
+        async def change(current: Appointment) -> Change | bool:
+            if await self._store.event(event_id) is not None:
+                return True  # a retry whose first attempt committed
+            if not can_transition(current.status, AppointmentStatus.CANCELLED):
+                return False
+            return model.transition(
+                current,
+                AppointmentStatus.CANCELLED,
+                event_id=event_id,
+                now=now_utc(),
+                context=event_context(withdrawal.caller, withdrawal.reason),
+            )
+
+        withdrawn = await self._apply(withdrawal.appointment_id, change)
+        log_for(withdrawal.caller).info(
+            "booking {} {}", withdrawal.appointment_id, "withdrawn" if withdrawn else "kept"
+        )
+        return Withdrawn(withdrawn=withdrawn)
+
+    async def _apply(
+        self,
+        appointment_id: str,
+        change_of: Callable[[Appointment], Awaitable[Change | bool]],
+    ) -> bool:
+        """Commit the change ``change_of`` makes of the current state; it answers True for
+        "already applied" and False for "nothing to do". An edit racing our write: read
+        again and reapply. These steps are retried until done, so a conflict that persists
+        stays a transient fault (retried), never a refusal."""
+        async with refusals_are_final():
+            for _ in range(REAPPLY_ATTEMPTS):
+                change = await change_of(await self._load(appointment_id))
+                if isinstance(change, bool):
+                    return change
+                try:
+                    await self._store.commit(change)
+                    return True
+                except ConcurrencyConflict:
+                    continue
+        raise RuntimeError(f"appointment {appointment_id} kept changing; trying again")
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.prepare_cancellation,
@@ -183,4 +266,6 @@ class LifecycleActivities:
             self.mark_cancelled,
             self.prepare_reschedule,
             self.move_appointment,
+            self.record_invoice,
+            self.withdraw_booking,
         ]

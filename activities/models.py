@@ -154,3 +154,35 @@ class Move(_Input):
     reason: str | None = None
     idempotency_key: str  # becomes the event id
     caller: Caller
+
+
+class DeferredInvoice(_Input):
+    """The invoice of a booking made while Billing was unreachable; None when the
+    appointment no longer awaits one (cancelled, or invoiced by a reschedule meanwhile)."""
+
+    invoice_id: str | None = None
+
+
+class InvoiceRecord(_Input):
+    appointment_id: str
+    invoice_id: str
+    idempotency_key: str  # becomes the event id
+    caller: Caller
+
+
+class InvoiceRecorded(_Input):
+    recorded: bool  # False: the appointment no longer awaits it (cancelled meanwhile)
+
+
+class Withdrawal(_Input):
+    """Undo a booking after its commit point (Billing refused the late invoice): CANCELLED,
+    since a SCHEDULED appointment cannot become FAILED."""
+
+    appointment_id: str
+    reason: str
+    idempotency_key: str  # becomes the event id
+    caller: Caller
+
+
+class Withdrawn(_Input):
+    withdrawn: bool  # False: nothing to undo any more (cancelled meanwhile, or checked in)

@@ -3,6 +3,7 @@ GraphQL) call. The saga itself lives in ``workflows/booking.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,14 @@ from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
 from workflows.booking import BookingOutcome, BookingProgress, BookingRequest, BookingWorkflow
-from workflows.search_attributes import DOCTOR_ID, PATIENT_ID
+from workflows.search_attributes import DOCTOR_ID, PATIENT_ID, BookingStatus
+
+# A booking made while Billing was unreachable (billing outage policy "retry") is SCHEDULED
+# while its run still waits on Billing for the invoice: the answer does not wait for that.
+SCHEDULED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
+# How often a waiting request asks a run that has not ended whether it has SCHEDULED yet.
+# A booking that ends at once (nearly all of them) is never asked.
+PROGRESS_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ class BookingService:
             idempotency_key=idempotency_key,
             fingerprint=booking_fingerprint(body),
             caller=caller,
+            billing_outage_policy=self._settings.billing_outage_policy,
+            billing_retry_max_interval_seconds=self._settings.billing_retry_max_interval_seconds,
         )
         handle, memo = await start_or_join(
             self._temporal,
@@ -82,13 +92,12 @@ class BookingService:
             doctor_id=request.doctor_id,
         )
         appointment_id = str(memo["appointment_id"])
-        outcome = await outcome_within(handle, wait_seconds, "booking")
-        if outcome is None:
+        if not await scheduled_within(handle, wait_seconds):
             progress = await _progress(handle)
             return StillRunning(appointment_id, workflow_id, progress.step if progress else None)
-        appointment = await self._store.get(outcome.appointment_id)
+        appointment = await self._store.get(appointment_id)
         if appointment is None:  # the saga said SCHEDULED; the store must have it
-            raise RuntimeError(f"appointment {outcome.appointment_id} missing after its saga")
+            raise RuntimeError(f"appointment {appointment_id} missing after its saga")
         return Booked(appointment)
 
     async def pending(self, appointment_id: str) -> PendingAppointment | None:
@@ -110,6 +119,25 @@ class BookingService:
                 step=progress.step if progress else None,
             )
         return None
+
+
+async def scheduled_within(
+    handle: WorkflowHandle[BookingWorkflow, BookingOutcome], wait_seconds: float
+) -> bool:
+    """Whether the saga SCHEDULED the appointment within ``wait_seconds``: its run ended, or
+    it waits on Billing for the invoice only (AWAITING_BILLING), which the answer does not
+    wait for. A failed saga raises what ``outcome_within`` raises."""
+    ended = asyncio.ensure_future(outcome_within(handle, wait_seconds, "booking"))
+    try:
+        while True:
+            done, _ = await asyncio.wait({ended}, timeout=PROGRESS_POLL_SECONDS)
+            if done:
+                return ended.result() is not None
+            progress = await _progress(handle)
+            if progress is not None and progress.status in SCHEDULED:
+                return True
+    finally:
+        ended.cancel()
 
 
 async def _progress(

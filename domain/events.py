@@ -34,6 +34,8 @@ class EventType(StrEnum):
     RESCHEDULED = "appointment.rescheduled"  # new time, SCHEDULED again
     EDITED = "appointment.edited"  # reason or notes
     ENTERED_IN_ERROR = "appointment.entered_in_error"  # DELETE: kept, status FAILED
+    # The invoice of a booking made while Billing was unreachable: status unchanged
+    INVOICED = "appointment.invoiced"
 
 
 EVENT_FOR_STATUS: dict[AppointmentStatus, EventType] = {

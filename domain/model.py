@@ -61,6 +61,17 @@ class Change:
 
 
 RESCHEDULABLE = frozenset({AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED})
+# The statuses in which a booking stands, so its invoice, if still missing, is due. A
+# cancelled or failed booking owes nothing (a no-show keeps its invoice, like any other).
+INVOICEABLE = frozenset(
+    {
+        AppointmentStatus.SCHEDULED,
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.CHECKED_IN,
+        AppointmentStatus.COMPLETED,
+        AppointmentStatus.NO_SHOW,
+    }
+)
 EDITABLE = frozenset({"reason", "notes"})
 
 # Fields a transition may set besides its status. ``id`` and ``created_at`` come from the
@@ -174,6 +185,35 @@ def reschedule(
             "hold_id": hold_id,
             "invoice_id": invoice_id,
         },
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+
+
+def awaits_invoice(appointment: Appointment) -> bool:
+    """Booked while Billing was unreachable (policy "retry"), and its invoice still due:
+    the booking stands and no invoice is recorded yet (a reschedule records its own)."""
+    return appointment.invoice_id is None and appointment.status in INVOICEABLE
+
+
+def record_invoice(
+    appointment: Appointment,
+    *,
+    invoice_id: str,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+) -> Change:
+    """Record the invoice of a booking that was SCHEDULED without one; the status stays.
+    Refused (IllegalTransition) once the booking no longer awaits an invoice: cancelled,
+    failed, or invoiced meanwhile."""
+    if not awaits_invoice(appointment):
+        raise IllegalTransition(appointment.status.value, "invoiced")
+    return _change(
+        appointment,
+        EventType.INVOICED,
+        {"invoice_id": invoice_id},
         event_id=event_id,
         now=now,
         context=context,

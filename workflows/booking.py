@@ -1,7 +1,9 @@
 """BookingWorkflow: the booking saga of ARCHITECTURE §2, told as a story of awaits.
 
-    validate patient -> check availability -> reserve slot -> persist PENDING
-    -> create invoice -> confirm the hold -> mark SCHEDULED
+    validate patient -> check availability -> reserve slot
+    -> [persist PENDING -> create invoice -> confirm the hold]  racing the hold's expiry
+    -> mark SCHEDULED
+    -> (Billing was unreachable, policy "retry") invoice once Billing is back
 
 Compensations (registered before each step, run in reverse, shielded from cancellation):
 void invoice, mark FAILED, release the hold."""
@@ -15,14 +17,22 @@ with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
     from activities.models import (
         Caller,
+        HeldSlot,
         HoldAction,
         InvoiceOrder,
         InvoiceVoid,
+        IssuedInvoice,
         NewAppointment,
         PatientCheck,
         SlotCheck,
         SlotReservation,
         StatusChange,
+    )
+    from workflows.hold import before_the_hold_expires
+    from workflows.invoicing import (
+        BillingOutagePolicy,
+        invoice_now_or_later,
+        invoice_when_billing_is_back,
     )
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, SagaDecision, run_saga
@@ -39,6 +49,10 @@ class BookingRequest(BaseModel):
     idempotency_key: str
     fingerprint: str  # of the request body: the same key with another body is refused
     caller: Caller
+    # Captured from the settings when the run starts, so it holds for the run's whole life
+    # (the defaults are what runs started before these fields existed did).
+    billing_outage_policy: BillingOutagePolicy = "compensate"
+    billing_retry_max_interval_seconds: float = 60.0
 
 
 class BookingProgress(BaseModel):
@@ -55,7 +69,7 @@ class BookingOutcome(BaseModel):
     appointment_id: str
     status: str
     hold_id: str
-    invoice_id: str
+    invoice_id: str | None  # None: booked while Billing was down, then cancelled uninvoiced
 
 
 @workflow.defn
@@ -131,6 +145,48 @@ class BookingWorkflow(DecidingSaga):
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=PEER_RETRY,
         )
+        invoice = await before_the_hold_expires(
+            held, lambda: self._turn_hold_into_booking(r, held, compensations)
+        )
+
+        # The Doctor Service has booked the slot: the commit point. Marking SCHEDULED is
+        # forward-only now, retried until done (an undo after a lost answer could leave a
+        # SCHEDULED appointment without its slot).
+        compensations.commit()
+        await self._step("mark_scheduled")
+        scheduled = StatusChange(
+            appointment_id=r.appointment_id,
+            idempotency_key=f"{key}/scheduled",
+            reason="booking saga completed"
+            if invoice
+            else "booked while Billing was unreachable: invoiced once it is back",
+            invoice_id=invoice.invoice_id if invoice else None,
+            caller=caller,
+        )
+        await workflow.execute_activity_method(
+            acts.mark_scheduled,
+            scheduled,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=UNTIL_DONE,
+        )
+        invoice_id = invoice.invoice_id if invoice else await self._invoice_later(r, held)
+
+        self._set_status(BookingStatus.SCHEDULED, step="done")
+        return BookingOutcome(
+            appointment_id=r.appointment_id,
+            status="SCHEDULED",
+            hold_id=held.hold_id,
+            invoice_id=invoice_id,
+        )
+
+    async def _turn_hold_into_booking(
+        self, r: BookingRequest, held: HeldSlot, compensations: Compensations
+    ) -> IssuedInvoice | None:
+        """The steps between taking the hold and confirming it, which race its expiry. The
+        invoice, or None when Billing was unreachable and the policy is to invoice later."""
+        key = workflow.info().workflow_id
+        caller = r.caller
+        acts = BookingActivities
 
         await self._step("persist_pending")
         failed = StatusChange(
@@ -164,12 +220,7 @@ class BookingWorkflow(DecidingSaga):
         )
 
         await self._step("create_invoice")
-        order = InvoiceOrder(
-            appointment_id=r.appointment_id,
-            patient_id=r.patient_id,
-            idempotency_key=f"{key}/invoice",
-            caller=caller,
-        )
+        order = _invoice_order(r)
         void = InvoiceVoid(
             appointment_id=r.appointment_id, idempotency_key=order.idempotency_key, caller=caller
         )
@@ -183,9 +234,7 @@ class BookingWorkflow(DecidingSaga):
             ),
             alongside=True,
         )
-        invoice = await workflow.execute_activity_method(
-            acts.create_invoice, order, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PEER_RETRY
-        )
+        invoice = await invoice_now_or_later(order, r.billing_outage_policy)
 
         await self._step("confirm_slot")
         await workflow.execute_activity_method(
@@ -194,32 +243,14 @@ class BookingWorkflow(DecidingSaga):
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=PEER_RETRY,
         )
+        return invoice
 
-        # The Doctor Service has booked the slot: the commit point. Marking SCHEDULED is
-        # forward-only now, retried until done (an undo after a lost answer could leave a
-        # SCHEDULED appointment without its slot).
-        compensations.commit()
-        await self._step("mark_scheduled")
-        scheduled = StatusChange(
-            appointment_id=r.appointment_id,
-            idempotency_key=f"{key}/scheduled",
-            reason="booking saga completed",
-            invoice_id=invoice.invoice_id,
-            caller=caller,
-        )
-        await workflow.execute_activity_method(
-            acts.mark_scheduled,
-            scheduled,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNTIL_DONE,
-        )
-
-        self._set_status(BookingStatus.SCHEDULED, step="done")
-        return BookingOutcome(
-            appointment_id=r.appointment_id,
-            status="SCHEDULED",
-            hold_id=held.hold_id,
-            invoice_id=invoice.invoice_id,
+    async def _invoice_later(self, r: BookingRequest, held: HeldSlot) -> str | None:
+        """Shown as AWAITING_BILLING and step waiting_for_billing; the API answers the
+        booking (SCHEDULED, no invoice yet) without waiting for this."""
+        self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
+        return await invoice_when_billing_is_back(
+            _invoice_order(r), held.hold_id, r.billing_retry_max_interval_seconds
         )
 
     async def _step(self, name: str) -> None:
@@ -242,3 +273,13 @@ class BookingWorkflow(DecidingSaga):
             error_type=decision.error_type,
             error_detail=decision.detail,
         )
+
+
+def _invoice_order(r: BookingRequest) -> InvoiceOrder:
+    """The booking's invoice, by one key for every attempt: Billing answers the same one."""
+    return InvoiceOrder(
+        appointment_id=r.appointment_id,
+        patient_id=r.patient_id,
+        idempotency_key=f"{workflow.info().workflow_id}/invoice",
+        caller=r.caller,
+    )

@@ -31,3 +31,17 @@ UNTIL_DONE = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=NON_RETRYABLE_TYPES,
 )
+
+
+def until_billing_is_back(maximum_interval_seconds: float) -> RetryPolicy:
+    """The invoice of a booking made while Billing was unreachable: retried without limit,
+    at most ``maximum_interval_seconds`` apart (the run's setting, captured at its start).
+    One pending activity whose attempt count, last failure and next retry the Web UI shows,
+    and whose retries add nothing to the history however long Billing stays away. Unlimited
+    attempts also tell an open breaker to wait rather than fail (activities/errors.py)."""
+    maximum = timedelta(seconds=maximum_interval_seconds)
+    return RetryPolicy(
+        initial_interval=min(timedelta(seconds=1), maximum),
+        maximum_interval=maximum,
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    )

@@ -2,8 +2,8 @@
 
     plan (may it move? is the new time valid?)
     -> check the new slot, hold it             (compensation: release the new hold)
-    -> invoice the new time                    (compensation: void the new invoice)
-    -> confirm the new hold
+    -> [invoice the new time                   (compensation: void the new invoice)
+    -> confirm the new hold]                   racing the new hold's expiry
     -> move the appointment at the planned version   <- the commit point
     -> void the old invoice, release the old slot     (retried until done)
 
@@ -21,14 +21,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from activities.models import (
         Caller,
+        HeldSlot,
         HoldAction,
         InvoiceOrder,
         InvoiceVoid,
+        IssuedInvoice,
         Move,
         RescheduleCheck,
         SlotCheck,
         SlotReservation,
     )
+    from workflows.hold import before_the_hold_expires
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.steps import let_go
@@ -108,9 +111,45 @@ class RescheduleWorkflow(DecidingSaga):
             retry_policy=PEER_RETRY,
         )
 
+        invoice = await before_the_hold_expires(
+            held, lambda: self._invoice_and_confirm(r, plan.patient_id, held, compensations)
+        )
+
+        await workflow.execute_activity_method(
+            lifecycle.move_appointment,
+            Move(
+                appointment_id=r.appointment_id,
+                expected_version=plan.version,
+                start=r.start,
+                duration_minutes=plan.duration_minutes,
+                hold_id=held.hold_id,
+                invoice_id=invoice.invoice_id,
+                reason=r.reason,
+                idempotency_key=f"{key}/moved",
+                caller=r.caller,
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+
+        compensations.commit()  # past the commit point: forward only, until done
+        await let_go(plan.old_invoice_id, plan.old_hold_id, r.caller)
+        return RescheduleOutcome(
+            appointment_id=r.appointment_id,
+            status="SCHEDULED",
+            hold_id=held.hold_id,
+            invoice_id=invoice.invoice_id,
+        )
+
+    async def _invoice_and_confirm(
+        self, r: RescheduleRequest, patient_id: str, held: HeldSlot, compensations: Compensations
+    ) -> IssuedInvoice:
+        """The steps between taking the new hold and confirming it, which race its expiry."""
+        key = workflow.info().workflow_id
+        booking = BookingActivities
         order = InvoiceOrder(
             appointment_id=r.appointment_id,
-            patient_id=plan.patient_id,
+            patient_id=patient_id,
             idempotency_key=f"{key}/invoice",
             caller=r.caller,
         )
@@ -139,29 +178,4 @@ class RescheduleWorkflow(DecidingSaga):
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=PEER_RETRY,
         )
-
-        await workflow.execute_activity_method(
-            lifecycle.move_appointment,
-            Move(
-                appointment_id=r.appointment_id,
-                expected_version=plan.version,
-                start=r.start,
-                duration_minutes=plan.duration_minutes,
-                hold_id=held.hold_id,
-                invoice_id=invoice.invoice_id,
-                reason=r.reason,
-                idempotency_key=f"{key}/moved",
-                caller=r.caller,
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
-
-        compensations.commit()  # past the commit point: forward only, until done
-        await let_go(plan.old_invoice_id, plan.old_hold_id, r.caller)
-        return RescheduleOutcome(
-            appointment_id=r.appointment_id,
-            status="SCHEDULED",
-            hold_id=held.hold_id,
-            invoice_id=invoice.invoice_id,
-        )
+        return invoice

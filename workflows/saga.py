@@ -11,6 +11,9 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+with workflow.unsafe.imports_passed_through():
+    from domain.errors import BUSINESS_ERRORS
+
 
 @dataclass(frozen=True)
 class _Compensation:
@@ -70,14 +73,28 @@ class Compensations:
 T = TypeVar("T")
 
 
-def failure_of(error: ActivityError | ApplicationError) -> tuple[bool, str, str]:
-    """(refused, type, detail) of a failed step: a business refusal keeps the domain
-    error's type, so the API can answer 409 or 422; anything else is a fault."""
+# The business refusals (domain errors): the API answers them 409, 422 or 402. Every other
+# failure is a fault, answered 503. Named from the domain, not from the retry policies'
+# list, which also holds the open circuit (a fault that must not be retried).
+REFUSALS = frozenset(cls.__name__ for cls in BUSINESS_ERRORS)
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether a step failed with a business refusal (not a fault, not a cancellation)."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    return isinstance(cause, ApplicationError) and cause.type in REFUSALS
+
+
+def failure_of(error: ActivityError | ApplicationError) -> tuple[bool, str | None, str]:
+    """(refused, type, detail) of a failed step. A failure that names itself (a
+    non-retryable ApplicationError: a refusal, an open circuit, an expired hold) keeps its
+    type; only a business refusal counts as refused. A fault whose retries ran out has no
+    type of its own (None): the saga's fault type names it."""
     cause = error.cause if isinstance(error, ActivityError) else error
     detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
     if isinstance(cause, ApplicationError) and cause.non_retryable:
-        return True, cause.type or "ApplicationError", detail
-    return False, "SagaFailed", detail
+        return cause.type in REFUSALS, cause.type or "ApplicationError", detail
+    return False, None, detail
 
 
 class SagaDecision(BaseModel):
@@ -112,7 +129,8 @@ async def run_saga(
     """Run a saga's steps; on any failure report the decision (known before the undoing
     ends: a peer that is down may keep a compensation retrying), run the compensations
     (also when the run is cancelled), then fail the run with one ApplicationError naming
-    the cause: the domain error's type for a refusal, ``fault_type`` for a fault."""
+    the cause: its own type for a failure that names itself (a refusal, an open circuit,
+    an expired hold), ``fault_type`` for a fault whose retries ran out."""
     compensations = Compensations()
     try:
         return await body(compensations)
@@ -124,8 +142,8 @@ async def run_saga(
         if not isinstance(error, ActivityError | ApplicationError):
             await compensations.run()
             raise
-        refused, error_type, detail = failure_of(error)
-        error_type = error_type if refused else fault_type
+        refused, named, detail = failure_of(error)
+        error_type = named or fault_type
         decided(SagaDecision(error_type=error_type, detail=detail, refused=refused))
         await compensations.run()
         raise ApplicationError(detail, type=error_type, non_retryable=True) from None

@@ -22,6 +22,9 @@ ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS)
 class BookingStatus(StrEnum):
     PENDING = "PENDING"  # the saga is running
     SCHEDULED = "SCHEDULED"
+    # SCHEDULED while Billing was unreachable (billing outage policy "retry"): the run waits
+    # on Billing to create the invoice, then records it and turns SCHEDULED
+    AWAITING_BILLING = "AWAITING_BILLING"
     REJECTED = "REJECTED"  # a business refusal: unknown patient, slot taken, ...
     FAILED = "FAILED"  # a fault the retries could not overcome; compensated
 

@@ -80,7 +80,9 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
     "wait budget is spent.",
     responses={
         201: {
-            "description": "Booked",
+            "description": "Booked: SCHEDULED, invoiced; or, under the billing outage policy "
+            "`retry` while Billing is down, SCHEDULED with `invoice_id` null until Billing "
+            "is back",
             "headers": {"Location": LOCATION, "Idempotency-Key": IDEMPOTENCY_KEY},
         },
         202: {

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from activities.models import (
@@ -17,10 +18,13 @@ from activities.models import (
     AppointmentSnapshot,
     Cancel,
     CancellationPlan,
+    DeferredInvoice,
     FeeOrder,
     HeldSlot,
     HoldAction,
     InvoiceOrder,
+    InvoiceRecord,
+    InvoiceRecorded,
     InvoiceRef,
     InvoiceVoid,
     IssuedInvoice,
@@ -32,6 +36,8 @@ from activities.models import (
     SlotCheck,
     SlotReservation,
     StatusChange,
+    Withdrawal,
+    Withdrawn,
 )
 
 
@@ -41,6 +47,31 @@ def refusal(error_type: str, detail: str = "refused") -> ApplicationError:
 
 def transient(detail: str = "peer unavailable") -> ApplicationError:
     return ApplicationError(detail, type="PeerUnavailable")
+
+
+def stalled(for_: timedelta, detail: str = "peer unavailable") -> ApplicationError:
+    """A transient fault whose next attempt is due only after ``for_``: the step stalls
+    with no attempt running, so the time-skipping server skips through the wait."""
+    return ApplicationError(detail, type="PeerUnavailable", next_retry_delay=for_)
+
+
+def circuit_open(peer: str = "billing") -> ApplicationError:
+    """How a forward step sees an open breaker (activities/errors.py)."""
+    return ApplicationError(
+        f"the {peer} breaker is open", type="PeerCircuitOpen", non_retryable=True
+    )
+
+
+async def settled(handle: WorkflowHandle[Any, Any], activity_type: str) -> None:
+    """Wait until the run no longer lists ``activity_type`` as pending: a cancelled step
+    whose fake was let go has reported back (see conftest.workflow_env: it must, while the
+    run is still open)."""
+    for _ in range(200):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if all(p.activity_type.name != activity_type for p in pending):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{activity_type} is still pending")
 
 
 @dataclass
@@ -53,8 +84,16 @@ class FakeWorld:
     blockers: dict[str, asyncio.Event] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
+    infos: dict[str, activity.Info] = field(default_factory=dict)  # the call's timeouts, policy
     entered: dict[str, asyncio.Event] = field(default_factory=dict)
     fee_cents: int = 0  # what prepare_cancellation finds the policy asks for
+    # The hold's lifetime at the (fake) Doctor Service, on the test server's clock.
+    hold_lifetime: timedelta = timedelta(minutes=5)
+    # The booking run that waits on Billing: does the appointment still want its invoice
+    # (before it is created; when it is recorded), and may it still be withdrawn?
+    awaits_invoice: bool = True
+    invoice_wanted: bool = True
+    withdrawable: bool = True
 
     def entered_event(self, step: str) -> asyncio.Event:
         return self.entered.setdefault(step, asyncio.Event())
@@ -62,6 +101,7 @@ class FakeWorld:
     async def _run(self, step: str, arg: object) -> None:
         self.calls.append(step)
         self.inputs[step] = arg
+        self.infos[step] = activity.info()
         self.entered_event(step).set()
         if step in self.blockers:
             await self.blockers[step].wait()
@@ -89,7 +129,8 @@ class FakeWorld:
         @activity.defn(name="reserve_slot")
         async def reserve_slot(reservation: SlotReservation) -> HeldSlot:
             await world._run("reserve_slot", reservation)
-            return HeldSlot(hold_id="hold-1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
+            taken = activity.info().current_attempt_scheduled_time
+            return HeldSlot(hold_id="hold-1", expires_at=taken + world.hold_lifetime)
 
         @activity.defn(name="release_slot")
         async def release_slot(reservation: SlotReservation) -> None:
@@ -110,6 +151,21 @@ class FakeWorld:
         async def create_invoice(order: InvoiceOrder) -> IssuedInvoice:
             await world._run("create_invoice", order)
             return IssuedInvoice(invoice_id="inv-1")
+
+        @activity.defn(name="create_invoice_when_billing_is_back")
+        async def create_invoice_when_billing_is_back(order: InvoiceOrder) -> DeferredInvoice:
+            await world._run("create_invoice_when_billing_is_back", order)
+            return DeferredInvoice(invoice_id="inv-late" if world.awaits_invoice else None)
+
+        @activity.defn(name="record_invoice")
+        async def record_invoice(record: InvoiceRecord) -> InvoiceRecorded:
+            await world._run("record_invoice", record)
+            return InvoiceRecorded(recorded=world.invoice_wanted)
+
+        @activity.defn(name="withdraw_booking")
+        async def withdraw_booking(withdrawal: Withdrawal) -> Withdrawn:
+            await world._run("withdraw_booking", withdrawal)
+            return Withdrawn(withdrawn=world.withdrawable)
 
         @activity.defn(name="void_invoice")
         async def void_invoice(void: InvoiceVoid) -> None:
@@ -191,6 +247,9 @@ class FakeWorld:
             confirm_slot,
             persist_pending,
             create_invoice,
+            create_invoice_when_billing_is_back,
+            record_invoice,
+            withdraw_booking,
             void_invoice,
             mark_scheduled,
             mark_failed,

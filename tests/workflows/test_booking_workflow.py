@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
@@ -14,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.models import Caller
-from tests.workflows.fakes import FakeWorld, refusal, transient
+from tests.workflows.fakes import FakeWorld, refusal, settled, transient
 from workflows.booking import BookingOutcome, BookingRequest, BookingWorkflow
 from workflows.search_attributes import BookingStatus
 
@@ -29,7 +30,7 @@ HAPPY = [
 ]
 
 
-def request() -> BookingRequest:
+def request(**overrides: Any) -> BookingRequest:
     return BookingRequest(
         appointment_id=str(uuid.uuid4()),
         patient_id="pat-1",
@@ -40,6 +41,7 @@ def request() -> BookingRequest:
         idempotency_key="key",
         fingerprint="fp",
         caller=Caller(actor="staff:test", request_id="req-1"),
+        **overrides,
     )
 
 
@@ -49,28 +51,32 @@ def world() -> FakeWorld:
 
 
 async def start(
-    env: WorkflowEnvironment, world: FakeWorld, queue: str
+    env: WorkflowEnvironment, world: FakeWorld, queue: str, booking: BookingRequest | None = None
 ) -> WorkflowHandle[BookingWorkflow, BookingOutcome]:
     return await env.client.start_workflow(
         BookingWorkflow.run,
-        request(),
+        booking or request(),
         id=f"booking-{uuid.uuid4()}",
         task_queue=queue,
     )
 
 
-async def run_saga(env: WorkflowEnvironment, world: FakeWorld) -> BookingOutcome:
+async def run_saga(
+    env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
+) -> BookingOutcome:
     queue = f"q-{uuid.uuid4()}"
     async with Worker(
         env.client, task_queue=queue, workflows=[BookingWorkflow], activities=world.activities()
     ):
-        handle = await start(env, world, queue)
+        handle = await start(env, world, queue, booking)
         return await handle.result()
 
 
-async def failed_saga(env: WorkflowEnvironment, world: FakeWorld) -> ApplicationError:
+async def failed_saga(
+    env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
+) -> ApplicationError:
     with pytest.raises(WorkflowFailureError) as caught:
-        await run_saga(env, world)
+        await run_saga(env, world, booking)
     cause = caught.value.cause
     assert isinstance(cause, ApplicationError)
     return cause
@@ -208,8 +214,8 @@ async def test_progress_query_and_search_attribute_report_the_outcome(
 async def test_cancellation_mid_saga_still_runs_every_compensation(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
-    gate = asyncio.Event()
-    world.blockers["create_invoice"] = gate
+    answer, undoing = asyncio.Event(), asyncio.Event()
+    world.blockers |= {"create_invoice": answer, "mark_failed": undoing}
     queue = f"q-{uuid.uuid4()}"
     async with Worker(
         workflow_env.client,
@@ -220,9 +226,12 @@ async def test_cancellation_mid_saga_still_runs_every_compensation(
         handle = await start(workflow_env, world, queue)
         await asyncio.wait_for(world.entered_event("create_invoice").wait(), 10)
         await handle.cancel()
+        await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
+        answer.set()  # Billing answers the cancelled step while the run still undoes
+        await settled(handle, "create_invoice")
+        undoing.set()
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
-        gate.set()
     assert isinstance(caught.value.cause, CancelledError)
     assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)
     assert world.completed.index("mark_failed") < world.completed.index("release_slot")

@@ -13,6 +13,7 @@ from domain.model import (
     Change,
     edit,
     enter_in_error,
+    record_invoice,
     request,
     reschedule,
     transition,
@@ -92,6 +93,18 @@ class Lifecycle:
             )
         )
 
+    def invoiced(self, invoice_id: str = "inv-late") -> Lifecycle:
+        """The late invoice of a booking SCHEDULED while Billing was unreachable."""
+        return self._add(
+            record_invoice(
+                self.state,
+                invoice_id=invoice_id,
+                event_id=self._event_id("invoiced"),
+                now=self._now(),
+                context=EventContext(actor="patient:pat-anna-schmidt", workflow_id="booking-k"),
+            )
+        )
+
     def entered_in_error(self) -> Lifecycle:
         return self._add(
             enter_in_error(
@@ -128,9 +141,12 @@ def every_event_type() -> list[Change]:
     )
     failed = Lifecycle().to(S.FAILED)
     cancelled = Lifecycle().to(S.SCHEDULED).to(S.CANCELLED)
+    invoiced_late = Lifecycle().to(S.SCHEDULED).invoiced().to(S.CONFIRMED)
     # A no-show needs "now" past the start: this one started before the clock's T0.
     no_show = Lifecycle(start=T0 - timedelta(hours=1)).to(S.SCHEDULED).to(S.NO_SHOW)
-    changes = [c for life in (full, failed, cancelled, no_show) for c in life.history]
+    changes = [
+        c for life in (full, failed, cancelled, invoiced_late, no_show) for c in life.history
+    ]
     assert {c.event.type for c in changes} == set(EventType)
     return changes
 

@@ -147,6 +147,17 @@ def test_a_broken_envelope_is_refused_with_a_clear_reason(
     assert complaint in str(refused.value)
 
 
+def test_an_invoiced_event_must_carry_its_invoice() -> None:
+    invoiced = next(c for c in CHANGES if c.event.type is EventType.INVOICED)
+    envelope = envelope_of(invoiced)
+    assert envelope["data"]["status"] == "SCHEDULED"
+    assert envelope["data"]["changed"] == ["invoice_id", "updated_at"]
+    envelope["data"]["invoice_id"] = None
+    with pytest.raises(ContractViolation) as refused:
+        validate_envelope(envelope)
+    assert "data/invoice_id: None is not of type 'string'" in str(refused.value)
+
+
 def test_unknown_fields_are_allowed_so_producers_can_add_fields_within_a_version() -> None:
     envelope = broken("trace_id", "abc")
     envelope["data"]["room"] = "2.14"
