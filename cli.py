@@ -15,6 +15,8 @@ appointment-service token        a Bearer token for the local stack
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 
 
@@ -27,12 +29,19 @@ def _api() -> None:
 
     settings = load_settings()
     configure_logging(settings, "api")
+    # On SIGTERM uvicorn stops accepting, lets the requests in flight finish (a booking
+    # waits up to its budget), runs the lifespan's shutdown, then re-raises the signal
+    # with the handler it found installed. With this no-op one, the process then ends
+    # with exit code 0, as after any clean stop, rather than being killed by the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
         access_log=False,  # our middleware logs every request, with its request id
+        timeout_graceful_shutdown=math.ceil(settings.booking_wait_seconds) + 5,
     )
 
 
