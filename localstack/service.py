@@ -107,6 +107,8 @@ class LocalService:
             env=env,
             port=p.api,
             ready=lambda: _http_ok(f"{self.api_url}/health/ready"),
+            # On SIGTERM the API drains: a booking in flight may wait out its whole budget.
+            stop_timeout=self.settings.booking_wait_seconds + 10,
         )
         # The outbox relay and the Notification Service's stand-in have no port: each is
         # ready once it runs, and catches up by itself. The projector is ready once it has

@@ -38,10 +38,11 @@ def stopped_cleanly(process: ManagedProcess) -> int | None:
 
 @pytest.fixture
 def slow_billing(peers: dict[str, httpx.Client]) -> Iterator[None]:
-    """Billing answers after 2 s: a booking is in flight long enough to be interrupted."""
-    peers["billing"].put(
-        "/_sim/faults", json={"mode": "slow", "delay_seconds": 2}
-    ).raise_for_status()
+    """Billing answers after 1 s: a booking is in flight long enough to be interrupted,
+    yet each call stays inside the 2 s peer timeout (a slower one would time out, and the
+    saga would compensate)."""
+    slow = {"mode": "slow", "delay_seconds": 1.0}
+    peers["billing"].put("/_sim/faults", json=slow).raise_for_status()
     yield
     peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
 
