@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> None:
             "run", "api", "worker", "relay", "projector", "notifications", "simulators", "token"
         ],
     )  # fmt: skip
-    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    # Only the first word is ours; everything after it (``--help`` too) is the command's.
+    args = parser.parse_args(given[:1])
+    rest = given[1:]
     if args.command == "api":
         _api()
     elif args.command == "worker":
