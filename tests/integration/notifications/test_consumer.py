@@ -25,14 +25,6 @@ TOPIC = "appointment.events"
 
 
 @pytest.fixture(scope="module")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("notify-mongo")
-    port = free_port()
-    with servers.mongo(port, data / "storage", data / "logs"):
-        yield servers.mongo_uri(port)
-
-
-@pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     broker = servers.kafka(free_port(), tmp_path_factory.mktemp("notify-kafka"))
     with broker:

@@ -9,7 +9,7 @@ whole process, so the binding is redone per test and the tests must run one at a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +18,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from config import load_settings
-from localstack import servers
-from localstack.ports import free_port
 from persistence.database import connect
 from persistence.store import AppointmentStore
 
 TOPIC = "appointment.events"
-
-
-@pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("mongo")
-    port = free_port()
-    # The ``with`` block stops the server (and its process group) even if a test fails.
-    with servers.mongo(port, data / "storage", data / "logs"):
-        yield servers.mongo_uri(port)
 
 
 @dataclass(frozen=True)

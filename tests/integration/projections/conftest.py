@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,8 +25,6 @@ from config import Settings, load_settings
 from domain.events import EventContext
 from domain.model import Appointment, request, transition
 from domain.status import AppointmentStatus
-from localstack import servers
-from localstack.ports import free_port
 from peers.doctors import DoctorClient
 from peers.patients import PatientClient
 from persistence.database import connect
@@ -47,14 +45,6 @@ QUICK = FollowOptions(
     batch_size=50, max_await_ms=50, idle_checkpoint_seconds=0.2, backoff=Backoff(0.05, 0.2)
 )
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("mongo")
-    port = free_port()
-    with servers.mongo(port, data / "storage", data / "logs"):
-        yield servers.mongo_uri(port)
 
 
 async def eventually(
