@@ -246,9 +246,12 @@ def test_the_queries_answer_what_the_read_view_holds(
     start = slots.next()
     booked = gql(api, BOOK, input=booking(start), key=str(uuid.uuid4()))["data"]["bookAppointment"]
     appointment_id = booked["appointmentId"]
-    entry = eventually(
-        lambda: gql(api, ONE, id=appointment_id)["data"]["appointment"], what="the view row"
-    )
+
+    def settled() -> dict[str, Any] | None:  # the view sees PENDING before SCHEDULED
+        found = gql(api, ONE, id=appointment_id)["data"]["appointment"]
+        return found if found and found["status"] == "SCHEDULED" else None
+
+    entry = eventually(settled, what="the scheduled view row")
 
     row = mongo["appointment_read_view"].find_one({"_id": appointment_id})
     assert row is not None
@@ -337,7 +340,13 @@ def as_role(service: LocalService) -> Iterator[Callable[[str, str], httpx.Client
 def in_view(api: httpx.Client, slots: Slots) -> dict[str, Any]:
     """OWNER_PATIENT's appointment with OWNER_DOCTOR, once the read view has it."""
     booked = rest_book(api, slots.next())
-    eventually(lambda: gql(api, ONE, id=booked["id"])["data"]["appointment"], what="the view row")
+    eventually(
+        lambda: (
+            (gql(api, ONE, id=booked["id"])["data"]["appointment"] or {}).get("status")
+            == "SCHEDULED"
+        ),
+        what="the scheduled view row",
+    )
     return booked
 
 

@@ -64,10 +64,16 @@ def booked(api: httpx.Client, slots: Slots) -> dict[str, Any]:
     appointment = dict(answer.json())
 
     def in_schedule() -> list[Any] | None:
+        # The view sees PENDING first and SCHEDULED a moment later: wait for the version
+        # the API answered with, not just for the row.
         found = api.get(schedule_path(), params=window(appointment["start"])).json()
-        return [a for a in found["appointments"] if a["id"] == appointment["id"]] or None
+        return [
+            a
+            for a in found["appointments"]
+            if a["id"] == appointment["id"] and a["updated_at"] == appointment["updated_at"]
+        ] or None
 
-    eventually(in_schedule, what="the booking reached the doctor's schedule")
+    eventually(in_schedule, what="the booked version reached the doctor's schedule")
     return appointment
 
 
