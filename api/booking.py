@@ -6,27 +6,49 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.models import Caller
-from api.sagas import fingerprint, outcome_within, start_or_join
+from api.sagas import (
+    fingerprint,
+    key_reused,
+    outcome_within,
+    refusal,
+    saga_decision,
+    saga_start_options,
+    start_or_join,
+)
 from api.schemas import BookAppointment, PendingAppointment
 from config import Settings
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
-from workflows.booking import BookingOutcome, BookingProgress, BookingRequest, BookingWorkflow
-from workflows.search_attributes import DOCTOR_ID, PATIENT_ID, BookingStatus
+from workflows.booking import (
+    ANSWERED,
+    KEY_REUSED,
+    BookingOutcome,
+    BookingProgress,
+    BookingRequest,
+    BookingWorkflow,
+)
+from workflows.search_attributes import DOCTOR_ID, PATIENT_ID
 
-# A booking made while Billing was unreachable (billing outage policy "retry") is SCHEDULED
-# while its run still waits on Billing for the invoice: the answer does not wait for that.
-SCHEDULED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
-# How often a waiting request asks a run that has not ended whether it has SCHEDULED yet.
-# A booking that ends at once (nearly all of them) is never asked.
+# How often a request that joined a run by its result (one started before the ``answer``
+# update existed, or one that has ended) asks whether it has SCHEDULED yet.
 PROGRESS_POLL_SECONDS = 0.5
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,10 @@ def booking_fingerprint(body: BookAppointment) -> str:
 
 def workflow_id_for(idempotency_key: str) -> str:
     return f"booking-{idempotency_key}"
+
+
+class _JoinInstead(Exception):
+    """The key's run cannot answer the update: join it by its result instead."""
 
 
 class BookingService:
@@ -79,22 +105,85 @@ class BookingService:
             caller=caller,
             billing_outage_policy=self._settings.billing_outage_policy,
             billing_retry_max_interval_seconds=self._settings.billing_retry_max_interval_seconds,
+            local_steps=self._settings.saga_local_steps,
         )
-        handle, memo = await start_or_join(
-            self._temporal,
+        if wait_seconds <= 0:  # Prefer: respond-async: start (or join) the run, answer 202
+            _, memo = await self._start_or_join(request)
+            return StillRunning(str(memo["appointment_id"]), workflow_id, step=None)
+        try:
+            answer = await asyncio.wait_for(self._answer(request), timeout=wait_seconds)
+        # The budget ran out: wait_for cancels the call, which the SDK reports as its own
+        # error rather than as the cancellation.
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return await self._still_running(request)
+        except _JoinInstead:
+            return await self._join(request, wait_seconds)
+        return await self._booked(answer.appointment_id)
+
+    async def _answer(self, request: BookingRequest) -> BookingProgress:
+        """Update-with-start: one call starts the saga (or joins the run the key already
+        started) and returns once it is SCHEDULED, or raises once it failed and is undone.
+        Temporal delivers the answer when the workflow gives it: no polling."""
+        start = WithStartWorkflowOperation(
             BookingWorkflow.run,
             request,
-            workflow_id=workflow_id,
-            task_queue=self._settings.temporal_task_queue,
-            fingerprint=request.fingerprint,
-            appointment_id=request.appointment_id,
-            patient_id=request.patient_id,
-            doctor_id=request.doctor_id,
+            **saga_start_options(**self._identity(request)),
         )
-        appointment_id = str(memo["appointment_id"])
+        try:
+            return await self._temporal.execute_update_with_start_workflow(
+                BookingWorkflow.answer, request.fingerprint, start_workflow_operation=start
+            )
+        except WorkflowAlreadyStartedError:  # the key's run has ended: its recorded outcome
+            raise _JoinInstead from None
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            # The update's own answers are non-retryable ApplicationErrors; anything else (a
+            # run started before the update existed, which does not know it) is joined.
+            if not isinstance(cause, ApplicationError) or not cause.non_retryable:
+                raise _JoinInstead from None
+            if cause.type == KEY_REUSED:
+                raise key_reused() from None
+            raise refusal(cause.type, cause.message, "booking") from None
+
+    async def _join(self, request: BookingRequest, wait_seconds: float) -> Booked | StillRunning:
+        """The key's run, however it started: its outcome, waited for up to
+        ``wait_seconds``."""
+        handle, memo = await self._start_or_join(request)
         if not await scheduled_within(handle, wait_seconds):
-            progress = await _progress(handle)
-            return StillRunning(appointment_id, workflow_id, progress.step if progress else None)
+            return await self._still_running(request)
+        return await self._booked(str(memo["appointment_id"]))
+
+    async def _still_running(self, request: BookingRequest) -> StillRunning:
+        """202: the run outlasted the wait. A saga that failed and is still undoing (a peer
+        down keeps a compensation retrying) is answered as its failure."""
+        handle, memo = await self._start_or_join(request)
+        decision = await saga_decision(handle)
+        if decision is not None:
+            raise refusal(decision.error_type, decision.detail, "booking")
+        progress = await _progress(handle)
+        return StillRunning(
+            str(memo["appointment_id"]), handle.id, progress.step if progress else None
+        )
+
+    async def _start_or_join(
+        self, request: BookingRequest
+    ) -> tuple[WorkflowHandle[BookingWorkflow, BookingOutcome], dict[str, Any]]:
+        return await start_or_join(
+            self._temporal, BookingWorkflow.run, request, **self._identity(request)
+        )
+
+    def _identity(self, request: BookingRequest) -> dict[str, str]:
+        """What names the run (workflow id, task queue) and what it is shown and checked by."""
+        return {
+            "workflow_id": workflow_id_for(request.idempotency_key),
+            "task_queue": self._settings.temporal_task_queue,
+            "fingerprint": request.fingerprint,
+            "appointment_id": request.appointment_id,
+            "patient_id": request.patient_id,
+            "doctor_id": request.doctor_id,
+        }
+
+    async def _booked(self, appointment_id: str) -> Booked:
         appointment = await self._store.get(appointment_id)
         if appointment is None:  # the saga said SCHEDULED; the store must have it
             raise RuntimeError(f"appointment {appointment_id} missing after its saga")
@@ -134,7 +223,7 @@ async def scheduled_within(
             if done:
                 return ended.result() is not None
             progress = await _progress(handle)
-            if progress is not None and progress.status in SCHEDULED:
+            if progress is not None and progress.status in ANSWERED:
                 return True
     finally:
         ended.cancel()
@@ -143,8 +232,10 @@ async def scheduled_within(
 async def _progress(
     handle: WorkflowHandle[BookingWorkflow, BookingOutcome],
 ) -> BookingProgress | None:
-    """The saga's progress; None while its first workflow task has not run yet."""
+    """The saga's progress; None while its first workflow task has not run yet, or while a
+    workflow task runs its local steps longer than a reader should wait (a query waits for
+    the task to end)."""
     try:
-        return await handle.query(BookingWorkflow.progress)
+        return await handle.query(BookingWorkflow.progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):
         return None

@@ -53,35 +53,60 @@ async def start_or_join(
     """Start the saga, or get the run this workflow id already has: a retried request
     joins the running saga; one that comes after it ended gets its recorded outcome.
     Never two sagas for one key. A key reused with another request is refused (422)."""
+    options = saga_start_options(
+        workflow_id=workflow_id,
+        task_queue=task_queue,
+        fingerprint=fingerprint,
+        appointment_id=appointment_id,
+        patient_id=patient_id,
+        doctor_id=doctor_id,
+    )
     try:
-        handle: WorkflowHandle[W, R] = await temporal.start_workflow(
-            run,
-            request,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={"fingerprint": fingerprint, "appointment_id": appointment_id},
-            # Readable in the Temporal Web UI: every saga of one appointment side by side.
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(APPOINTMENT_ID, appointment_id),
-                    SearchAttributePair(PATIENT_ID, patient_id),
-                    SearchAttributePair(DOCTOR_ID, doctor_id),
-                ]
-            ),
-        )
+        handle: WorkflowHandle[W, R] = await temporal.start_workflow(run, request, **options)
     except WorkflowAlreadyStartedError:
         handle = temporal.get_workflow_handle_for(run, workflow_id)
     memo = await (await handle.describe()).memo()
     if memo.get("fingerprint") != fingerprint:
-        raise ProblemError(
-            422,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this Idempotency-Key was already used with a different request",
-        )
+        raise key_reused()
     return handle, dict(memo)
+
+
+def saga_start_options(
+    *,
+    workflow_id: str,
+    task_queue: str,
+    fingerprint: str,
+    appointment_id: str,
+    patient_id: str,
+    doctor_id: str,
+) -> dict[str, Any]:
+    """How every saga run starts: one run per workflow id (a second start joins a running
+    one, and never reruns an ended one), its request's fingerprint and appointment in the
+    memo, and search attributes for the Web UI."""
+    return {
+        "id": workflow_id,
+        "task_queue": task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "memo": {"fingerprint": fingerprint, "appointment_id": appointment_id},
+        # Readable in the Temporal Web UI: every saga of one appointment side by side.
+        "search_attributes": TypedSearchAttributes(
+            [
+                SearchAttributePair(APPOINTMENT_ID, appointment_id),
+                SearchAttributePair(PATIENT_ID, patient_id),
+                SearchAttributePair(DOCTOR_ID, doctor_id),
+            ]
+        ),
+    }
+
+
+def key_reused() -> ProblemError:
+    return ProblemError(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        "this Idempotency-Key was already used with a different request",
+    )
 
 
 async def outcome_within(handle: WorkflowHandle[W, R], wait_seconds: float, saga: str) -> R | None:
@@ -90,7 +115,7 @@ async def outcome_within(handle: WorkflowHandle[W, R], wait_seconds: float, saga
     try:
         return await asyncio.wait_for(handle.result(), timeout=wait_seconds)
     except TimeoutError:
-        decision = await _decision(handle)
+        decision = await saga_decision(handle)
         if decision is not None:  # failed, still undoing (say Billing is down)
             raise refusal(decision.error_type, decision.detail, saga) from None
         return None
@@ -103,7 +128,7 @@ async def outcome_within(handle: WorkflowHandle[W, R], wait_seconds: float, saga
         raise refusal(None, "the saga failed", saga) from None
 
 
-async def _decision(handle: WorkflowHandle[Any, Any]) -> SagaDecision | None:
+async def saga_decision(handle: WorkflowHandle[Any, Any]) -> SagaDecision | None:
     """Every saga answers the ``decision`` query; None while it has not failed, or before
     its first workflow task ran."""
     try:

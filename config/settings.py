@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     billing_retry_max_interval_seconds: float = Field(
         60.0, gt=0, description="the longest pause between invoice attempts (retry policy)"
     )
+    saga_local_steps: bool = Field(
+        True,
+        description="run a booking saga's short forward steps as local activities (fast); "
+        "false: as regular activities, each one listed in the Web UI while it runs",
+    )
 
     # Booking rules
     clinic_timezone: str = "Europe/Berlin"

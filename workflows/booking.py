@@ -10,8 +10,11 @@ void invoice, mark FAILED, release the hold."""
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
@@ -37,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, SagaDecision, run_saga
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
+    from workflows.steps import forward
 
 
 class BookingRequest(BaseModel):
@@ -53,6 +57,9 @@ class BookingRequest(BaseModel):
     # (the defaults are what runs started before these fields existed did).
     billing_outage_policy: BillingOutagePolicy = "compensate"
     billing_retry_max_interval_seconds: float = 60.0
+    # Forward steps as local activities (settings.saga_local_steps). False for runs started
+    # before the field existed: they replay with the regular activities they ran.
+    local_steps: bool = False
 
 
 class BookingProgress(BaseModel):
@@ -72,15 +79,49 @@ class BookingOutcome(BaseModel):
     invoice_id: str | None  # None: booked while Billing was down, then cancelled uninvoiced
 
 
+# Whom the API answers 201: SCHEDULED, also while the run still waits on Billing for the
+# invoice (billing outage policy "retry").
+ANSWERED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
+# The ``answer`` update's refusal of a request that reuses a key with another body.
+KEY_REUSED = "IdempotencyKeyReused"
+
+
 @workflow.defn
 class BookingWorkflow(DecidingSaga):
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: BookingRequest) -> None:
         super().__init__()
+        self._fingerprint = request.fingerprint
         self._progress: BookingProgress | None = None
+        self._ended = False
 
     @workflow.query
     def progress(self) -> BookingProgress | None:
         return self._progress
+
+    @workflow.update
+    async def answer(self, fingerprint: str) -> BookingProgress:
+        """What the API waits for (update-with-start: one call starts the run, or joins the
+        one the key already started, and returns when there is an answer, with no polling):
+        the progress once the booking is SCHEDULED, or the saga's failure once it is undone,
+        raised as the non-retryable ApplicationError it names."""
+        await workflow.wait_condition(lambda: self._answered() or self._ended)
+        if self._answered():
+            assert self._progress is not None
+            return self._progress
+        decision = self._decision
+        assert decision is not None, "a run that ended unanswered has decided"
+        raise ApplicationError(decision.detail, type=decision.error_type, non_retryable=True)
+
+    @answer.validator
+    def _same_request(self, fingerprint: str) -> None:
+        """Rejected before it is recorded: the same key with another request body."""
+        if fingerprint != self._fingerprint:
+            raise ApplicationError(
+                "this Idempotency-Key was already used with a different request",
+                type=KEY_REUSED,
+                non_retryable=True,
+            )
 
     @workflow.run
     async def run(self, request: BookingRequest) -> BookingOutcome:
@@ -91,11 +132,26 @@ class BookingWorkflow(DecidingSaga):
             step="validate_patient",
         )
         workflow.upsert_search_attributes([BOOKING_STATUS.value_set(BookingStatus.PENDING)])
-        return await run_saga(
-            lambda compensations: self._book(request, compensations),
-            self._decide,
-            fault_type="BookingFailed",
-        )
+        try:
+            outcome = await run_saga(
+                lambda compensations: self._book(request, compensations),
+                self._decide,
+                fault_type="BookingFailed",
+            )
+        except (Exception, asyncio.CancelledError):
+            await self._answer_waiting_requests()
+            raise
+        await self._answer_waiting_requests()
+        return outcome
+
+    def _answered(self) -> bool:
+        return self._progress is not None and self._progress.status in ANSWERED
+
+    async def _answer_waiting_requests(self) -> None:
+        """The run ends (undone, or done): every ``answer`` still waiting gets its reply
+        before the run closes."""
+        self._ended = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
         key = workflow.info().workflow_id
@@ -103,23 +159,18 @@ class BookingWorkflow(DecidingSaga):
         acts = BookingActivities
 
         await self._step("validate_patient")
-        await workflow.execute_activity_method(
+        await forward(
             acts.validate_patient,
             PatientCheck(patient_id=r.patient_id, caller=caller),
-            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=PEER_RETRY,
+            local=r.local_steps,
         )
 
         await self._step("check_availability")
         slot = SlotCheck(
             doctor_id=r.doctor_id, start=r.start, duration_minutes=r.duration_minutes, caller=caller
         )
-        await workflow.execute_activity_method(
-            acts.check_availability,
-            slot,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=PEER_RETRY,
-        )
+        await forward(acts.check_availability, slot, retry_policy=PEER_RETRY, local=r.local_steps)
 
         await self._step("reserve_slot")
         reservation = SlotReservation(
@@ -139,6 +190,10 @@ class BookingWorkflow(DecidingSaga):
                 retry_policy=UNTIL_DONE,
             ),
         )
+        # Always a regular activity: taking the hold changes what the check before it would
+        # answer (our own hold makes the slot look taken). Scheduling it records the local
+        # steps before it first, so a worker crash can never replay the check against our
+        # own hold and refuse the booking.
         held = await workflow.execute_activity_method(
             acts.reserve_slot,
             reservation,
@@ -163,12 +218,7 @@ class BookingWorkflow(DecidingSaga):
             invoice_id=invoice.invoice_id if invoice else None,
             caller=caller,
         )
-        await workflow.execute_activity_method(
-            acts.mark_scheduled,
-            scheduled,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNTIL_DONE,
-        )
+        await forward(acts.mark_scheduled, scheduled, retry_policy=UNTIL_DONE, local=r.local_steps)
         invoice_id = invoice.invoice_id if invoice else await self._invoice_later(r, held)
 
         self._set_status(BookingStatus.SCHEDULED, step="done")
@@ -215,9 +265,7 @@ class BookingWorkflow(DecidingSaga):
             idempotency_key=f"{key}/pending",
             caller=caller,
         )
-        await workflow.execute_activity_method(
-            acts.persist_pending, new, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DB_RETRY
-        )
+        await forward(acts.persist_pending, new, retry_policy=DB_RETRY, local=r.local_steps)
 
         await self._step("create_invoice")
         order = _invoice_order(r)
@@ -234,14 +282,14 @@ class BookingWorkflow(DecidingSaga):
             ),
             alongside=True,
         )
-        invoice = await invoice_now_or_later(order, r.billing_outage_policy)
+        invoice = await invoice_now_or_later(order, r.billing_outage_policy, local=r.local_steps)
 
         await self._step("confirm_slot")
-        await workflow.execute_activity_method(
+        await forward(
             acts.confirm_slot,
             HoldAction(hold_id=held.hold_id, caller=caller),
-            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=PEER_RETRY,
+            local=r.local_steps,
         )
         return invoice
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
@@ -22,25 +22,24 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import InvoiceOrder, InvoiceRecord, IssuedInvoice, Withdrawal
     from workflows.policies import PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE, until_billing_is_back
     from workflows.saga import is_refusal
-    from workflows.steps import let_go
+    from workflows.steps import forward, let_go
 
 BillingOutagePolicy = Literal["compensate", "retry"]
 
 
 async def invoice_now_or_later(
-    order: InvoiceOrder, policy: BillingOutagePolicy
+    order: InvoiceOrder, policy: BillingOutagePolicy, *, local: bool
 ) -> IssuedInvoice | None:
     """The invoice, before the commit point; None when Billing is unreachable and the
     policy is "retry". A refusal (BillingRefused) is no outage: it compensates under
     either policy, and so does a cancellation of the step (the hold expired)."""
     try:
-        return await workflow.execute_activity_method(
-            BookingActivities.create_invoice,
-            order,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=PEER_RETRY,
+        return await forward(
+            BookingActivities.create_invoice, order, retry_policy=PEER_RETRY, local=local
         )
-    except ActivityError as error:
+    # A regular activity's failure comes as an ActivityError around its cause, a local
+    # activity's as the cause itself.
+    except (ActivityError, ApplicationError) as error:
         outage = not (is_refusal(error) or is_cancelled_exception(error))
         if policy != "retry" or not outage:
             raise

@@ -1,13 +1,42 @@
-"""Steps more than one saga takes."""
+"""Steps more than one saga takes, and how a saga runs its forward steps."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from activities.models import Caller, HoldAction, InvoiceRef
     from workflows.policies import STEP_TIMEOUT, UNTIL_DONE
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+async def forward(
+    step: Callable[[Any, A], Awaitable[R]], arg: A, *, retry_policy: RetryPolicy, local: bool
+) -> R:
+    """A saga's forward step: short, idempotent by its key, and refused or retried by its
+    policy. ``local`` runs it as a *local* activity, inside the workflow task on the worker
+    that runs the saga: no round trip through the task queue and no history events of its
+    own (one marker), which is most of what a regular activity costs on the critical path.
+    The guarantees stay those of a regular activity: a worker that dies mid-step leaves the
+    workflow task to another worker, which runs the step again, and the step's idempotency
+    key makes that second run answer what the first did.
+
+    Compensations, and steps that may wait long (invoicing once Billing is back), stay
+    regular activities: an operator sees them pending in the Web UI."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=retry_policy
+        )
+    return await workflow.execute_activity_method(
+        step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=retry_policy
+    )
 
 
 async def let_go(invoice_id: str | None, hold_id: str | None, caller: Caller) -> None:
