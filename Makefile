@@ -36,3 +36,8 @@ pytest: install
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
+
+## make bench: the benchmark on the local stack (make bench ARGS=--quick for a smoke run)
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench $(ARGS)

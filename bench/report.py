@@ -1,0 +1,426 @@
+"""The benchmark's report: its JSON shape (pydantic models), the targets judged against
+the figures (printed beside them, never asserted), and the printed tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bench.memory import ProcessMemory
+from bench.outbox import OutboxFigures
+from bench.reads import ExplainPlan, ReadFigures, ViewFill
+from bench.stats import Summary
+
+# The targets (issue #8).
+P50_RATIO_MAX = 3.0  # saga p50 at most 3x the baseline's
+THROUGHPUT_RATIO_MIN = 0.5  # saga's max sustained throughput at least half the baseline's
+READ_P99_MS = 20.0  # schedule reads p99 below 20 ms ...
+READ_VIEW_ROWS = 100_000  # ... over a view of this many appointments
+OUTBOX_P99_MS = 200.0  # outbox lag p99 below 200 ms
+
+
+class MachineInfo(BaseModel):
+    cpu_count: int | None
+    python: str
+    platform: str
+    git_commit: str | None
+    git_dirty: bool | None
+    load_average: tuple[float, float, float] | None
+    started_at: datetime
+
+
+class Options(BaseModel):
+    levels: list[int]
+    seconds: float
+    warmup_seconds: float
+    view_size: int
+    read_concurrency: int
+    read_seconds: float
+    quick: bool
+    overrides: dict[str, str] = {}  # --set NAME=VALUE: settings of the service
+
+
+class BookingLevel(BaseModel):
+    concurrency: int
+    baseline: Summary
+    saga: Summary
+    p50_ratio: float | None  # saga / baseline
+    throughput_ratio: float | None  # saga / baseline
+    # CPU use of each process during the measured run, in % of one core
+    baseline_cpu: dict[str, float] = {}
+    saga_cpu: dict[str, float] = {}
+
+
+class MaxSustained(BaseModel):
+    """The highest throughput among the levels without a single error."""
+
+    concurrency: int | None
+    throughput_per_s: float | None
+    p50_ms: float | None
+
+
+class BookingReport(BaseModel):
+    seconds_per_level: float
+    warmup_seconds: float
+    levels: list[BookingLevel]
+    baseline_max: MaxSustained
+    saga_max: MaxSustained
+    max_throughput_ratio: float | None
+    max_p50_ratio: float | None  # at each one's max sustained level
+
+
+class ReadsReport(BaseModel):
+    concurrency: int
+    seconds: float
+    measure_seconds: float  # the explain and the reads, wall time
+    fill: ViewFill
+    explain: list[ExplainPlan]
+    queries: list[ReadFigures]
+
+
+class Target(BaseModel):
+    name: str
+    measured: float | None
+    measured_text: str
+    goal: str
+    met: bool | None  # None: not measured
+    note: str = ""
+
+
+class BenchReport(BaseModel):
+    machine: MachineInfo
+    options: Options
+    settings: dict[str, str | int | float | bool] = {}  # the service's, as far as they matter
+    wall_seconds: float
+    phases: dict[str, float]
+    booking: BookingReport
+    reads: ReadsReport | None
+    outbox: list[OutboxFigures]
+    memory: list[ProcessMemory]
+    targets: list[Target]
+    notes: list[str]
+
+
+# --- the figures -------------------------------------------------------------------------
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def max_sustained(levels: Sequence[Summary]) -> MaxSustained:
+    clean = [s for s in levels if s.errors == 0 and s.count > 0]
+    if not clean:
+        return MaxSustained(concurrency=None, throughput_per_s=None, p50_ms=None)
+    best = max(clean, key=lambda s: s.throughput_per_s)
+    return MaxSustained(
+        concurrency=best.concurrency, throughput_per_s=best.throughput_per_s, p50_ms=best.p50_ms
+    )
+
+
+def booking_report(
+    baseline: Sequence[Summary],
+    saga: Sequence[Summary],
+    seconds: float,
+    warmup: float,
+    cpu: Sequence[tuple[dict[str, float], dict[str, float]]] = (),
+) -> BookingReport:
+    """Per level: ``baseline[i]`` and ``saga[i]``, with ``cpu[i]`` = (baseline's, saga's)."""
+    uses = list(cpu) or [({}, {})] * len(baseline)
+    levels = [
+        BookingLevel(
+            concurrency=b.concurrency,
+            baseline=b,
+            saga=s,
+            p50_ratio=ratio(s.p50_ms, b.p50_ms),
+            throughput_ratio=ratio(s.throughput_per_s, b.throughput_per_s),
+            baseline_cpu=b_cpu,
+            saga_cpu=s_cpu,
+        )
+        for b, s, (b_cpu, s_cpu) in zip(baseline, saga, uses, strict=True)
+    ]
+    base_max, saga_max = max_sustained(baseline), max_sustained(saga)
+    return BookingReport(
+        seconds_per_level=seconds,
+        warmup_seconds=warmup,
+        levels=levels,
+        baseline_max=base_max,
+        saga_max=saga_max,
+        max_throughput_ratio=ratio(saga_max.throughput_per_s, base_max.throughput_per_s),
+        max_p50_ratio=ratio(saga_max.p50_ms, base_max.p50_ms),
+    )
+
+
+def _judge(value: float | None, goal: float, at_most: bool) -> bool | None:
+    if value is None:
+        return None
+    return value <= goal if at_most else value >= goal
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def evaluate_targets(
+    booking: BookingReport,
+    reads: ReadsReport | None,
+    outbox: OutboxFigures | None,
+) -> list[Target]:
+    """Each target beside what was measured: met, missed, or None when not measured."""
+    targets: list[Target] = []
+
+    rated = [lv for lv in booking.levels if lv.p50_ratio is not None]
+    worst = max(rated, key=lambda lv: lv.p50_ratio or 0.0) if rated else None
+    worst_ratio = worst.p50_ratio if worst else None
+    targets.append(
+        Target(
+            name="booking p50, saga / baseline",
+            measured=worst_ratio,
+            measured_text=_fmt(worst_ratio, "x"),
+            goal=f"<= {P50_RATIO_MAX:g}x",
+            met=_judge(worst_ratio, P50_RATIO_MAX, at_most=True),
+            note=f"the worst level (concurrency {worst.concurrency})" if worst else "",
+        )
+    )
+
+    sustained = booking.max_throughput_ratio
+    targets.append(
+        Target(
+            name="max sustained throughput, saga / baseline",
+            measured=sustained,
+            measured_text=_fmt(sustained, "x"),
+            goal=f">= {THROUGHPUT_RATIO_MIN:g}x",
+            met=_judge(sustained, THROUGHPUT_RATIO_MIN, at_most=False),
+            note=f"{_fmt(booking.saga_max.throughput_per_s)}/s vs "
+            f"{_fmt(booking.baseline_max.throughput_per_s)}/s (levels without errors)",
+        )
+    )
+
+    for query in reads.queries if reads else []:
+        p99 = query.summary.p99_ms
+        small = reads is not None and reads.fill.rows_after < READ_VIEW_ROWS
+        targets.append(
+            Target(
+                name=f"{query.name}: p99",
+                measured=p99,
+                measured_text=_fmt(p99, " ms", 1),
+                goal=f"< {READ_P99_MS:g} ms at {READ_VIEW_ROWS:,} rows",
+                met=None if small else (None if p99 is None else p99 < READ_P99_MS),
+                note=f"only {reads.fill.rows_after:,} rows in the view: not judged"
+                if small and reads
+                else f"{reads.fill.rows_after:,} rows in the view"
+                if reads
+                else "",
+            )
+        )
+    if reads is None:
+        targets.append(
+            Target(
+                name="schedule reads p99",
+                measured=None,
+                measured_text="n/a",
+                goal=f"< {READ_P99_MS:g} ms at {READ_VIEW_ROWS:,} rows",
+                met=None,
+                note="reads not run",
+            )
+        )
+
+    lag = outbox.p99_ms if outbox else None
+    targets.append(
+        Target(
+            name="outbox lag p99",
+            measured=lag,
+            measured_text=_fmt(lag, " ms", 1),
+            goal=f"< {OUTBOX_P99_MS:g} ms",
+            met=None if lag is None else lag < OUTBOX_P99_MS,
+            note=f"{outbox.count} events, {outbox.scope}" if outbox else "not measured",
+        )
+    )
+    return targets
+
+
+# --- the printout ------------------------------------------------------------------------
+
+
+def _is_number(text: str) -> bool:
+    stripped = text.replace(",", "").replace(".", "").replace("x", "").replace("-", "")
+    return stripped.isdigit()
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain text table: numbers aligned right, text left, a rule under the headers."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"a row has {len(row)} cells for {len(headers)} headers")
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if _is_number(cell) else cell.ljust(width)
+            for cell, width in zip(cells, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("met" if met else "MISSED")
+
+
+def render_report(report: BenchReport) -> str:
+    m, b = report.machine, report.booking
+    commit = (m.git_commit or "unknown")[:10] + (" (uncommitted changes)" if m.git_dirty else "")
+    phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
+    out = [
+        f"Appointment service benchmark, {m.started_at:%Y-%m-%d %H:%M} UTC",
+        f"machine: {m.cpu_count} CPUs, Python {m.python}, {m.platform}, commit {commit}",
+        f"wall time: {report.wall_seconds:.0f} s ({phases})",
+        "settings: " + (", ".join(f"{k}={v}" for k, v in report.settings.items()) or "-"),
+        "",
+        f"Booking: closed loop, {b.seconds_per_level:g} s per level after "
+        f"{b.warmup_seconds:g} s of warm-up; latency of successful bookings",
+    ]
+    rows: list[list[str]] = []
+    for level in b.levels:
+        for mode, s in (("baseline", level.baseline), ("saga", level.saga)):
+            saga = mode == "saga"
+            rows.append(
+                [
+                    str(level.concurrency),
+                    mode,
+                    str(s.count),
+                    str(s.errors),
+                    _ms(s.p50_ms),
+                    _ms(s.p95_ms),
+                    _ms(s.p99_ms),
+                    f"{s.throughput_per_s:.2f}",
+                    _x(level.p50_ratio) if saga else "",
+                    _x(level.throughput_ratio) if saga else "",
+                ]
+            )
+    headers = ["conc", "mode", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "ok/s"]
+    out.append(render_table([*headers, "p50 ratio", "ok/s ratio"], rows))
+
+    def best(label: str, top: MaxSustained) -> str:
+        if top.concurrency is None:
+            return f"{label} n/a (no level without errors)"
+        return f"{label} {top.throughput_per_s:.2f}/s at concurrency {top.concurrency}"
+
+    out.append(
+        "max sustained throughput (levels without errors): "
+        + best("baseline", b.baseline_max)
+        + "; "
+        + best("saga", b.saga_max)
+        + f"; ratio {_x(b.max_throughput_ratio)}; p50 at those levels: saga "
+        + f"{_ms(b.saga_max.p50_ms)} ms / baseline {_ms(b.baseline_max.p50_ms)} ms = "
+        + _x(b.max_p50_ratio)
+    )
+    for level in b.levels:
+        for mode, s in (("baseline", level.baseline), ("saga", level.saga)):
+            for error in s.first_errors:
+                out.append(f"  error ({mode}, concurrency {level.concurrency}): {error}")
+
+    names = list(dict.fromkeys(n for lv in b.levels for n in [*lv.baseline_cpu, *lv.saga_cpu]))
+    if names:
+        cores = m.cpu_count or 1
+        out += [
+            "",
+            f"CPU during the measured booking runs (% of one core; {cores} cores make "
+            f"{cores * 100}%; bench = this process: the baseline and the load driver)",
+        ]
+        rows = [
+            [
+                str(level.concurrency),
+                mode,
+                *(f"{use.get(name, 0.0):.0f}" for name in names),
+                f"{sum(use.values()):.0f}",
+            ]
+            for level in b.levels
+            for mode, use in (("baseline", level.baseline_cpu), ("saga", level.saga_cpu))
+        ]
+        out.append(render_table(["conc", "mode", *names, "total"], rows))
+
+    if report.reads is not None:
+        r = report.reads
+        out += [
+            "",
+            f"Schedule reads: view of {r.fill.rows_after:,} rows (days {r.fill.first_day} to "
+            f"{r.fill.last_day}; {r.fill.inserted:,} inserted in {r.fill.seconds:.0f} s), "
+            f"concurrency {r.concurrency}, {r.seconds:g} s each",
+        ]
+        rows = [
+            [
+                q.name,
+                str(q.summary.count),
+                str(q.summary.errors),
+                _ms(q.summary.p50_ms),
+                _ms(q.summary.p95_ms),
+                _ms(q.summary.p99_ms),
+                f"{q.summary.throughput_per_s:.2f}",
+                "-" if q.rows_mean is None else f"{q.rows_mean:.1f}",
+            ]
+            for q in r.queries
+        ]
+        headers = ["query", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s", "rows/query"]
+        out.append(render_table(headers, rows))
+        for q in r.queries:
+            for error in q.summary.first_errors:
+                out.append(f"  error ({q.name}): {error}")
+        for plan in r.explain:
+            out.append(
+                f"plan, {plan.label}: {plan.winning_plan}; returned {plan.returned}, "
+                f"keys examined {plan.keys_examined}, docs examined {plan.docs_examined}, "
+                f"{_ms(plan.server_ms)} ms on the server"
+            )
+
+    out += ["", "Outbox lag (commit of the outbox row -> receipt by a consumer)"]
+    rows = [
+        [
+            o.scope,
+            str(o.count),
+            _ms(o.p50_ms),
+            _ms(o.p95_ms),
+            _ms(o.p99_ms),
+            _ms(o.max_ms),
+            _ms(o.produced_p50_ms),
+            _ms(o.produced_p99_ms),
+        ]
+        for o in report.outbox
+    ]
+    headers = ["events", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    out.append(render_table([*headers, "to Kafka p50", "to Kafka p99"], rows))
+
+    out += ["", "Memory after the booking load (MiB; peak = VmHWM since start)"]
+    rows = [
+        [p.name, str(p.pid), _ms(p.peak_rss_mib), _ms(p.rss_mib), str(p.processes)]
+        for p in report.memory
+    ]
+    out.append(render_table(["process", "pid", "peak RSS", "RSS now", "processes"], rows))
+
+    out += ["", "Targets (reported, never asserted)"]
+    rows = [[t.name, t.measured_text, t.goal, _verdict(t.met), t.note] for t in report.targets]
+    out.append(render_table(["target", "measured", "goal", "result", "note"], rows))
+    for note in report.notes:
+        out.append(f"note: {note}")
+    return "\n".join(out)
+
+
+def write_json(report: BenchReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
