@@ -91,6 +91,12 @@ def _entry(raw: dict[str, Any]) -> ScheduleEntry:
     return ScheduleEntry(**values, id=raw["_id"])
 
 
+def schedule_filter(doctor_id: str, lower: datetime, upper: datetime) -> dict[str, Any]:
+    """A doctor's appointments starting in [lower, upper): one range of the view's
+    ``doctor_start`` index (what ``bench/`` explains)."""
+    return {"doctor_id": doctor_id, "start": {"$gte": lower, "$lt": upper}}
+
+
 class ScheduleQueries:
     def __init__(
         self, doctors: DoctorClient, settings: Settings, *, clock: Clock = utc_now
@@ -108,8 +114,7 @@ class ScheduleQueries:
         """The doctor's appointments starting in [from, to), by start; every status but
         FAILED (a booking that never happened, or one entered in error)."""
         lower, upper = check_window(start_from, start_to, self._settings.schedule_max_days)
-        query = {"doctor_id": doctor_id, "start": {"$gte": lower, "$lt": upper}}
-        return await self._find(query, "doctor_start")
+        return await self._find(schedule_filter(doctor_id, lower, upper))
 
     async def patient_appointments(
         self,
@@ -122,10 +127,8 @@ class ScheduleQueries:
         """The patient's appointments starting in [from, to), by start, every status but
         FAILED; only those with ``doctor_id`` if given (what a doctor may see)."""
         lower, upper = check_window(start_from, start_to, self._settings.schedule_max_days)
-        query: dict[str, Any] = {"patient_id": patient_id, "start": {"$gte": lower, "$lt": upper}}
-        if doctor_id is not None:
-            query["doctor_id"] = doctor_id
-        return await self._find(query, "patient_start")
+        query = {"patient_id": patient_id, "start": {"$gte": lower, "$lt": upper}}
+        return await self._find(query, doctor_id=doctor_id)
 
     async def appointment(self, appointment_id: str) -> ScheduleEntry | None:
         """The view's row of one appointment, whatever its status; None if not (yet) there."""
@@ -172,15 +175,28 @@ class ScheduleQueries:
         query = {
             "doctor_id": doctor_id,
             "start": {"$gte": opens - LONGEST_APPOINTMENT, "$lt": closes},
-            "end": {"$gt": opens},
-            "status": {"$in": sorted(s.value for s in ACTIVE_STATUSES)},
         }
         cursor = AppointmentReadView.get_pymongo_collection().find(
-            query, {"start": 1, "end": 1}, hint="doctor_start"
+            query, {"start": 1, "end": 1, "status": 1}
         )
-        return [(utc(raw["start"]), utc(raw["end"])) async for raw in cursor]
+        active = {s.value for s in ACTIVE_STATUSES}
+        return [
+            (utc(raw["start"]), utc(raw["end"]))
+            async for raw in cursor
+            if raw["status"] in active and utc(raw["end"]) > opens
+        ]
 
-    async def _find(self, query: dict[str, Any], index: str) -> list[ScheduleEntry]:
-        query["status"] = {"$ne": AppointmentStatus.FAILED.value}
-        cursor = AppointmentReadView.get_pymongo_collection().find(query, hint=index).sort(ORDER)
-        return [_entry(raw) async for raw in cursor]
+    async def _find(
+        self, query: dict[str, Any], *, doctor_id: str | None = None
+    ) -> list[ScheduleEntry]:
+        """The rows of one range of an index (owner and start), filtered here: any other
+        condition, or a hint, makes the local MongoDB stand-in scan the whole collection
+        (bench/ measured 3.5 s instead of 5 ms at 100,000 rows). Real MongoDB picks the same
+        index for this shape by itself."""
+        cursor = AppointmentReadView.get_pymongo_collection().find(query).sort(ORDER)
+        return [
+            _entry(raw)
+            async for raw in cursor
+            if raw["status"] != AppointmentStatus.FAILED.value
+            and (doctor_id is None or raw["doctor_id"] == doctor_id)
+        ]

@@ -12,7 +12,7 @@ import pytest
 
 from domain.errors import DoctorNotFound, InvalidScheduleWindow
 from domain.status import AppointmentStatus
-from projections.queries import ScheduleEntry, ScheduleQueries
+from projections.queries import ORDER, ScheduleEntry, ScheduleQueries
 from projections.read_view import AppointmentReadView
 from tests.integration.projections.conftest import Bed
 
@@ -159,12 +159,13 @@ async def test_free_slots_of_an_unknown_doctor(planted: Bed) -> None:
 async def test_each_query_reads_one_range_of_its_index(
     planted: Bed, field: str, value: str, index: str
 ) -> None:
-    """The local server's planner would scan and sort the collection (it does for a
-    small one), so the queries name their index; read that way, only the window's rows
-    of that doctor or patient are looked at: 4 of the 7."""
+    """The queries send only the owner and the start range (projections/queries.py says
+    why), a shape the planner answers from its index by itself: only the window's rows of
+    that doctor or patient are looked at, fewer than the 7 planted (FAILED ones included:
+    those are left out after the read)."""
     collection = AppointmentReadView.get_pymongo_collection()
     window = {"$gte": berlin(MONDAY, 0), "$lt": berlin(MONDAY, 12)}
-    query = {field: value, "start": window, "status": {"$ne": "FAILED"}}
-    plan = await collection.find(query, hint=index).sort([("start", 1), ("_id", 1)]).explain()
+    plan = await collection.find({field: value, "start": window}).sort(ORDER).explain()
     assert index in str(plan["queryPlanner"]["winningPlan"])
-    assert plan["executionStats"]["totalDocsExamined"] == 4, plan["executionStats"]
+    stats = plan["executionStats"]
+    assert stats["totalDocsExamined"] == stats["nReturned"] < 7, stats

@@ -13,12 +13,12 @@ from bench.reads import (
     PER_DAY,
     Window,
     plan_stages,
-    schedule_filter,
     synthetic_rows,
     window_picker,
     working_starts,
 )
-from projections.read_view import AppointmentReadView
+from projections.queries import schedule_filter
+from projections.read_view import READ_VIEW_INDEXES, AppointmentReadView
 from simulators.seed_data import DOCTORS, ON_CALL_DOCTOR_ID, PATIENTS
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -67,13 +67,15 @@ def test_synthetic_rows_are_the_projectors_shape_on_past_working_days() -> None:
         assert isinstance(document["status"], str)
 
 
-def test_the_schedule_filter_is_the_services() -> None:
+def test_the_schedule_filter_is_one_range_of_the_doctor_start_index() -> None:
+    """Any other condition makes the local MongoDB stand-in scan the collection."""
     lower, upper = datetime(2025, 3, 3, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC)
+    [index] = [i for i in READ_VIEW_INDEXES if i.document["name"] == "doctor_start"]
     assert schedule_filter("doc-on-call", lower, upper) == {
         "doctor_id": "doc-on-call",
         "start": {"$gte": lower, "$lt": upper},
-        "status": {"$ne": "FAILED"},
     }
+    assert list(schedule_filter("d", lower, upper)) == list(index.document["key"])
 
 
 def test_plan_stages_from_the_top_with_the_index_name() -> None:
