@@ -27,12 +27,12 @@ OUTBOX_COLLECTION: str = OutboxEvent.Settings.name
 UNPUBLISHED: dict[str, Any] = {"published_at": None, "parked": {"$ne": True}}
 PARKED: dict[str, Any] = {"published_at": None, "parked": True}
 # Oldest first; ``seq`` breaks ties between events of one appointment stamped in the same
-# millisecond. Served by the ``relay_queue`` index (persistence/documents.py), named in the
-# query because the local wire-protocol server's planner otherwise scans the collection
-# (published rows included); the relay connects through persistence.database.connect,
-# which creates it.
+# millisecond. Real MongoDB serves this from the ``relay_queue`` index (persistence/
+# documents.py); the local stand-in from ``published_retention`` (the unpublished rows
+# only), then sorts the few it found. The query names no index: a hint makes the stand-in
+# walk the whole index, published rows included (bench/ saw 0.6 s at 20,000 rows, against
+# 3 ms unhinted, and the relay runs it for every batch).
 QUEUE_ORDER = [("created_at", ASCENDING), ("seq", ASCENDING)]
-QUEUE_INDEX = "relay_queue"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,7 +103,7 @@ class OutboxQueue:
     async def next_batch(self, limit: int) -> list[OutboxRow]:
         """Up to ``limit`` unpublished rows, oldest first, plus any unpublished row of the
         same appointments that must precede them (``earlier_rows``)."""
-        found = self._rows.find(UNPUBLISHED, sort=QUEUE_ORDER, limit=limit, hint=QUEUE_INDEX)
+        found = self._rows.find(UNPUBLISHED, sort=QUEUE_ORDER, limit=limit)
         batch = [OutboxRow.from_document(doc) for doc in await found.to_list()]
         if len(batch) < limit:
             # The batch holds every row waiting at the time of the query; a row committed
