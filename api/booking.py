@@ -35,14 +35,8 @@ from config import Settings
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
-from workflows.booking import (
-    ANSWERED,
-    KEY_REUSED,
-    BookingOutcome,
-    BookingProgress,
-    BookingRequest,
-    BookingWorkflow,
-)
+from workflows.booking import ANSWERED, KEY_REUSED, BookingWorkflow
+from workflows.booking_models import BookingOutcome, BookingProgress, BookingRequest
 from workflows.search_attributes import DOCTOR_ID, PATIENT_ID
 
 # How often a request that joined a run by its result (one started before the ``answer``

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
     from activities.models import (
-        Caller,
         HeldSlot,
         HoldAction,
         InvoiceOrder,
@@ -31,52 +29,13 @@ with workflow.unsafe.imports_passed_through():
         SlotReservation,
         StatusChange,
     )
+    from workflows.booking_models import BookingOutcome, BookingProgress, BookingRequest
     from workflows.hold import before_the_hold_expires
-    from workflows.invoicing import (
-        BillingOutagePolicy,
-        invoice_now_or_later,
-        invoice_when_billing_is_back,
-    )
+    from workflows.invoicing import invoice_now_or_later, invoice_when_billing_is_back
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, SagaDecision, run_saga
     from workflows.search_attributes import BOOKING_STATUS, BookingStatus
     from workflows.steps import forward
-
-
-class BookingRequest(BaseModel):
-    appointment_id: str
-    patient_id: str
-    doctor_id: str
-    start: AwareDatetime
-    duration_minutes: int
-    reason: str | None = None
-    idempotency_key: str
-    fingerprint: str  # of the request body: the same key with another body is refused
-    caller: Caller
-    # Captured from the settings when the run starts, so it holds for the run's whole life
-    # (the defaults are what runs started before these fields existed did).
-    billing_outage_policy: BillingOutagePolicy = "compensate"
-    billing_retry_max_interval_seconds: float = 60.0
-    # Forward steps as local activities (settings.saga_local_steps). False for runs started
-    # before the field existed: they replay with the regular activities they ran.
-    local_steps: bool = False
-
-
-class BookingProgress(BaseModel):
-    appointment_id: str
-    fingerprint: str
-    status: BookingStatus
-    step: str
-    failed_step: str | None = None
-    error_type: str | None = None
-    error_detail: str | None = None
-
-
-class BookingOutcome(BaseModel):
-    appointment_id: str
-    status: str
-    hold_id: str
-    invoice_id: str | None  # None: booked while Billing was down, then cancelled uninvoiced
 
 
 # Whom the API answers 201: SCHEDULED, also while the run still waits on Billing for the

@@ -20,7 +20,8 @@ from pymongo.database import Database
 
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots, describe_workflow, eventually
-from workflows.booking import BookingProgress, BookingWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.booking_models import BookingProgress
 from workflows.client import connect_temporal
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,8 @@ from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import request
-from workflows.booking import KEY_REUSED, BookingOutcome, BookingRequest, BookingWorkflow
+from workflows.booking import KEY_REUSED, BookingWorkflow
+from workflows.booking_models import BookingOutcome, BookingRequest
 from workflows.search_attributes import BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}

@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 from api.booking import scheduled_within
 from tests.workflows.fakes import FakeWorld, circuit_open, refusal, transient
 from tests.workflows.test_booking_workflow import HAPPY, failed_saga, request, run_saga, start
-from workflows.booking import BookingOutcome, BookingRequest, BookingWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.booking_models import BookingOutcome, BookingRequest
 from workflows.search_attributes import BOOKING_STATUS, BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}

@@ -16,7 +16,8 @@ from temporalio.worker import Worker
 
 from activities.models import Caller
 from tests.workflows.fakes import FakeWorld, refusal, settled, transient
-from workflows.booking import BookingOutcome, BookingRequest, BookingWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.booking_models import BookingOutcome, BookingRequest
 from workflows.search_attributes import BookingStatus
 
 HAPPY = [

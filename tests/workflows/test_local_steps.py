@@ -16,7 +16,8 @@ from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import HAPPY, request
-from workflows.booking import BookingOutcome, BookingWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.booking_models import BookingOutcome
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 
