@@ -4,7 +4,7 @@ docstring says by what key."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from domain.rules import end_of
 from domain.schedule import WorkingInterval, covers, is_offered
 from domain.status import AppointmentStatus
 from peers import Peers
-from peers.contracts import Hold, HoldRequest, InvoiceRequest, InvoiceStatus
+from peers.contracts import Hold, HoldRequest, HoldStatus, InvoiceRequest, InvoiceStatus
 from persistence import AppointmentStore
 from persistence.mapping import now_utc
 
@@ -84,8 +84,11 @@ class BookingActivities:
 
     @activity.defn(name="check_availability")
     async def check_availability(self, check: SlotCheck) -> None:
-        """A read: idempotent by nature. Refuses a slot the doctor does not offer (off duty,
-        off the grid) or that is already taken."""
+        """A read. Refuses a slot the doctor does not offer (off duty, off the grid) or that
+        is already taken, but not by a hold of the booking's own patient on this very slot:
+        a check run again (a local activity replayed after a worker crash) must not refuse
+        the booking because of the hold that booking took. Idempotent so: the reservation
+        after it, by its key, answers the same hold, and refuses one that is not ours."""
         end = end_of(check.start, check.duration_minutes)
         async with refusals_are_final():
             doctor = await self._peers.doctors.get_doctor(check.doctor_id)
@@ -98,8 +101,23 @@ class BookingActivities:
                     f"{check.start.isoformat()} (working hours, {doctor.slot_minutes}-minute grid)"
                 )
             free = await self._peers.doctors.availability(check.doctor_id, check.start, end)
-            if not covers([(s.start, s.end) for s in free.slots], check.start, end):
+            if not covers(
+                [(s.start, s.end) for s in free.slots], check.start, end
+            ) and not await self._held_by_the_patient(check, end):
                 raise SlotUnavailable(f"{doctor.name} is not free at {check.start.isoformat()}")
+
+    async def _held_by_the_patient(self, check: SlotCheck, end: datetime) -> bool:
+        """Whether the patient holds (or has booked) exactly this slot at the Doctor Service."""
+        if check.patient_id is None:
+            return False
+        holds = await self._peers.doctors.list_holds(doctor_id=check.doctor_id)
+        return any(
+            hold.patient_id == check.patient_id
+            and hold.start == check.start
+            and hold.end == end
+            and hold.status in (HoldStatus.HELD, HoldStatus.CONFIRMED)
+            for hold in holds
+        )
 
     async def _hold(self, reservation: SlotReservation) -> Hold:
         request = HoldRequest(

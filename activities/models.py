@@ -27,6 +27,10 @@ class SlotCheck(_Input):
     start: AwareDatetime
     duration_minutes: int
     caller: Caller
+    # The booking's patient: their own hold on this very slot is not in the way (a check
+    # run again after a crash meets the hold the booking took); the reservation, by its
+    # key, decides whose it is. None: any hold is in the way.
+    patient_id: str | None = None
 
 
 class SlotReservation(_Input):

@@ -127,7 +127,11 @@ class BookingWorkflow(DecidingSaga):
 
         await self._step("check_availability")
         slot = SlotCheck(
-            doctor_id=r.doctor_id, start=r.start, duration_minutes=r.duration_minutes, caller=caller
+            doctor_id=r.doctor_id,
+            start=r.start,
+            duration_minutes=r.duration_minutes,
+            caller=caller,
+            patient_id=r.patient_id,
         )
         await forward(acts.check_availability, slot, retry_policy=PEER_RETRY, local=r.local_steps)
 
@@ -149,15 +153,8 @@ class BookingWorkflow(DecidingSaga):
                 retry_policy=UNTIL_DONE,
             ),
         )
-        # Always a regular activity: taking the hold changes what the check before it would
-        # answer (our own hold makes the slot look taken). Scheduling it records the local
-        # steps before it first, so a worker crash can never replay the check against our
-        # own hold and refuse the booking.
-        held = await workflow.execute_activity_method(
-            acts.reserve_slot,
-            reservation,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=PEER_RETRY,
+        held = await forward(
+            acts.reserve_slot, reservation, retry_policy=PEER_RETRY, local=r.local_steps
         )
         invoice = await before_the_hold_expires(
             held, lambda: self._turn_hold_into_booking(r, held, compensations)
