@@ -22,7 +22,7 @@ def test_the_defaults() -> None:
     assert options.levels == [1, 4, 16, 32]
     assert options.seconds == 15.0
     assert options.view_size == 100_000
-    assert options.read_concurrency == 8
+    assert options.read_concurrency == 1
     assert not options.quick
 
 
