@@ -147,14 +147,17 @@ class BookingService:
             return await self._still_running(request)
         return await self._booked(str(memo["appointment_id"]))
 
-    async def _still_running(self, request: BookingRequest) -> StillRunning:
+    async def _still_running(self, request: BookingRequest) -> Booked | StillRunning:
         """202: the run outlasted the wait. A saga that failed and is still undoing (a peer
-        down keeps a compensation retrying) is answered as its failure."""
+        down keeps a compensation retrying) is answered as its failure, and one that
+        SCHEDULED the appointment as the wait ran out as its booking."""
         handle, memo = await self._start_or_join(request)
         decision = await saga_decision(handle)
         if decision is not None:
             raise refusal(decision.error_type, decision.detail, "booking")
         progress = await _progress(handle)
+        if progress is not None and progress.status in ANSWERED:
+            return await self._booked(progress.appointment_id)
         return StillRunning(
             str(memo["appointment_id"]), handle.id, progress.step if progress else None
         )
