@@ -4,20 +4,14 @@ refuses a request that reuses the key with another body before anything is recor
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
-from tests.workflows.test_booking_workflow import request
+from tests.workflows.test_booking_workflow import booking_running, request
 from workflows.booking import KEY_REUSED, BookingWorkflow
-from workflows.booking_models import BookingOutcome, BookingRequest
 from workflows.search_attributes import BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
@@ -28,24 +22,11 @@ def world() -> FakeWorld:
     return FakeWorld()
 
 
-@asynccontextmanager
-async def running(
-    env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest
-) -> AsyncIterator[WorkflowHandle[BookingWorkflow, BookingOutcome]]:
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        env.client, task_queue=queue, workflows=[BookingWorkflow], activities=world.activities()
-    ):
-        yield await env.client.start_workflow(
-            BookingWorkflow.run, booking, id=f"booking-{uuid.uuid4()}", task_queue=queue
-        )
-
-
 async def test_the_answer_is_the_scheduled_booking(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     booking = request()
-    async with running(workflow_env, world, booking) as handle:
+    async with booking_running(workflow_env, world, booking) as handle:
         answer = await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
         outcome = await handle.result()
     assert answer.status == BookingStatus.SCHEDULED
@@ -58,7 +39,7 @@ async def test_a_failed_saga_answers_its_failure_once_undone(
 ) -> None:
     world.always_fail["create_invoice"] = refusal("BillingRefused", "payment refused")
     booking = request()
-    async with running(workflow_env, world, booking) as handle:
+    async with booking_running(workflow_env, world, booking) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
         described = await handle.describe()
@@ -78,7 +59,7 @@ async def test_a_key_reused_with_another_body_is_refused_before_it_is_recorded(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     booking = request()
-    async with running(workflow_env, world, booking) as handle:
+    async with booking_running(workflow_env, world, booking) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await handle.execute_update(BookingWorkflow.answer, "another request's fingerprint")
         await handle.result()
@@ -97,7 +78,7 @@ async def test_a_booking_that_waits_on_billing_is_answered_at_once(
     world.always_fail["create_invoice"] = transient("billing: HTTP 503")
     world.always_fail["create_invoice_when_billing_is_back"] = transient("billing: HTTP 503")
     booking = request(billing_outage_policy="retry", billing_retry_max_interval_seconds=30.0)
-    async with running(workflow_env, world, booking) as handle:
+    async with booking_running(workflow_env, world, booking) as handle:
         answer = await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
         await handle.cancel()  # the run would wait on Billing for good
     assert answer.status == BookingStatus.AWAITING_BILLING

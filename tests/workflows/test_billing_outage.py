@@ -6,18 +6,22 @@ it takes, then records the invoice. A refusal from Billing is no outage under ei
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from api.booking import scheduled_within
 from tests.workflows.fakes import FakeWorld, circuit_open, refusal, transient
-from tests.workflows.test_booking_workflow import HAPPY, failed_saga, request, run_saga, start
+from tests.workflows.test_booking_workflow import (
+    HAPPY,
+    booking_running,
+    failed_saga,
+    request,
+    run_saga,
+)
 from workflows.booking import BookingWorkflow
 from workflows.booking_models import BookingOutcome, BookingRequest
 from workflows.search_attributes import BOOKING_STATUS, BookingStatus
@@ -56,14 +60,7 @@ async def test_an_open_breaker_fails_fast_as_a_fault_not_a_refusal(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.always_fail["create_invoice"] = circuit_open()
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
         progress = await handle.query(BookingWorkflow.progress)
@@ -112,14 +109,7 @@ async def test_the_invoice_is_retried_without_limit_at_the_configured_pace(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.always_fail["create_invoice"] = transient()
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue, retrying())
+    async with booking_running(workflow_env, world, retrying()) as handle:
         await handle.result()
     policies = [
         event.activity_task_scheduled_event_attributes.retry_policy
@@ -140,14 +130,7 @@ async def test_while_waiting_on_billing_the_booking_is_answered_and_shown_waitin
     world.always_fail["create_invoice"] = circuit_open()  # fails at once: no backoff to wait
     billing_back = asyncio.Event()
     world.blockers["create_invoice_when_billing_is_back"] = billing_back
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue, retrying())
+    async with booking_running(workflow_env, world, retrying()) as handle:
         await asyncio.wait_for(world.entered_event(LATE[0]).wait(), 10)
         progress = await handle.query(BookingWorkflow.progress)
         assert progress is not None
@@ -170,14 +153,7 @@ async def test_the_api_still_waits_for_a_booking_that_is_not_scheduled_yet(
 ) -> None:
     slow = asyncio.Event()
     world.blockers["create_invoice"] = slow
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue, retrying())
+    async with booking_running(workflow_env, world, retrying()) as handle:
         await asyncio.wait_for(world.entered_event("create_invoice").wait(), 10)
         assert not await scheduled_within(handle, wait_seconds=1.2), "202: still booking"
         slow.set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,14 +64,23 @@ async def start(
     )
 
 
-async def run_saga(
+@asynccontextmanager
+async def booking_running(
     env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
-) -> BookingOutcome:
+) -> AsyncIterator[WorkflowHandle[BookingWorkflow, BookingOutcome]]:
+    """A booking run started on its own task queue, with a worker of ``world``'s fake
+    activities serving it while the block runs."""
     queue = f"q-{uuid.uuid4()}"
     async with Worker(
         env.client, task_queue=queue, workflows=[BookingWorkflow], activities=world.activities()
     ):
-        handle = await start(env, world, queue, booking)
+        yield await start(env, world, queue, booking)
+
+
+async def run_saga(
+    env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
+) -> BookingOutcome:
+    async with booking_running(env, world, booking) as handle:
         return await handle.result()
 
 
@@ -195,14 +206,7 @@ async def test_progress_query_and_search_attribute_report_the_outcome(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.always_fail["check_availability"] = refusal("SlotUnavailable")
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         progress = await handle.query(BookingWorkflow.progress)
@@ -217,14 +221,7 @@ async def test_cancellation_mid_saga_still_runs_every_compensation(
 ) -> None:
     answer, undoing = asyncio.Event(), asyncio.Event()
     world.blockers |= {"create_invoice": answer, "mark_failed": undoing}
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         await asyncio.wait_for(world.entered_event("create_invoice").wait(), 10)
         await handle.cancel()
         await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
@@ -254,14 +251,7 @@ async def test_a_cancellation_during_the_undoing_does_not_stop_it(
     gate = asyncio.Event()
     world.always_fail["create_invoice"] = refusal("BillingRefused")
     world.blockers["mark_failed"] = gate
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
         await handle.cancel()
         gate.set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,10 +13,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, settled, stalled
-from tests.workflows.test_booking_workflow import HAPPY, failed_saga, start
+from tests.workflows.test_booking_workflow import HAPPY, booking_running, failed_saga
 from tests.workflows.test_lifecycle_workflows import refused, reschedule
 from workflows.booking import BookingWorkflow
 from workflows.hold import HOLD_EXPIRED
@@ -66,14 +64,7 @@ async def test_a_step_running_when_the_hold_expires_is_cancelled_and_all_undone(
     world.hold_lifetime = timedelta(seconds=2)
     answer, undoing = asyncio.Event(), asyncio.Event()
     world.blockers |= {"confirm_slot": answer, "mark_failed": undoing}
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
         answer.set()  # the Doctor Service answers at last: too late, the run moved on
         await settled(handle, "confirm_slot")
@@ -113,14 +104,7 @@ async def test_the_expiry_is_a_fault_not_a_refusal_in_progress_and_web_ui(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.failures["confirm_slot"] = [stalled(timedelta(minutes=30))]
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         progress = await handle.query(BookingWorkflow.progress)
@@ -134,14 +118,7 @@ async def test_a_saga_that_confirms_in_time_is_unaffected_and_its_timer_cancelle
 ) -> None:
     """Billing makes us wait 4 of the hold's 5 minutes: the booking still goes through."""
     world.failures["create_invoice"] = [stalled(timedelta(minutes=4))]
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=world.activities(),
-    ):
-        handle = await start(workflow_env, world, queue)
+    async with booking_running(workflow_env, world) as handle:
         outcome = await handle.result()
     assert outcome.status == "SCHEDULED"
     assert world.calls == HAPPY[:5] + HAPPY[4:]  # the invoice asked twice

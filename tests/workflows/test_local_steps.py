@@ -4,7 +4,6 @@ tasks, and its compensations still regular activities an operator sees in the We
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +11,9 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
-from tests.workflows.test_booking_workflow import HAPPY, request
+from tests.workflows.test_booking_workflow import HAPPY, booking_running, request
 from workflows.booking import BookingWorkflow
 from workflows.booking_models import BookingOutcome
 
@@ -39,17 +37,9 @@ async def saga(
     test server's clock."""
     skew = await env.get_current_time() - datetime.now(UTC)
     world.hold_lifetime = skew + timedelta(minutes=10)
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        env.client, task_queue=queue, workflows=[BookingWorkflow], activities=world.activities()
-    ):
+    booking = request(local_steps=True, **overrides)
+    async with booking_running(env, world, booking) as handle:
         with env.auto_time_skipping_disabled():
-            handle = await env.client.start_workflow(
-                BookingWorkflow.run,
-                request(local_steps=True, **overrides),
-                id=f"booking-{uuid.uuid4()}",
-                task_queue=queue,
-            )
             try:
                 return handle, await handle.result()
             except WorkflowFailureError as failure:
