@@ -29,18 +29,13 @@ from activities.booking import BookingActivities
 from activities.models import (
     Caller,
     HoldAction,
-    InvoiceOrder,
-    NewAppointment,
-    PatientCheck,
-    SlotCheck,
-    SlotReservation,
-    StatusChange,
 )
 from bench.load import CpuProbe, LoopResult, OperationError, closed_loop
 from bench.slots import Slot, SlotPool
 from config import Settings
 from peers import Peers
 from persistence import AppointmentStore, connect
+from workflows.booking_models import BookingRequest
 from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
 
 R = TypeVar("R")
@@ -157,73 +152,31 @@ class InlineBooker:
                     await asyncio.sleep(retry_delay(error, policy, attempt))
             raise AssertionError("unreachable: the last attempt returns or raises")
 
-        await step(
-            "validate_patient",
-            acts.validate_patient,
-            PatientCheck(patient_id=slot.patient_id, caller=caller),
+        r = BookingRequest(
+            appointment_id=appointment_id,
+            patient_id=slot.patient_id,
+            doctor_id=slot.doctor_id,
+            start=slot.start,
+            duration_minutes=slot.duration_minutes,
+            idempotency_key=key.removeprefix("booking-"),
+            fingerprint="bench",
+            caller=caller,
         )
-        await step(
-            "check_availability",
-            acts.check_availability,
-            SlotCheck(
-                doctor_id=slot.doctor_id,
-                start=slot.start,
-                duration_minutes=slot.duration_minutes,
-                caller=caller,
-            ),
-        )
-        held = await step(
-            "reserve_slot",
-            acts.reserve_slot,
-            SlotReservation(
-                doctor_id=slot.doctor_id,
-                patient_id=slot.patient_id,
-                start=slot.start,
-                duration_minutes=slot.duration_minutes,
-                idempotency_key=f"{key}/hold",
-                caller=caller,
-            ),
-        )
+        # The saga's forward steps in its order, with the inputs it builds (BookingRequest).
+        await step("validate_patient", acts.validate_patient, r.patient_check())
+        await step("check_availability", acts.check_availability, r.slot_check())
+        held = await step("reserve_slot", acts.reserve_slot, r.reservation(key))
         await step(
             "persist_pending",
             acts.persist_pending,
-            NewAppointment(
-                appointment_id=appointment_id,
-                patient_id=slot.patient_id,
-                doctor_id=slot.doctor_id,
-                start=slot.start,
-                duration_minutes=slot.duration_minutes,
-                hold_id=held.hold_id,
-                idempotency_key=f"{key}/pending",
-                caller=caller,
-            ),
+            r.new_appointment(key, held.hold_id),
             DB_RETRY,
         )
-        invoice = await step(
-            "create_invoice",
-            acts.create_invoice,
-            InvoiceOrder(
-                appointment_id=appointment_id,
-                patient_id=slot.patient_id,
-                idempotency_key=f"{key}/invoice",
-                caller=caller,
-            ),
-        )
+        invoice = await step("create_invoice", acts.create_invoice, r.invoice_order(key))
         await step(
             "confirm_slot", acts.confirm_slot, HoldAction(hold_id=held.hold_id, caller=caller)
         )
-        await step(
-            "mark_scheduled",
-            acts.mark_scheduled,
-            StatusChange(
-                appointment_id=appointment_id,
-                idempotency_key=f"{key}/scheduled",
-                reason="booking saga completed",
-                invoice_id=invoice.invoice_id,
-                caller=caller,
-            ),
-            UNTIL_DONE,
-        )
+        await step("mark_scheduled", acts.mark_scheduled, r.scheduled(key, invoice), UNTIL_DONE)
 
 
 Book = Callable[[Slot], Awaitable[None]]

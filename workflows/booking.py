@@ -20,14 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         HeldSlot,
         HoldAction,
-        InvoiceOrder,
         InvoiceVoid,
         IssuedInvoice,
-        NewAppointment,
-        PatientCheck,
-        SlotCheck,
-        SlotReservation,
-        StatusChange,
     )
     from workflows.booking_models import BookingOutcome, BookingProgress, BookingRequest
     from workflows.hold import before_the_hold_expires
@@ -114,36 +108,20 @@ class BookingWorkflow(DecidingSaga):
 
     async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
         key = workflow.info().workflow_id
-        caller = r.caller
         acts = BookingActivities
 
         await self._step("validate_patient")
         await forward(
-            acts.validate_patient,
-            PatientCheck(patient_id=r.patient_id, caller=caller),
-            retry_policy=PEER_RETRY,
-            local=r.local_steps,
+            acts.validate_patient, r.patient_check(), retry_policy=PEER_RETRY, local=r.local_steps
         )
 
         await self._step("check_availability")
-        slot = SlotCheck(
-            doctor_id=r.doctor_id,
-            start=r.start,
-            duration_minutes=r.duration_minutes,
-            caller=caller,
-            patient_id=r.patient_id,
+        await forward(
+            acts.check_availability, r.slot_check(), retry_policy=PEER_RETRY, local=r.local_steps
         )
-        await forward(acts.check_availability, slot, retry_policy=PEER_RETRY, local=r.local_steps)
 
         await self._step("reserve_slot")
-        reservation = SlotReservation(
-            doctor_id=r.doctor_id,
-            patient_id=r.patient_id,
-            start=r.start,
-            duration_minutes=r.duration_minutes,
-            idempotency_key=f"{key}/hold",
-            caller=caller,
-        )
+        reservation = r.reservation(key)
         compensations.add(
             "release_slot",
             lambda: workflow.execute_activity_method(
@@ -165,16 +143,12 @@ class BookingWorkflow(DecidingSaga):
         # SCHEDULED appointment without its slot).
         compensations.commit()
         await self._step("mark_scheduled")
-        scheduled = StatusChange(
-            appointment_id=r.appointment_id,
-            idempotency_key=f"{key}/scheduled",
-            reason="booking saga completed"
-            if invoice
-            else "booked while Billing was unreachable: invoiced once it is back",
-            invoice_id=invoice.invoice_id if invoice else None,
-            caller=caller,
+        await forward(
+            acts.mark_scheduled,
+            r.scheduled(key, invoice),
+            retry_policy=UNTIL_DONE,
+            local=r.local_steps,
         )
-        await forward(acts.mark_scheduled, scheduled, retry_policy=UNTIL_DONE, local=r.local_steps)
         invoice_id = invoice.invoice_id if invoice else await self._invoice_later(r, held)
 
         self._set_status(BookingStatus.SCHEDULED, step="done")
@@ -195,12 +169,7 @@ class BookingWorkflow(DecidingSaga):
         acts = BookingActivities
 
         await self._step("persist_pending")
-        failed = StatusChange(
-            appointment_id=r.appointment_id,
-            idempotency_key=f"{key}/failed",
-            reason="booking saga compensated",
-            caller=caller,
-        )
+        failed = r.failed(key)
         compensations.add(
             "mark_failed",
             lambda: workflow.execute_activity_method(
@@ -210,21 +179,15 @@ class BookingWorkflow(DecidingSaga):
                 retry_policy=UNTIL_DONE,
             ),
         )
-        new = NewAppointment(
-            appointment_id=r.appointment_id,
-            patient_id=r.patient_id,
-            doctor_id=r.doctor_id,
-            start=r.start,
-            duration_minutes=r.duration_minutes,
-            reason=r.reason,
-            hold_id=held.hold_id,
-            idempotency_key=f"{key}/pending",
-            caller=caller,
+        await forward(
+            acts.persist_pending,
+            r.new_appointment(key, held.hold_id),
+            retry_policy=DB_RETRY,
+            local=r.local_steps,
         )
-        await forward(acts.persist_pending, new, retry_policy=DB_RETRY, local=r.local_steps)
 
         await self._step("create_invoice")
-        order = _invoice_order(r)
+        order = r.invoice_order(key)
         void = InvoiceVoid(
             appointment_id=r.appointment_id, idempotency_key=order.idempotency_key, caller=caller
         )
@@ -254,7 +217,9 @@ class BookingWorkflow(DecidingSaga):
         booking (SCHEDULED, no invoice yet) without waiting for this."""
         self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
         return await invoice_when_billing_is_back(
-            _invoice_order(r), held.hold_id, r.billing_retry_max_interval_seconds
+            r.invoice_order(workflow.info().workflow_id),
+            held.hold_id,
+            r.billing_retry_max_interval_seconds,
         )
 
     async def _step(self, name: str) -> None:
@@ -277,13 +242,3 @@ class BookingWorkflow(DecidingSaga):
             error_type=decision.error_type,
             error_detail=decision.detail,
         )
-
-
-def _invoice_order(r: BookingRequest) -> InvoiceOrder:
-    """The booking's invoice, by one key for every attempt: Billing answers the same one."""
-    return InvoiceOrder(
-        appointment_id=r.appointment_id,
-        patient_id=r.patient_id,
-        idempotency_key=f"{workflow.info().workflow_id}/invoice",
-        caller=r.caller,
-    )
