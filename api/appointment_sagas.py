@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import Client
 
 from activities.models import Caller
-from api.sagas import fingerprint, outcome_within, start_or_join
+from api.sagas import SagaRun, fingerprint, outcome_within, start_or_join
 from api.schemas import CancelAppointment, RescheduleAppointment
 from api.security.permissions import Action, Owners, Principal, authorize
 from config import Settings
@@ -96,10 +96,7 @@ class AppointmentSagas:
         saga: str,
         wait_seconds: float,
     ) -> Appointment | Running:
-        handle, _ = await start_or_join(
-            self._temporal,
-            run,
-            request,
+        saga_run = SagaRun(
             workflow_id=workflow_id,
             task_queue=self._settings.temporal_task_queue,
             fingerprint=request.fingerprint,
@@ -107,6 +104,7 @@ class AppointmentSagas:
             patient_id=appointment.patient_id,
             doctor_id=appointment.doctor_id,
         )
+        handle, _ = await start_or_join(self._temporal, run, request, saga_run)
         if await outcome_within(handle, wait_seconds, saga) is None:
             return Running(appointment.id, workflow_id)
         return await self._reloaded(appointment.id)

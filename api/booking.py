@@ -22,12 +22,12 @@ from temporalio.service import RPCError
 
 from activities.models import Caller
 from api.sagas import (
+    SagaRun,
     fingerprint,
     key_reused,
     outcome_within,
     refusal,
     saga_decision,
-    saga_start_options,
     start_or_join,
 )
 from api.schemas import BookAppointment, PendingAppointment
@@ -121,7 +121,7 @@ class BookingService:
         start = WithStartWorkflowOperation(
             BookingWorkflow.run,
             request,
-            **saga_start_options(**self._identity(request)),
+            **self._saga_run(request).start_options(),
         )
         try:
             return await self._temporal.execute_update_with_start_workflow(
@@ -166,19 +166,18 @@ class BookingService:
         self, request: BookingRequest
     ) -> tuple[WorkflowHandle[BookingWorkflow, BookingOutcome], dict[str, Any]]:
         return await start_or_join(
-            self._temporal, BookingWorkflow.run, request, **self._identity(request)
+            self._temporal, BookingWorkflow.run, request, self._saga_run(request)
         )
 
-    def _identity(self, request: BookingRequest) -> dict[str, str]:
-        """What names the run (workflow id, task queue) and what it is shown and checked by."""
-        return {
-            "workflow_id": workflow_id_for(request.idempotency_key),
-            "task_queue": self._settings.temporal_task_queue,
-            "fingerprint": request.fingerprint,
-            "appointment_id": request.appointment_id,
-            "patient_id": request.patient_id,
-            "doctor_id": request.doctor_id,
-        }
+    def _saga_run(self, request: BookingRequest) -> SagaRun:
+        return SagaRun(
+            workflow_id=workflow_id_for(request.idempotency_key),
+            task_queue=self._settings.temporal_task_queue,
+            fingerprint=request.fingerprint,
+            appointment_id=request.appointment_id,
+            patient_id=request.patient_id,
+            doctor_id=request.doctor_id,
+        )
 
     async def _booked(self, appointment_id: str) -> Booked:
         appointment = await self._store.get(appointment_id)

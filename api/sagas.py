@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -38,66 +39,54 @@ def fingerprint(*parts: BaseModel | str) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class SagaRun:
+    """Which run a saga request starts or joins, and what the run is shown and checked by."""
+
+    workflow_id: str
+    task_queue: str
+    fingerprint: str  # of the request: the same key with another request is refused
+    appointment_id: str
+    patient_id: str
+    doctor_id: str
+
+    def start_options(self) -> dict[str, Any]:
+        """How every saga run starts: one run per workflow id (a second start joins a
+        running one, and never reruns an ended one), the request's fingerprint and the
+        appointment in the memo, and search attributes for the Web UI."""
+        return {
+            "id": self.workflow_id,
+            "task_queue": self.task_queue,
+            "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            "memo": {"fingerprint": self.fingerprint, "appointment_id": self.appointment_id},
+            # Readable in the Temporal Web UI: every saga of one appointment side by side.
+            "search_attributes": TypedSearchAttributes(
+                [
+                    SearchAttributePair(APPOINTMENT_ID, self.appointment_id),
+                    SearchAttributePair(PATIENT_ID, self.patient_id),
+                    SearchAttributePair(DOCTOR_ID, self.doctor_id),
+                ]
+            ),
+        }
+
+
 async def start_or_join(
-    temporal: Client,
-    run: Callable[[W, Any], Awaitable[R]],
-    request: Any,
-    *,
-    workflow_id: str,
-    task_queue: str,
-    fingerprint: str,
-    appointment_id: str,
-    patient_id: str,
-    doctor_id: str,
+    temporal: Client, run: Callable[[W, Any], Awaitable[R]], request: Any, saga: SagaRun
 ) -> tuple[WorkflowHandle[W, R], dict[str, Any]]:
     """Start the saga, or get the run this workflow id already has: a retried request
     joins the running saga; one that comes after it ended gets its recorded outcome.
     Never two sagas for one key. A key reused with another request is refused (422)."""
-    options = saga_start_options(
-        workflow_id=workflow_id,
-        task_queue=task_queue,
-        fingerprint=fingerprint,
-        appointment_id=appointment_id,
-        patient_id=patient_id,
-        doctor_id=doctor_id,
-    )
     try:
-        handle: WorkflowHandle[W, R] = await temporal.start_workflow(run, request, **options)
+        handle: WorkflowHandle[W, R] = await temporal.start_workflow(
+            run, request, **saga.start_options()
+        )
     except WorkflowAlreadyStartedError:
-        handle = temporal.get_workflow_handle_for(run, workflow_id)
+        handle = temporal.get_workflow_handle_for(run, saga.workflow_id)
     memo = await (await handle.describe()).memo()
-    if memo.get("fingerprint") != fingerprint:
+    if memo.get("fingerprint") != saga.fingerprint:
         raise key_reused()
     return handle, dict(memo)
-
-
-def saga_start_options(
-    *,
-    workflow_id: str,
-    task_queue: str,
-    fingerprint: str,
-    appointment_id: str,
-    patient_id: str,
-    doctor_id: str,
-) -> dict[str, Any]:
-    """How every saga run starts: one run per workflow id (a second start joins a running
-    one, and never reruns an ended one), its request's fingerprint and appointment in the
-    memo, and search attributes for the Web UI."""
-    return {
-        "id": workflow_id,
-        "task_queue": task_queue,
-        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
-        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        "memo": {"fingerprint": fingerprint, "appointment_id": appointment_id},
-        # Readable in the Temporal Web UI: every saga of one appointment side by side.
-        "search_attributes": TypedSearchAttributes(
-            [
-                SearchAttributePair(APPOINTMENT_ID, appointment_id),
-                SearchAttributePair(PATIENT_ID, patient_id),
-                SearchAttributePair(DOCTOR_ID, doctor_id),
-            ]
-        ),
-    }
 
 
 def key_reused() -> ProblemError:
