@@ -31,19 +31,22 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     data_dir: Path = tmp_path_factory.mktemp("local-stack")
     # Breakers that open in one test's outage close again within a second, so the next
     # test does not meet them (the healthy_peers teardown waits that second out).
-    local = LocalService(data_dir, ServicePorts.free(), overrides={"breaker_reset_seconds": 1.0})
-    local.start()
-    try:
+    with LocalService(
+        data_dir, ServicePorts.free(), overrides={"breaker_reset_seconds": 1.0}
+    ) as local:
         yield local
-    finally:
-        local.stop()
+
+
+def front_desk(service: LocalService) -> httpx.Client:
+    """A client of ``service``'s API as the front desk (role staff)."""
+    headers = {"Authorization": f"Bearer {service.token('staff', 'frontdesk-test')}"}
+    return httpx.Client(base_url=service.api_url, timeout=60, headers=headers)
 
 
 @pytest.fixture(scope="session")
 def api(service: LocalService) -> Iterator[httpx.Client]:
     """The API as the front desk sees it (role staff)."""
-    headers = {"Authorization": f"Bearer {service.token('staff', 'frontdesk-test')}"}
-    with httpx.Client(base_url=service.api_url, timeout=60, headers=headers) as client:
+    with front_desk(service) as client:
         yield client
 
 

@@ -22,7 +22,7 @@ from pymongo.database import Database
 from domain.model import replay
 from localstack.service import LocalService, ServicePorts
 from persistence import AppointmentStore, connect
-from tests.e2e.conftest import Slots, describe_workflow, eventually
+from tests.e2e.conftest import Slots, describe_workflow, eventually, front_desk
 from workflows.search_attributes import BOOKING_STATUS
 
 pytestmark = pytest.mark.e2e
@@ -38,18 +38,13 @@ def retrying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]
         "billing_retry_max_interval_seconds": 1.0,
         "breaker_reset_seconds": 1.0,
     }
-    local = LocalService(data_dir, ServicePorts.free(), overrides=overrides)
-    local.start()
-    try:
+    with LocalService(data_dir, ServicePorts.free(), overrides=overrides) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="module")
 def api(retrying: LocalService) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {retrying.token('staff', 'frontdesk-test')}"}
-    with httpx.Client(base_url=retrying.api_url, timeout=60, headers=headers) as client:
+    with front_desk(retrying) as client:
         yield client
 
 
