@@ -14,7 +14,6 @@ from temporalio import activity
 from activities.errors import refusals_are_final
 from activities.models import (
     AppointmentSnapshot,
-    Caller,
     DeferredInvoice,
     HeldSlot,
     HoldAction,
@@ -29,6 +28,7 @@ from activities.models import (
 )
 from config import Settings
 from domain import model
+from domain.clock import now_utc
 from domain.errors import ConcurrencyConflict, SlotNotOffered, SlotUnavailable
 from domain.events import EventContext, event_id_for
 from domain.model import Appointment
@@ -39,7 +39,6 @@ from domain.status import AppointmentStatus
 from peers import Peers
 from peers.contracts import Hold, HoldRequest, HoldStatus, InvoiceRequest, InvoiceStatus
 from persistence import AppointmentStore
-from persistence.mapping import now_utc
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 REAPPLY_ATTEMPTS = 3
 
 
-def event_context(caller: Caller, reason: str | None = None) -> EventContext:
+def event_context(caller: EventContext, reason: str | None = None) -> EventContext:
     info = activity.info()
     return EventContext(
         actor=caller.actor,
@@ -59,7 +58,7 @@ def event_context(caller: Caller, reason: str | None = None) -> EventContext:
     )
 
 
-def log_for(caller: Caller) -> Logger:
+def log_for(caller: EventContext) -> Logger:
     info = activity.info()
     return logger.bind(
         request_id=caller.request_id,

@@ -31,6 +31,7 @@ from activities.models import (
 )
 from config import Settings
 from domain import model
+from domain.clock import now_utc
 from domain.errors import AppointmentNotFound, ConcurrencyConflict, IllegalTransition
 from domain.events import event_id_for
 from domain.model import RESCHEDULABLE, Appointment, Change
@@ -39,7 +40,6 @@ from domain.status import AppointmentStatus, can_transition, ensure_transition
 from peers import Peers
 from peers.contracts import InvoiceRequest
 from persistence import AppointmentStore
-from persistence.mapping import now_utc
 
 
 class LifecycleActivities:

@@ -1,32 +1,30 @@
 """One input model per activity (STYLE principle 2): fields are only ever added, as
-optional, so a running saga keeps working across a deploy."""
+optional, so a running saga keeps working across a deploy.
+
+Each carries its ``caller``: the domain's ``EventContext`` of who asked (actor and request
+id), which the activity completes with the saga run's ids for the event it writes."""
 
 from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.events import EventContext
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class Caller(_Input):
-    """Who asked, carried into every activity for the audit trail and the logs."""
-
-    actor: str
-    request_id: str | None = None
-
-
 class PatientCheck(_Input):
     patient_id: str
-    caller: Caller
+    caller: EventContext
 
 
 class SlotCheck(_Input):
     doctor_id: str
     start: AwareDatetime
     duration_minutes: int
-    caller: Caller
+    caller: EventContext
     # The booking's patient: their own hold on this very slot is not in the way (a check
     # run again after a crash meets the hold the booking took); the reservation, by its
     # key, decides whose it is. None: any hold is in the way.
@@ -39,7 +37,7 @@ class SlotReservation(_Input):
     start: AwareDatetime
     duration_minutes: int
     idempotency_key: str  # the Doctor Service returns the same hold for the same key
-    caller: Caller
+    caller: EventContext
 
 
 class HeldSlot(_Input):
@@ -49,7 +47,7 @@ class HeldSlot(_Input):
 
 class HoldAction(_Input):
     hold_id: str
-    caller: Caller
+    caller: EventContext
 
 
 class NewAppointment(_Input):
@@ -61,14 +59,14 @@ class NewAppointment(_Input):
     reason: str | None = None
     hold_id: str
     idempotency_key: str  # becomes the event id: a retry after commit writes nothing twice
-    caller: Caller
+    caller: EventContext
 
 
 class InvoiceOrder(_Input):
     appointment_id: str
     patient_id: str
     idempotency_key: str  # Billing answers the same invoice for the same key
-    caller: Caller
+    caller: EventContext
 
 
 class IssuedInvoice(_Input):
@@ -78,7 +76,7 @@ class IssuedInvoice(_Input):
 class InvoiceVoid(_Input):
     appointment_id: str
     idempotency_key: str  # the key the invoice was ordered with
-    caller: Caller
+    caller: EventContext
 
 
 class StatusChange(_Input):
@@ -86,7 +84,7 @@ class StatusChange(_Input):
     idempotency_key: str  # becomes the event id
     reason: str | None = None
     invoice_id: str | None = None
-    caller: Caller
+    caller: EventContext
 
 
 class AppointmentSnapshot(_Input):
@@ -97,7 +95,7 @@ class AppointmentSnapshot(_Input):
 
 class AppointmentRef(_Input):
     appointment_id: str
-    caller: Caller
+    caller: EventContext
 
 
 class CancellationPlan(_Input):
@@ -115,12 +113,12 @@ class FeeOrder(_Input):
     patient_id: str
     amount_cents: int
     idempotency_key: str  # Billing answers the same invoice for the same key
-    caller: Caller
+    caller: EventContext
 
 
 class InvoiceRef(_Input):
     invoice_id: str
-    caller: Caller
+    caller: EventContext
 
 
 class Cancel(_Input):
@@ -129,14 +127,14 @@ class Cancel(_Input):
     reason: str | None = None
     fee_invoice_id: str | None = None
     idempotency_key: str  # becomes the event id
-    caller: Caller
+    caller: EventContext
 
 
 class RescheduleCheck(_Input):
     appointment_id: str
     start: AwareDatetime
     duration_minutes: int | None = None
-    caller: Caller
+    caller: EventContext
 
 
 class ReschedulePlan(_Input):
@@ -157,7 +155,7 @@ class Move(_Input):
     invoice_id: str
     reason: str | None = None
     idempotency_key: str  # becomes the event id
-    caller: Caller
+    caller: EventContext
 
 
 class DeferredInvoice(_Input):
@@ -171,7 +169,7 @@ class InvoiceRecord(_Input):
     appointment_id: str
     invoice_id: str
     idempotency_key: str  # becomes the event id
-    caller: Caller
+    caller: EventContext
 
 
 class InvoiceRecorded(_Input):
@@ -185,7 +183,7 @@ class Withdrawal(_Input):
     appointment_id: str
     reason: str
     idempotency_key: str  # becomes the event id
-    caller: Caller
+    caller: EventContext
 
 
 class Withdrawn(_Input):

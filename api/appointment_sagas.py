@@ -9,12 +9,12 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.models import Caller
 from api.sagas import SagaRun, fingerprint, outcome_within, start_or_join
 from api.schemas import CancelAppointment, RescheduleAppointment
 from api.security.permissions import Action, Owners, Principal, authorize
 from config import Settings
 from domain.errors import AppointmentNotFound
+from domain.events import EventContext
 from domain.model import Appointment
 from persistence import AppointmentStore
 from workflows.cancellation import CancellationRequest, CancellationWorkflow
@@ -48,7 +48,7 @@ class AppointmentSagas:
         appointment_id: str,
         body: CancelAppointment,
         who: Principal,
-        caller: Caller,
+        caller: EventContext,
         idempotency_key: str,
         wait_seconds: float,
     ) -> Appointment | Running:
@@ -69,7 +69,7 @@ class AppointmentSagas:
         appointment_id: str,
         body: RescheduleAppointment,
         who: Principal,
-        caller: Caller,
+        caller: EventContext,
         idempotency_key: str,
         wait_seconds: float,
     ) -> Appointment | Running:

@@ -20,7 +20,6 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.models import Caller
 from api.sagas import (
     SagaRun,
     fingerprint,
@@ -32,6 +31,7 @@ from api.sagas import (
 )
 from api.schemas import BookAppointment, PendingAppointment
 from config import Settings
+from domain.events import EventContext
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from persistence import AppointmentStore
@@ -81,7 +81,7 @@ class BookingService:
         )
 
     async def book(
-        self, body: BookAppointment, idempotency_key: str, caller: Caller, wait_seconds: float
+        self, body: BookAppointment, idempotency_key: str, caller: EventContext, wait_seconds: float
     ) -> Booked | StillRunning:
         """Start the saga, or join the run that already has this key, and wait for its
         outcome up to ``wait_seconds``. Refusals raise the domain error they name."""

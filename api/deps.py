@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from activities.models import Caller
 from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
 from api.problems import ProblemError
 from api.security.permissions import Principal
 from api.security.tokens import InvalidToken, TokenVerifier
 from config import Settings
+from domain.events import EventContext
 from persistence import AppointmentStore
 from projections.queries import ScheduleQueries
 
@@ -70,8 +70,8 @@ def principal(
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def caller(request: Request, who: PrincipalDep) -> Caller:
-    return Caller(actor=who.actor, request_id=getattr(request.state, "request_id", None))
+def caller(request: Request, who: PrincipalDep) -> EventContext:
+    return EventContext(actor=who.actor, request_id=getattr(request.state, "request_id", None))
 
 
 def idempotency_key(
@@ -132,6 +132,6 @@ WaitDep = Annotated[float, Depends(wait_budget)]
 SagasDep = Annotated[AppointmentSagas, Depends(appointment_sagas)]
 BookingDep = Annotated[BookingService, Depends(booking_service)]
 StoreDep = Annotated[AppointmentStore, Depends(store)]
-CallerDep = Annotated[Caller, Depends(caller)]
+CallerDep = Annotated[EventContext, Depends(caller)]
 IdempotencyKeyDep = Annotated[str, Depends(idempotency_key)]
 ScheduleDep = Annotated[ScheduleQueries, Depends(schedule_queries)]

@@ -26,12 +26,12 @@ from api.security.permissions import (
     scope_of,
 )
 from domain import model
+from domain.clock import now_utc
 from domain.errors import AppointmentNotFound, ConcurrencyConflict, IllegalTransition
 from domain.events import AppointmentEvent, EventContext, event_id_for
 from domain.model import Appointment, Change
 from domain.status import AppointmentStatus
 from persistence import AppointmentStore
-from persistence.mapping import now_utc
 from persistence.store import AppointmentFilter
 
 STATUS_FOR_ACTION: dict[Action, AppointmentStatus] = {

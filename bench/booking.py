@@ -27,12 +27,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.booking import BookingActivities
 from activities.models import (
-    Caller,
     HoldAction,
 )
 from bench.load import CpuProbe, LoopResult, OperationError, closed_loop
 from bench.slots import Slot, SlotPool
 from config import Settings
+from domain.events import EventContext
 from peers import Peers
 from persistence import AppointmentStore, connect
 from workflows.booking_models import BookingRequest
@@ -116,7 +116,7 @@ class InlineBooker:
         acts = self._acts
         key = f"booking-{idempotency_key()}"  # the saga's keys derive from its workflow id
         appointment_id = str(uuid.uuid4())
-        caller = Caller(actor=ACTOR, request_id=None)
+        caller = EventContext(actor=ACTOR, request_id=None)
         env = ActivityEnvironment()
         info = dataclasses.replace(
             env.info,

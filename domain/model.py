@@ -4,10 +4,10 @@ together with the event that describes it; persisting both is the unit of work's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from domain.errors import IllegalTransition, InvalidAppointment, NoShowBeforeStart
 from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext, EventType
@@ -289,18 +289,63 @@ def _change(
     return Change(state=state, event=event, expected_version=appointment.version)
 
 
+class BrokenEventLog(ValueError):
+    """Events that do not fold into a state: a gap in seq, two different events with one
+    seq, or a first event that does not set what every appointment has."""
+
+
+class SequencedEvent(Protocol):
+    """What folding needs of an event: the event store's rows and the read view's copies
+    of them both have it."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def after(self) -> Mapping[str, Any]: ...
+
+
+E = TypeVar("E", bound=SequencedEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded(Generic[E]):
+    values: dict[str, Any]  # every field the events set, at ``version``
+    version: int  # the seq of the last event applied
+    last: E | None  # that event; None when no event was newer than the start
+
+
+def fold(
+    appointment_id: str, values: Mapping[str, Any], version: int, events: Iterable[E]
+) -> Folded[E]:
+    """The one event application: ``values`` (the state at ``version``; empty at 0) brought
+    forward by ``events`` in seq order, each event's ``after`` applied over the state.
+
+    Idempotent: an event at or below ``version`` is already in the state and skipped, so a
+    duplicate or a replay changes nothing. Exact: a gap in seq, or two different events
+    with one seq, raises BrokenEventLog."""
+    state = dict(values)
+    last: E | None = None
+    for event in sorted(events, key=lambda e: e.seq):
+        if event.seq <= version:
+            if last is not None and event.seq == last.seq and event != last:
+                raise BrokenEventLog(
+                    f"event log of {appointment_id} is not gap-free: "
+                    f"two events with seq {event.seq}"
+                )
+            continue
+        if event.seq != version + 1:
+            raise BrokenEventLog(f"event log of {appointment_id} has a gap before seq {event.seq}")
+        state.update(event.after)
+        version, last = event.seq, event
+    return Folded(state, version, last)
+
+
 def replay(events: Iterable[AppointmentEvent]) -> Appointment:
     """Rebuild an appointment from its events alone (the event-sourced audit trail)."""
-    values: dict[str, Any] = {}
-    version = 0
-    for event in sorted(events, key=lambda e: e.seq):
-        if event.seq != version + 1:
-            raise ValueError(
-                f"event log of {event.appointment_id} has a gap before seq {event.seq}"
-            )
-        values.update(event.after)
-        version = event.seq
-    if not values:
-        raise ValueError("no events to replay")
-    values["status"] = AppointmentStatus(values["status"])
-    return Appointment(**values, version=version)
+    history = list(events)
+    if not history:
+        raise BrokenEventLog("no events to replay")
+    folded = fold(history[0].appointment_id, {}, 0, history)
+    values = folded.values | {"status": AppointmentStatus(folded.values["status"])}
+    return Appointment(**values, version=folded.version)

@@ -29,7 +29,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from persistence.mapping import now_utc
+from domain.clock import now_utc
 
 LEASE_COLLECTION = "relay_leases"
 RELAY_LEASE = "outbox-relay"

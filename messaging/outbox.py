@@ -18,6 +18,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.clock import utc
 from persistence.documents import OutboxEvent
 
 OUTBOX_COLLECTION: str = OutboxEvent.Settings.name
@@ -59,14 +60,10 @@ class OutboxRow:
             topic=topic if isinstance(topic, str) else "",
             key=key if isinstance(key, str) else "",
             seq=seq if isinstance(seq, int) else 0,
-            created_at=_utc(created) if isinstance(created, datetime) else _EPOCH,
+            created_at=utc(created) if isinstance(created, datetime) else _EPOCH,
             envelope=doc.get("envelope"),
             attempts=attempts if isinstance(attempts, int) else 0,
         )
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def key_chains(rows: Iterable[OutboxRow]) -> list[list[OutboxRow]]:

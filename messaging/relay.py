@@ -43,13 +43,13 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from config import Settings, load_settings
 from config.logging import configure_logging
+from domain.clock import now_utc
 from messaging.kafka import error_text, is_transient, make_producer
 from messaging.lease import LEASE_COLLECTION, LEASE_SECONDS, Lease, default_owner
 from messaging.outbox import OutboxQueue
 from messaging.publish import BatchOutcome, publish_batch
 from messaging.status import describe, relay_status
 from persistence.database import connect
-from persistence.mapping import now_utc
 
 _FIRST_BACKOFF_SECONDS = 0.5
 # $changeStream needs a replica set (40573); a server without it: unknown stage (40324)

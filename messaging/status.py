@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.clock import now_utc, utc
 from messaging.outbox import OUTBOX_COLLECTION, PARKED, QUEUE_ORDER, UNPUBLISHED, OutboxRow
-from persistence.mapping import now_utc, utc
 
 
 class RelayStatus(BaseModel):

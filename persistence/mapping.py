@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from domain.clock import utc
 from domain.events import SCHEMA_VERSION, AppointmentEvent, EventContext, EventType
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 from persistence import documents as db
-
-
-def now_utc() -> datetime:
-    """Now, cut to MongoDB's milliseconds, so events and state read back byte-identical."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def utc(instant: datetime) -> datetime:
-    """MongoDB returns naive UTC datetimes unless the client is tz-aware; be sure either way."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def _bson_value(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Folding events into a read-view row: pure Python, no database.
 
-The semantics are ``domain.model.replay``'s: an appointment's state is its events'
-``after`` values applied in ``seq`` order. A row remembers the seq of its last event
+The events are applied by the domain's one fold (``domain.model.fold``, which
+``domain.model.replay`` uses too): an appointment's state is its events' ``after`` values
+applied in ``seq`` order. A row remembers the seq of its last event
 (``version``), so a row can be brought forward by the events after it alone, and an event
 at or below that version is already in it (which makes folding idempotent)."""
 
@@ -10,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain import model
+from domain.clock import utc
+from domain.model import BrokenEventLog
 from domain.status import AppointmentStatus
-
-
-def utc(instant: datetime) -> datetime:
-    """MongoDB answers naive UTC unless the client is tz-aware; be sure either way."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,39 +110,26 @@ SOURCE_FIELDS = frozenset(
 )
 
 
-class FoldError(ValueError):
-    """Events that cannot be folded: a gap in seq, or a first event without the basics."""
-
-
 def fold(
     current: ViewRow | None,
     appointment_id: str,
     events: Sequence[StoredEvent],
     zone: ZoneInfo,
 ) -> ViewRow | None:
-    """``current`` (None: no row yet) brought forward by ``events``; None when none of them
-    is newer than ``current``. Events at or below the row's version are skipped, so a
-    duplicate or a replay changes nothing. ``zone`` is the clinic's, for ``day``.
+    """``current`` (None: no row yet) brought forward by ``events`` with the domain's event
+    application (``domain.model.fold``); None when none of them is newer than ``current``.
+    Events at or below the row's version are skipped, so a duplicate or a replay changes
+    nothing. ``zone`` is the clinic's, for ``day``.
 
     Names are carried over from ``current``; a new row has none (the projector adds them)."""
-    version = current.version if current else 0
-    newer = sorted((e for e in events if e.seq > version), key=lambda e: e.seq)
-    if not newer:
+    start_values = {k: getattr(current, k) for k in SOURCE_FIELDS} if current else {}
+    folded = model.fold(appointment_id, start_values, current.version if current else 0, events)
+    if folded.last is None:
         return None
-    values: dict[str, Any] = (
-        {k: getattr(current, k) for k in SOURCE_FIELDS} if current is not None else {}
-    )
-    updated_at = current.updated_at if current else None
-    for event in newer:
-        if event.seq == version:
-            continue  # the same event twice in the list
-        if event.seq != version + 1:
-            raise FoldError(f"events of {appointment_id} have a gap before seq {event.seq}")
-        values.update((k, v) for k, v in event.after.items() if k in SOURCE_FIELDS)
-        version, updated_at = event.seq, event.occurred_at
+    values, version, updated_at = folded.values, folded.version, folded.last.occurred_at
     missing = SOURCE_FIELDS - {"reason"} - values.keys()
-    if missing or updated_at is None:
-        raise FoldError(f"events of {appointment_id} never set {sorted(missing)}")
+    if missing:
+        raise BrokenEventLog(f"events of {appointment_id} never set {sorted(missing)}")
     start = utc(values["start"])
     kept = current.names if current else Names()  # a new row's names come from the peers
     return ViewRow(

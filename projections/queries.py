@@ -10,7 +10,6 @@ not in the view and shows as free; booking it answers 409 ``slot-unavailable``."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,14 +17,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from config import Settings
+from domain.clock import Clock, now_utc, utc
 from domain.errors import InvalidScheduleWindow
 from domain.schedule import WorkingInterval, grid_slots
 from domain.status import ACTIVE_STATUSES, AppointmentStatus
 from peers.doctors import DoctorClient
-from projections.fold import utc
 from projections.read_view import AppointmentReadView
-
-Clock = Callable[[], datetime]
 
 # No appointment lasts longer than this: how far before a day free slots look for
 # appointments that reach into it (the schemas allow at most 480 minutes).
@@ -33,10 +30,6 @@ LONGEST_APPOINTMENT = timedelta(days=1)
 ORDER = [("start", 1), ("_id", 1)]
 # Days whose neighbours and look-back still fit in ``datetime``.
 _FIRST_DAY, _LAST_DAY = date.min + timedelta(days=3), date.max - timedelta(days=3)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ScheduleEntry(BaseModel):
@@ -99,7 +92,7 @@ def schedule_filter(doctor_id: str, lower: datetime, upper: datetime) -> dict[st
 
 class ScheduleQueries:
     def __init__(
-        self, doctors: DoctorClient, settings: Settings, *, clock: Clock = utc_now
+        self, doctors: DoctorClient, settings: Settings, *, clock: Clock = now_utc
     ) -> None:
         self._doctors, self._settings, self._clock = doctors, settings, clock
 

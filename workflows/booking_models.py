@@ -10,7 +10,6 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel
 
 from activities.models import (
-    Caller,
     InvoiceOrder,
     IssuedInvoice,
     NewAppointment,
@@ -19,6 +18,7 @@ from activities.models import (
     SlotReservation,
     StatusChange,
 )
+from domain.events import EventContext
 from workflows.invoicing import BillingOutagePolicy
 from workflows.search_attributes import BookingStatus
 
@@ -32,7 +32,7 @@ class BookingRequest(BaseModel):
     reason: str | None = None
     idempotency_key: str
     fingerprint: str  # of the request body: the same key with another body is refused
-    caller: Caller
+    caller: EventContext
     # Captured from the settings when the run starts, so it holds for the run's whole life
     # (the defaults are what runs started before these fields existed did).
     billing_outage_policy: BillingOutagePolicy = "compensate"

@@ -21,11 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from activities.models import (
         AppointmentRef,
-        Caller,
         Cancel,
         FeeOrder,
         InvoiceVoid,
     )
+    from domain.events import EventContext
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.steps import let_go
@@ -35,7 +35,7 @@ class CancellationRequest(BaseModel):
     appointment_id: str
     reason: str | None = None
     fingerprint: str
-    caller: Caller
+    caller: EventContext
 
 
 class CancellationOutcome(BaseModel):

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
     from activities.lifecycle import LifecycleActivities
     from activities.models import (
-        Caller,
         HeldSlot,
         HoldAction,
         InvoiceOrder,
@@ -31,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SlotCheck,
         SlotReservation,
     )
+    from domain.events import EventContext
     from workflows.hold import before_the_hold_expires
     from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, run_saga
@@ -43,7 +43,7 @@ class RescheduleRequest(BaseModel):
     duration_minutes: int | None = None
     reason: str | None = None
     fingerprint: str
-    caller: Caller
+    caller: EventContext
 
 
 class RescheduleOutcome(BaseModel):

@@ -10,7 +10,8 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
-    from activities.models import Caller, HoldAction, InvoiceRef
+    from activities.models import HoldAction, InvoiceRef
+    from domain.events import EventContext
     from workflows.policies import STEP_TIMEOUT, UNTIL_DONE
 
 A = TypeVar("A")
@@ -39,7 +40,7 @@ async def forward(
     )
 
 
-async def let_go(invoice_id: str | None, hold_id: str | None, caller: Caller) -> None:
+async def let_go(invoice_id: str | None, hold_id: str | None, caller: EventContext) -> None:
     """After a commit point: void the invoice and release the slot the appointment no
     longer has. Both are idempotent and nothing can refuse them, so they are retried
     until done, never compensated."""

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from strawberry.fastapi import BaseContext
 
-from activities.models import Caller
 from api import deps
 from api.appointment_sagas import AppointmentSagas
 from api.booking import BookingService
@@ -17,6 +16,7 @@ from api.graphql.limits import Limits
 from api.problems import ProblemError
 from api.security.permissions import Principal
 from config import Settings
+from domain.events import EventContext
 from projections.queries import ScheduleQueries
 
 # The same scheme as REST's (api/deps.py); auto_error off so that deps.principal answers
@@ -58,9 +58,9 @@ class GraphQLContext(BaseContext):
         return self._principal
 
     @property
-    def caller(self) -> Caller:
+    def caller(self) -> EventContext:
         """Who asked, as the sagas record it in the audit trail (as REST's deps.caller)."""
-        return Caller(actor=self.principal.actor, request_id=self.request_id)
+        return EventContext(actor=self.principal.actor, request_id=self.request_id)
 
     @property
     def schedule(self) -> ScheduleQueries:

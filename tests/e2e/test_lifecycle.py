@@ -18,12 +18,12 @@ import httpx
 import pytest
 from pymongo.database import Database
 
+from domain.clock import now_utc
 from domain.events import EventContext
 from domain.model import request, transition
 from domain.status import TRANSITIONS, AppointmentStatus
 from localstack.service import LocalService
 from persistence import AppointmentStore, connect
-from persistence.mapping import now_utc
 from tests.e2e.conftest import Slots, counts
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.models import Caller
+from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, settled, transient
 from workflows.booking import BookingWorkflow
 from workflows.booking_models import BookingOutcome, BookingRequest
@@ -43,7 +43,7 @@ def request(**overrides: Any) -> BookingRequest:
         reason="check-up",
         idempotency_key="key",
         fingerprint="fp",
-        caller=Caller(actor="staff:test", request_id="req-1"),
+        caller=EventContext(actor="staff:test", request_id="req-1"),
         **overrides,
     )
 

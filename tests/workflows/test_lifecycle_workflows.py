@@ -14,12 +14,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.models import Caller
+from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from workflows.cancellation import CancellationRequest, CancellationWorkflow
 from workflows.reschedule import RescheduleRequest, RescheduleWorkflow
 
-CALLER = Caller(actor="patient:pat-1", request_id="req-1")
+CALLER = EventContext(actor="patient:pat-1", request_id="req-1")
 
 
 @pytest.fixture

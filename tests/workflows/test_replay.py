@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.models import Caller
+from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, stalled, transient
 from tests.workflows.test_booking_workflow import request as booking_request
 from workflows.booking import BookingWorkflow
@@ -23,7 +23,7 @@ from workflows.cancellation import CancellationRequest, CancellationWorkflow
 from workflows.reschedule import RescheduleRequest, RescheduleWorkflow
 
 WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
-CALLER = Caller(actor="staff:replay")
+CALLER = EventContext(actor="staff:replay")
 
 
 def runs() -> list[tuple[str, Any, Any, dict[str, list[Exception]]]]:

@@ -7,10 +7,10 @@ import asyncio
 import json
 from datetime import timedelta
 
+from domain.clock import now_utc
 from localstack import servers
 from messaging.relay import OutboxRelay
 from messaging.status import RelayStatus
-from persistence.mapping import now_utc
 from tests.integration.messaging.conftest import Outbox, eventually
 from tests.unit.messaging.lifecycles import edits
 

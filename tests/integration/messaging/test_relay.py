@@ -11,11 +11,11 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from domain.clock import now_utc
 from domain.status import AppointmentStatus
 from messaging.contract import validate_envelope
 from messaging.kafka import make_producer
 from messaging.relay import OutboxRelay
-from persistence.mapping import now_utc
 from tests.integration.messaging.conftest import Outbox, eventually
 from tests.unit.messaging.lifecycles import Lifecycle, edits, every_event_type
 

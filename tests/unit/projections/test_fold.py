@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.events import AppointmentEvent, EventContext
-from domain.model import Appointment, edit, replay, request, reschedule, transition
+from domain.model import Appointment, BrokenEventLog, edit, replay, request, reschedule, transition
 from domain.status import AppointmentStatus
-from projections.fold import FoldError, Names, StoredEvent, ViewRow, fold
+from projections.fold import Names, StoredEvent, ViewRow, fold
 
 S = AppointmentStatus
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -131,16 +131,16 @@ def test_names_stay_with_the_row() -> None:
 
 def test_a_gap_is_refused() -> None:
     all_events = events()
-    with pytest.raises(FoldError, match="gap before seq 3"):
+    with pytest.raises(BrokenEventLog, match="gap before seq 3"):
         fold(None, "a-1", [all_events[0], all_events[2]], BERLIN)
     row = fold(None, "a-1", all_events[:1], BERLIN)
-    with pytest.raises(FoldError, match="gap before seq 4"):
+    with pytest.raises(BrokenEventLog, match="gap before seq 4"):
         fold(row, "a-1", all_events[3:], BERLIN)
 
 
 def test_a_history_without_its_first_event_is_refused() -> None:
     bare = [dataclasses.replace(events()[1], seq=1)]
-    with pytest.raises(FoldError, match="never set"):
+    with pytest.raises(BrokenEventLog, match="never set"):
         fold(None, "a-1", bare, BERLIN)
 
 
