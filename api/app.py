@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # peers (and their circuit breakers, which readiness reports) live for the app.
         peers = Peers.from_settings(settings)
         app.state.peers = peers
-        app.state.schedule = ScheduleQueries(peers.doctors, settings)
+        app.state.schedule = ScheduleQueries(
+            mongo[settings.mongo_database], peers.doctors, settings
+        )
         # /metrics reads these at each scrape: the breakers, and the outbox's backlog.
         app.state.metrics.watch(
             breakers=lambda: peers.breakers,

@@ -9,14 +9,12 @@ from pymongo import AsyncMongoClient
 
 from config import Settings
 from persistence.documents import DOCUMENT_MODELS
-from projections.read_view import READ_VIEW_MODELS
 
 
 async def connect(settings: Settings) -> AsyncMongoClient[Any]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
     await init_beanie(
         database=client[settings.mongo_database],
-        # The read view and its checkpoints live beside the write model: one binding.
-        document_models=[*DOCUMENT_MODELS, *READ_VIEW_MODELS],
+        document_models=DOCUMENT_MODELS,
     )
     return client

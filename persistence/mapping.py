@@ -8,9 +8,10 @@ from enum import Enum
 from typing import Any
 
 from domain.clock import utc
-from domain.events import SCHEMA_VERSION, AppointmentEvent, EventContext, EventType
+from domain.events import AppointmentEvent, EventContext, EventType
 from domain.model import Appointment
 from domain.status import AppointmentStatus
+from messaging.envelope import envelope
 from persistence import documents as db
 
 
@@ -19,14 +20,6 @@ def _bson_value(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return utc(value)
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
     return value
 
 
@@ -94,25 +87,6 @@ def event_from_document(doc: db.AppointmentEvent) -> AppointmentEvent:
     )
 
 
-def outbox_envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
-    """The Kafka value of ARCHITECTURE §4, exactly as the contract in
-    messaging/schemas/appointment-event.v1.schema.json describes it. ``data`` is the
-    appointment after the change, so a consumer needs no second look-up. Pure (no Beanie),
-    so the contract tests build it without a database."""
-    data = {k: _json_value(v) for k, v in dataclasses.asdict(state).items()}
-    data["end"] = _json_value(state.end)
-    data["changed"] = sorted(event.after)
-    return {
-        "event_id": event.event_id,
-        "type": event.type.value,
-        "schema_version": SCHEMA_VERSION,
-        "occurred_at": _json_value(event.occurred_at),
-        "appointment_id": event.appointment_id,
-        "actor": event.context.actor,
-        "data": data,
-    }
-
-
 def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.OutboxEvent:
     """The outbox row of one change; ``seq`` lets the relay keep an appointment's events
     in order even where two of them carry the same (or a skewed) ``created_at``."""
@@ -121,6 +95,6 @@ def outbox_row(event: AppointmentEvent, state: Appointment, topic: str) -> db.Ou
         topic=topic,
         key=event.appointment_id,
         seq=event.seq,
-        envelope=outbox_envelope(event, state),
+        envelope=envelope(event, state),
         created_at=utc(event.occurred_at),
     )

@@ -51,7 +51,10 @@ class Names:
 
 @dataclass(frozen=True, slots=True)
 class ViewRow:
-    """One row of ``appointment_read_view`` (``projections.read_view.AppointmentReadView``)."""
+    """One row of ``appointment_read_view``: an appointment as schedules show it, names of
+    patient and doctor beside their ids, the clinic day, start and end; never the notes
+    (private to the appointment). ``version`` is the seq of the last event folded in and
+    ``updated_at`` its ``occurred_at``; a name is None where its peer does not know it."""
 
     id: str
     version: int

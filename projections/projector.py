@@ -121,6 +121,9 @@ class Projector:
         token = await self._store.checkpoint()
         if token is None:
             token = await self._catch_up()
+        # After a first catch-up (rows load faster into an unindexed view), and on every
+        # start: creating an index that exists changes nothing.
+        await self._store.index_view()
         options = self._options
         stream = await self._store.watch(
             token, max_await_ms=options.max_await_ms, batch_size=options.batch_size

@@ -13,7 +13,8 @@ import pytest
 from domain.errors import DoctorNotFound, InvalidScheduleWindow
 from domain.status import AppointmentStatus
 from projections.queries import ORDER, ScheduleEntry, ScheduleQueries
-from projections.read_view import AppointmentReadView
+from projections.read_view import READ_VIEW
+from projections.view_store import ViewStore
 from tests.integration.projections.conftest import Bed
 
 S = AppointmentStatus
@@ -55,11 +56,12 @@ async def planted(bed: Bed) -> Bed:
             then=then,
         )
     await bed.projection().catch_up(asyncio.Event())
+    await ViewStore(bed.database).index_view()  # as the projector does once caught up
     return bed
 
 
 def queries(bed: Bed, now: datetime = LONG_AGO) -> ScheduleQueries:
-    return ScheduleQueries(bed.doctors, bed.settings, clock=lambda: now)
+    return ScheduleQueries(bed.database, bed.doctors, bed.settings, clock=lambda: now)
 
 
 async def test_a_doctors_day_by_start_every_status_but_failed(planted: Bed) -> None:
@@ -163,7 +165,7 @@ async def test_each_query_reads_one_range_of_its_index(
     why), a shape the planner answers from its index by itself: only the window's rows of
     that doctor or patient are looked at, fewer than the 7 planted (FAILED ones included:
     those are left out after the read)."""
-    collection = AppointmentReadView.get_pymongo_collection()
+    collection = planted.database[READ_VIEW]
     window = {"$gte": berlin(MONDAY, 0), "$lt": berlin(MONDAY, 12)}
     plan = await collection.find({field: value, "start": window}).sort(ORDER).explain()
     assert index in str(plan["queryPlanner"]["winningPlan"])

@@ -16,7 +16,7 @@ from domain.events import SCHEMA_VERSION, EventType
 from domain.model import Appointment, Change
 from domain.status import AppointmentStatus
 from messaging.contract import SCHEMA_FILE, ContractViolation, schema, validate_envelope
-from persistence.mapping import outbox_envelope
+from messaging.envelope import envelope
 from tests.unit.messaging.lifecycles import every_event_type
 
 MESSAGING = Path(str(resources.files("messaging")))
@@ -26,7 +26,7 @@ CHANGES = every_event_type()
 def envelope_of(change: Change) -> dict[str, Any]:
     # The very function outbox_row uses; it needs no database (outbox_row's Beanie
     # document does). The integration tests validate rows written by the unit of work.
-    return outbox_envelope(change.event, change.state)
+    return envelope(change.event, change.state)
 
 
 @pytest.mark.parametrize("change", CHANGES, ids=lambda c: f"{c.event.seq}-{c.event.type.value}")

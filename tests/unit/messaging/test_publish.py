@@ -19,10 +19,10 @@ from aiokafka.errors import (
 
 from config import load_settings
 from messaging import kafka
+from messaging.envelope import envelope
 from messaging.kafka import acks, encode_value, is_transient
 from messaging.outbox import OutboxRow, earlier_rows, key_chains
 from messaging.publish import publish_batch
-from persistence.mapping import outbox_envelope
 from tests.unit.messaging.lifecycles import edits
 
 T = datetime(2030, 1, 1, tzinfo=UTC)
@@ -42,7 +42,7 @@ def rows_of(appointment_id: str, count: int, *, skew: bool = False) -> list[Outb
                 key=change.event.appointment_id,
                 seq=seq,
                 created_at=created,
-                envelope=outbox_envelope(change.event, change.state),
+                envelope=envelope(change.event, change.state),
                 attempts=0,
             )
         )

@@ -1,0 +1,41 @@
+"""The Kafka value of one event (ARCHITECTURE §4), built here and validated against the
+contract by ``messaging.contract``: the outbox row the unit of work writes carries it, so
+the relay publishes it as it is. Pure (no database), so contract tests build it directly."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from domain.clock import utc
+from domain.events import SCHEMA_VERSION, AppointmentEvent
+from domain.model import Appointment
+
+
+def envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
+    """``{event_id, type, schema_version, occurred_at, appointment_id, actor, data}``, as
+    messaging/schemas/appointment-event.v1.schema.json describes it. ``data`` is the
+    appointment after the change, so a consumer needs no second look-up, and ``changed``
+    names the fields the event changed."""
+    data = {k: _json_value(v) for k, v in dataclasses.asdict(state).items()}
+    data["end"] = _json_value(state.end)
+    data["changed"] = sorted(event.after)
+    return {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": _json_value(event.occurred_at),
+        "appointment_id": event.appointment_id,
+        "actor": event.context.actor,
+        "data": data,
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    return value
