@@ -23,7 +23,7 @@ import sys
 def _api() -> None:
     import uvicorn
 
-    from api.app import create_app
+    from adapters.wiring import create_api
     from config import load_settings
     from config.logging import configure_logging
 
@@ -36,7 +36,7 @@ def _api() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     uvicorn.run(
-        create_app(settings),
+        create_api(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
@@ -82,8 +82,8 @@ def _run(argv: list[str]) -> None:
 
 
 def _token(argv: list[str]) -> None:
-    from api.security.permissions import Role
     from api.security.tokens import issue_local_token
+    from application.permissions import Role
     from config import load_settings
 
     parser = argparse.ArgumentParser(prog="appointment-service token")

@@ -14,8 +14,8 @@ from datetime import timedelta
 from loguru import logger
 from temporalio.worker import Worker
 
-from activities.booking import BookingActivities
-from activities.lifecycle import LifecycleActivities
+from activities.appointments import AppointmentActivities
+from activities.peers import PeerActivities
 from config import Settings, load_settings
 from config.logging import configure_logging
 from domain.errors import BUSINESS_ERRORS
@@ -47,13 +47,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         outbox=lambda: relay_status(mongo[settings.mongo_database]),
     )
     store = AppointmentStore(mongo, settings.kafka_topic)
-    booking = BookingActivities(peers, store, settings)
-    lifecycle = LifecycleActivities(peers, store, settings)
+    activities = [
+        *PeerActivities(peers, store, settings).all(),
+        *AppointmentActivities(store, settings).all(),
+    ]
     worker = Worker(
         temporal,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[*booking.all(), *lifecycle.all()],
+        activities=activities,
         interceptors=[SagaMetricsInterceptor(metrics.sagas)],
         # SIGTERM stops polling at once; activities already running get this long to
         # finish before they are cancelled. Either way Temporal hands unfinished work to

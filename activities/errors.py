@@ -79,17 +79,6 @@ def circuit_open_error(error: BreakerOpen) -> ApplicationError:
 
 
 @asynccontextmanager
-async def open_circuits_mapped() -> AsyncIterator[None]:
-    """Only the open breaker, for a step that handles refusals itself (a compensation):
-    its retry is then due when the breaker lets a trial through, not whenever the
-    exponential backoff says. Without it an open breaker is still retried, just later."""
-    try:
-        yield
-    except BreakerOpen as error:
-        raise circuit_open_error(error) from error
-
-
-@asynccontextmanager
 async def refusals_are_final() -> AsyncIterator[None]:
     """Around an activity's calls: a refusal ends the step for good, an open breaker ends
     it or waits for the breaker as the step's retry policy says (module docstring)."""

@@ -68,6 +68,15 @@ class InvoiceOrder(_Input):
     idempotency_key: str  # Billing answers the same invoice for the same key
     caller: EventContext
 
+    def voiding(self) -> InvoiceVoid:
+        """Its compensation: void the invoice this order's key made, found by the key even
+        when the creation's answer was lost."""
+        return InvoiceVoid(
+            appointment_id=self.appointment_id,
+            idempotency_key=self.idempotency_key,
+            caller=self.caller,
+        )
+
 
 class IssuedInvoice(_Input):
     invoice_id: str
@@ -108,12 +117,10 @@ class CancellationPlan(_Input):
     fee_cents: int  # by the policy captured at booking
 
 
-class FeeOrder(_Input):
-    appointment_id: str
-    patient_id: str
+class FeeOrder(InvoiceOrder):
+    """An invoice of a given amount (the late cancellation fee), not the price."""
+
     amount_cents: int
-    idempotency_key: str  # Billing answers the same invoice for the same key
-    caller: EventContext
 
 
 class InvoiceRef(_Input):

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from api import middleware, problems
-from api.appointment_sagas import AppointmentSagas
-from api.booking import BookingService
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions
 from api.security.tokens import TokenVerifier
+from application.services import Services
 from config import Settings, load_settings
-from messaging.status import relay_status
-from peers import Peers
-from persistence import AppointmentStore, connect
-from projections.queries import ScheduleQueries
 from telemetry.http import HttpMetricsMiddleware
 from telemetry.metrics import ApiMetrics
-from workflows.client import connect_temporal
+
+# Connects the use cases to their adapters for the app's lifetime (``adapters.wiring``).
+# The metrics are the app's: the connector tells them what to watch (breakers, outbox).
+Connect = Callable[[Settings, ApiMetrics], AbstractAsyncContextManager[Services]]
 
 DESCRIPTION = """
 Schedules, books, confirms, reschedules, cancels and completes appointments of the
@@ -35,37 +33,21 @@ retried request never books twice.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, connect: Connect | None = None) -> FastAPI:
+    """The API. Every door (REST, GraphQL) calls the use cases in ``app.state.services``,
+    which ``connect`` makes when the app starts; without it (tests that set the state by
+    hand) nothing is connected."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        mongo = await connect(settings)
-        temporal = await connect_temporal(settings)
-        store = AppointmentStore(mongo, settings.kafka_topic)
-        app.state.mongo = mongo
-        app.state.temporal = temporal
-        app.state.store = store
-        app.state.booking = BookingService(temporal, store, settings)
-        app.state.sagas = AppointmentSagas(temporal, store, settings)
         app.state.verifier = TokenVerifier.from_settings(settings)
-        # The schedule's free slots ask the Doctor Service for working hours and grid. The
-        # peers (and their circuit breakers, which readiness reports) live for the app.
-        peers = Peers.from_settings(settings)
-        app.state.peers = peers
-        app.state.schedule = ScheduleQueries(
-            mongo[settings.mongo_database], peers.doctors, settings
-        )
-        # /metrics reads these at each scrape: the breakers, and the outbox's backlog.
-        app.state.metrics.watch(
-            breakers=lambda: peers.breakers,
-            outbox=lambda: relay_status(mongo[settings.mongo_database]),
-        )
-        try:
+        if connect is None:
             yield
-        finally:
-            await peers.aclose()
-            await mongo.close()
+            return
+        async with connect(settings, app.state.metrics) as services:
+            app.state.services = services
+            yield
 
     app = FastAPI(
         title="Appointment Service",

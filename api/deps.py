@@ -1,4 +1,5 @@
-"""Dependencies of the routes, typed with Annotated (full-stack-fastapi-template style)."""
+"""Dependencies of the routes, typed with Annotated (full-stack-fastapi-template style): the
+caller, the use cases, and the headers every door reads the same way."""
 
 from __future__ import annotations
 
@@ -9,17 +10,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.appointment_sagas import AppointmentSagas
-from api.booking import BookingService
 from api.problems import ProblemError
-from api.security.permissions import Principal
 from api.security.tokens import InvalidToken, TokenVerifier
+from application.access import Requester
+from application.identifiers import KEY_RULE, idempotency_key
+from application.permissions import Principal
+from application.services import Services
 from config import Settings
-from domain.events import EventContext
-from persistence import AppointmentStore
-from projections.queries import ScheduleQueries
-
-_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -29,18 +26,10 @@ _bearer = HTTPBearer(
 )
 
 
-def settings(request: Request) -> Settings:
-    value: Settings = request.app.state.settings
-    return value
-
-
-def booking_service(request: Request) -> BookingService:
-    value: BookingService = request.app.state.booking
-    return value
-
-
-def store(request: Request) -> AppointmentStore:
-    value: AppointmentStore = request.app.state.store
+def services(request: Request) -> Services:
+    value: Services | None = getattr(request.app.state, "services", None)
+    if value is None:  # the app's lifespan did not connect it: a wiring bug, answered as 500
+        raise RuntimeError("app.state.services is not set")
     return value
 
 
@@ -70,68 +59,65 @@ def principal(
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def caller(request: Request, who: PrincipalDep) -> EventContext:
-    return EventContext(actor=who.actor, request_id=getattr(request.state, "request_id", None))
+def requester(request: Request, who: PrincipalDep) -> Requester:
+    return Requester(who, getattr(request.state, "request_id", None))
 
 
-def idempotency_key(
+def booking_key(
     key: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
             description="Makes the request safe to retry: the same key always gives the "
-            "same booking. 1-128 of A-Z a-z 0-9 _ . : -. Generated when absent.",
+            f"same booking. {KEY_RULE}. Generated when absent.",
             examples=["3f9c2e4a-booking-1"],
         ),
     ] = None,
 ) -> str:
-    if key is None:
-        return str(uuid.uuid4())
-    if not _KEY.match(key):
-        raise ProblemError(
-            400,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            "use 1-128 characters of A-Z a-z 0-9 _ . : -",
-        )
-    return key
+    return str(uuid.uuid4()) if key is None else idempotency_key(key)
+
+
+def change_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes the change safe to retry: a request with a key already used "
+            "for this change of this appointment changes nothing and answers the appointment "
+            f"as it is. {KEY_RULE}",
+            examples=["confirm-7b0e-1"],
+        ),
+    ] = None,
+) -> str | None:
+    return None if key is None else idempotency_key(key)
 
 
 _PREFER_WAIT = re.compile(r"\bwait=(\d+)")
 
 
-def wait_budget(
-    config: Annotated[Settings, Depends(settings)],
-    prefer: Annotated[
-        str | None,
-        Header(description="`respond-async` (answer 202 at once) or `wait=<seconds>` (RFC 7240)"),
-    ] = None,
-) -> float:
+def wait_budget(settings: Settings, prefer: str | None) -> float:
     """How long a saga-backed request waits for the outcome before answering 202:
     ``Prefer: respond-async`` not at all, ``Prefer: wait=N`` at most N seconds; never
     longer than the configured budget."""
     if prefer and "respond-async" in prefer:
         return 0.0
     match = _PREFER_WAIT.search(prefer or "")
-    budget = config.booking_wait_seconds
+    budget = settings.booking_wait_seconds
     return min(float(match.group(1)), budget) if match else budget
 
 
-def appointment_sagas(request: Request) -> AppointmentSagas:
-    value: AppointmentSagas = request.app.state.sagas
-    return value
+def wait(
+    request: Request,
+    prefer: Annotated[
+        str | None,
+        Header(description="`respond-async` (answer 202 at once) or `wait=<seconds>` (RFC 7240)"),
+    ] = None,
+) -> float:
+    return wait_budget(request.app.state.settings, prefer)
 
 
-def schedule_queries(request: Request) -> ScheduleQueries:
-    value: ScheduleQueries = request.app.state.schedule
-    return value
-
-
-SettingsDep = Annotated[Settings, Depends(settings)]
-WaitDep = Annotated[float, Depends(wait_budget)]
-SagasDep = Annotated[AppointmentSagas, Depends(appointment_sagas)]
-BookingDep = Annotated[BookingService, Depends(booking_service)]
-StoreDep = Annotated[AppointmentStore, Depends(store)]
-CallerDep = Annotated[EventContext, Depends(caller)]
-IdempotencyKeyDep = Annotated[str, Depends(idempotency_key)]
-ScheduleDep = Annotated[ScheduleQueries, Depends(schedule_queries)]
+ServicesDep = Annotated[Services, Depends(services)]
+RequesterDep = Annotated[Requester, Depends(requester)]
+BookingKeyDep = Annotated[str, Depends(booking_key)]
+ChangeKeyDep = Annotated[str | None, Depends(change_key)]
+WaitDep = Annotated[float, Depends(wait)]

@@ -19,15 +19,17 @@ from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from api.security.permissions import Forbidden, NotVisible
+from application import errors as refusals
+from application.permissions import Forbidden, NotVisible
 from domain import errors
-from peers.breaker import BreakerOpen
 
 PROBLEM_BASE = "https://clinic.example/problems/"
 MEDIA_TYPE = "application/problem+json"
 PAYLOAD_TOO_LARGE = "Request body too large"
 
-STATUS_FOR: dict[type[errors.DomainError], int] = {
+# Every refusal of the domain and the application layer, and its status: one table for
+# REST's problem documents and GraphQL's errors alike.
+STATUS_FOR: dict[type[Exception], int] = {
     errors.InvalidAppointment: 422,
     errors.SlotNotOffered: 422,
     errors.PatientNotFound: 422,
@@ -39,7 +41,26 @@ STATUS_FOR: dict[type[errors.DomainError], int] = {
     errors.ConcurrencyConflict: 409,
     errors.BillingRefused: 402,
     errors.AppointmentNotFound: 404,
+    refusals.InvalidInput: 422,
+    refusals.InvalidIdempotencyKey: 400,
+    refusals.IdempotencyKeyReused: 422,
+    refusals.UnknownDoctor: 404,
+    refusals.SagaCancelled: 409,
+    refusals.SagaFailed: 503,
 }
+
+
+def status_of(error: errors.DomainError | refusals.Refused) -> int:
+    return STATUS_FOR.get(type(error), 409)
+
+
+def retry_after(error: Exception) -> dict[str, str]:
+    """The Retry-After of a refusal that a later retry may overcome."""
+    if isinstance(error, refusals.SagaFailed):
+        return {"Retry-After": str(error.retry_after_seconds)}
+    if isinstance(error, errors.PeerUnavailable):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after or 5)))}
+    return {}
 
 
 class FieldError(BaseModel):
@@ -102,9 +123,19 @@ def problem_response(
     )
 
 
-def domain_problem(request: Request, error: errors.DomainError) -> JSONResponse:
-    status = STATUS_FOR.get(type(error), 409)
-    return problem_response(request, status, error.code, error.title, error.detail)
+def refusal_problem(request: Request, error: errors.DomainError | refusals.Refused) -> JSONResponse:
+    fields = None
+    if isinstance(error, refusals.InvalidInput):
+        fields = [FieldError(field=e.field, message=e.message) for e in error.field_errors]
+    return problem_response(
+        request,
+        status_of(error),
+        error.code,
+        error.title,
+        error.detail,
+        fields,
+        headers=retry_after(error) or None,
+    )
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -129,8 +160,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(errors.DomainError)
-    async def on_domain(request: Request, error: errors.DomainError) -> JSONResponse:
-        return domain_problem(request, error)
+    @app.exception_handler(refusals.Refused)
+    async def on_refusal(
+        request: Request, error: errors.DomainError | refusals.Refused
+    ) -> JSONResponse:
+        return refusal_problem(request, error)
 
     @app.exception_handler(Forbidden)
     async def on_forbidden(request: Request, error: Forbidden) -> JSONResponse:
@@ -157,17 +191,17 @@ def install(app: FastAPI) -> None:
             request, error.status_code, code, str(error.detail), headers=headers
         )
 
-    @app.exception_handler(BreakerOpen)
-    async def on_breaker_open(request: Request, error: BreakerOpen) -> JSONResponse:
-        # A peer's circuit breaker is open: the call was not even made. Routes that
-        # expect a peer to be down answer it themselves; this catches the rest.
+    @app.exception_handler(errors.PeerUnavailable)
+    async def on_peer_unavailable(request: Request, error: errors.PeerUnavailable) -> JSONResponse:
+        # A peer did not answer, or its circuit breaker is open (the call was not even
+        # made): a temporary condition; Retry-After is the breaker's when it has one.
         return problem_response(
             request,
             503,
             "peer-unavailable",
             "Service unavailable",
             f"The {error.peer} service is not reachable; retry shortly.",
-            headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
+            headers=retry_after(error),
         )
 
     @app.exception_handler(RPCError)

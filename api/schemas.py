@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
-import re
-from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, Literal, Self
+from datetime import datetime, time, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    Strict,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
+from application.commands import (
+    CancellationDetails,
+    EditDetails,
+    NewAppointment,
+    NewTime,
+)
+from application.results import PendingBooking
 from domain.events import AppointmentEvent
 from domain.model import Appointment
 from domain.status import AppointmentStatus
-from peers.breaker import BreakerState
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-
-# RFC 3339 (the JSON Schema ``date-time``): a date, ``T``, a time and an offset. Pydantic
-# alone would also take Unix seconds (as a number or a string of digits) and other
-# spellings the schema does not allow.
-_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
-DATE_TIME_MESSAGE = (
-    "must be an ISO 8601 date-time string with a UTC offset, e.g. 2030-01-07T09:00:00+01:00"
-)
-
-
-def _a_date_time_string(value: Any) -> Any:
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
-        raise ValueError(DATE_TIME_MESSAGE)
-    return value
-
-
-# An aware datetime given as an RFC 3339 string, and only so; that string is then parsed
-# laxly even in a strict model (strict Pydantic would take only ``datetime`` objects).
-DateTimeWithOffset = Annotated[AwareDatetime, Strict(False), BeforeValidator(_a_date_time_string)]
 
 # The examples of Swagger's "Try it out" must book: a seeded patient (simulators/seed_data.py)
 # and tomorrow (within the booking horizon) on the on-call doctor's 15-minute grid, inside
@@ -63,13 +35,11 @@ EXAMPLE_START = _tomorrow_at(9)
 EXAMPLE_NEW_START = _tomorrow_at(10)
 
 
-class BookAppointment(BaseModel):
+class BookAppointment(NewAppointment):
     """Validated strictly, as this schema says: `duration_minutes` a JSON integer, `start`
     an ISO 8601 date-time string with an offset, the ids matching their pattern as sent."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -82,14 +52,6 @@ class BookAppointment(BaseModel):
             ]
         },
     )
-
-    patient_id: str = Field(pattern=ID_PATTERN, description="the Patient Service's id")
-    doctor_id: str = Field(pattern=ID_PATTERN, description="the Doctor Service's id")
-    start: DateTimeWithOffset = Field(
-        description="ISO 8601 with a UTC offset; on the doctor's grid"
-    )
-    duration_minutes: int = Field(ge=5, le=480, description="a multiple of 5 minutes")
-    reason: str | None = Field(None, max_length=500)
 
 
 class AppointmentOut(BaseModel):
@@ -140,6 +102,16 @@ class PendingAppointment(BaseModel):
     step: str | None = None
     workflow_id: str
 
+    @classmethod
+    def of(cls, pending: PendingBooking) -> PendingAppointment:
+        return cls(
+            id=pending.id,
+            patient_id=pending.patient_id,
+            doctor_id=pending.doctor_id,
+            step=pending.step,
+            workflow_id=pending.workflow_id,
+        )
+
 
 class ChangeReason(BaseModel):
     """The optional body of a status change: why, for the audit trail."""
@@ -153,94 +125,12 @@ class ChangeReason(BaseModel):
     reason: str | None = Field(None, max_length=500, description="kept in the event")
 
 
-class EditAppointment(BaseModel):
+class EditAppointment(EditDetails):
     """PATCH: the free-text fields only. A field left out stays; ``null`` clears it."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"notes": "Bring the last blood test"}]},
+        json_schema_extra={"examples": [{"notes": "Bring the last blood test"}]}
     )
-
-    reason: str | None = Field(None, max_length=500, description="why the patient comes")
-    notes: str | None = Field(None, max_length=2000, description="notes for the visit")
-
-    @model_validator(mode="after")
-    def _names_a_field(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("name at least one of reason, notes")
-        return self
-
-    def changes(self) -> dict[str, str | None]:
-        return self.model_dump(include=self.model_fields_set)
-
-
-def encode_cursor(start: datetime, appointment_id: str) -> str:
-    """Opaque to clients: base64url of the (start, id) of the last appointment returned."""
-    raw = json.dumps([start.astimezone(UTC).isoformat(), appointment_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start, appointment_id = json.loads(raw)
-        instant = datetime.fromisoformat(start)
-        if instant.utcoffset() is None or not isinstance(appointment_id, str):
-            raise ValueError
-        return instant.astimezone(UTC), appointment_id
-    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, OverflowError):
-        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
-
-
-MAX_PAGE = 100
-
-
-class ListQuery(BaseModel):
-    """The query of ``GET /api/v1/appointments``. Unknown parameters are refused, so a
-    misspelt filter never silently widens the result."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    doctor_id: str | None = Field(None, pattern=ID_PATTERN, description="only this doctor's")
-    patient_id: str | None = Field(None, pattern=ID_PATTERN, description="only this patient's")
-    status: list[AppointmentStatus] = Field(
-        default_factory=list,
-        description="only these statuses; repeat the parameter for several: "
-        "`?status=SCHEDULED&status=CONFIRMED`",
-    )
-    start_from: DateTimeWithOffset | None = Field(
-        None, alias="from", description="start at or after this instant (with an offset)"
-    )
-    start_to: DateTimeWithOffset | None = Field(
-        None, alias="to", description="start before this instant (with an offset)"
-    )
-    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
-    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
-
-    @field_validator("start_from", "start_to")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        try:
-            return value.astimezone(UTC) if value else value
-        except OverflowError:
-            raise ValueError("out of range") from None
-
-    @field_validator("cursor")
-    @classmethod
-    def _a_cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)
-        return value
-
-    @model_validator(mode="after")
-    def _a_range(self) -> Self:
-        if self.start_from and self.start_to and self.start_from >= self.start_to:
-            raise ValueError("from must be before to")
-        return self
-
-    def position(self) -> tuple[datetime, str] | None:
-        return decode_cursor(self.cursor) if self.cursor else None
 
 
 class AppointmentPage(BaseModel):
@@ -290,31 +180,15 @@ class AppointmentHistory(BaseModel):
     events: list[EventOut] = Field(description="in seq order, oldest first")
 
 
-class CancelAppointment(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"reason": "Feeling better"}]},
-    )
-
-    reason: str | None = Field(None, max_length=500, description="why, for the audit trail")
+class CancelAppointment(CancellationDetails):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Feeling better"}]})
 
 
-class RescheduleAppointment(BaseModel):
+class RescheduleAppointment(NewTime):
     """Validated strictly, as this schema says: `start` an ISO 8601 date-time string with
     an offset, `duration_minutes` a JSON integer."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"start": EXAMPLE_NEW_START}]},
-    )
-
-    start: DateTimeWithOffset = Field(description="the new start, ISO 8601 with a UTC offset")
-    duration_minutes: int | None = Field(
-        None, ge=5, le=480, description="the new length; the current one if absent"
-    )
-    reason: str | None = Field(None, max_length=500, description="why, for the audit trail")
+    model_config = ConfigDict(json_schema_extra={"examples": [{"start": EXAMPLE_NEW_START}]})
 
 
 class SagaAccepted(BaseModel):
@@ -336,7 +210,7 @@ class Readiness(BaseModel):
         description="each dependency checked, and its state",
         examples=[{"mongodb": "ok", "temporal": "ok"}],
     )
-    breakers: dict[str, BreakerState] = Field(
+    breakers: dict[str, Literal["closed", "open", "half_open"]] = Field(
         default_factory=dict,
         description="this API process's circuit breaker of each peer service",
         examples=[{"patient": "closed", "doctor": "closed", "billing": "closed"}],

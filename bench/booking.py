@@ -25,18 +25,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.booking import BookingActivities
-from activities.models import (
-    HoldAction,
-)
+from activities.appointments import AppointmentActivities
+from activities.models import HoldAction
+from activities.peers import PeerActivities
 from bench.load import CpuProbe, LoopResult, OperationError, closed_loop
 from bench.slots import Slot, SlotPool
 from config import Settings
 from domain.events import EventContext
 from peers import Peers
 from persistence import AppointmentStore, connect
-from workflows.booking_models import BookingRequest
+from workflows.contracts.booking import BookingRequest
 from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
+from workflows.step_inputs import BookingSteps
 
 R = TypeVar("R")
 BOOKINGS = "/api/v1/appointments"
@@ -94,26 +94,33 @@ class SagaBooker:
 class InlineBooker:
     """The saga's forward steps in order, in process: the baseline."""
 
-    def __init__(self, activities: BookingActivities, settings: Settings) -> None:
-        self._acts = activities
+    def __init__(
+        self, peers: PeerActivities, appointments: AppointmentActivities, settings: Settings
+    ) -> None:
+        self._peers = peers
+        self._appointments = appointments
         self._settings = settings
         self.retries = 0  # attempts that failed transiently and were retried
 
     @classmethod
     @asynccontextmanager
     async def connected(cls, settings: Settings) -> AsyncIterator[InlineBooker]:
-        """Built exactly as ``worker.py`` builds its ``BookingActivities``."""
+        """Built exactly as ``worker.py`` builds its activities."""
         mongo = await connect(settings)
         peers = Peers.from_settings(settings)
         try:
             store = AppointmentStore(mongo, settings.kafka_topic)
-            yield cls(BookingActivities(peers, store, settings), settings)
+            yield cls(
+                PeerActivities(peers, store, settings),
+                AppointmentActivities(store, settings),
+                settings,
+            )
         finally:
             await peers.aclose()
             await mongo.close()
 
     async def book(self, slot: Slot) -> None:
-        acts = self._acts
+        peers, appointments = self._peers, self._appointments
         key = f"booking-{idempotency_key()}"  # the saga's keys derive from its workflow id
         appointment_id = str(uuid.uuid4())
         caller = EventContext(actor=ACTOR, request_id=None)
@@ -162,21 +169,24 @@ class InlineBooker:
             fingerprint="bench",
             caller=caller,
         )
-        # The saga's forward steps in its order, with the inputs it builds (BookingRequest).
-        await step("validate_patient", acts.validate_patient, r.patient_check())
-        await step("check_availability", acts.check_availability, r.slot_check())
-        held = await step("reserve_slot", acts.reserve_slot, r.reservation(key))
+        # The saga's forward steps in its order, with the inputs it builds (BookingSteps).
+        steps = BookingSteps(r, key)
+        await step("validate_patient", peers.validate_patient, steps.patient_check())
+        await step("check_availability", peers.check_availability, steps.slot_check())
+        held = await step("reserve_slot", peers.reserve_slot, steps.reservation())
         await step(
             "persist_pending",
-            acts.persist_pending,
-            r.new_appointment(key, held.hold_id),
+            appointments.persist_pending,
+            steps.new_appointment(held.hold_id),
             DB_RETRY,
         )
-        invoice = await step("create_invoice", acts.create_invoice, r.invoice_order(key))
+        invoice = await step("create_invoice", peers.create_invoice, steps.invoice_order())
         await step(
-            "confirm_slot", acts.confirm_slot, HoldAction(hold_id=held.hold_id, caller=caller)
+            "confirm_slot", peers.confirm_slot, HoldAction(hold_id=held.hold_id, caller=caller)
         )
-        await step("mark_scheduled", acts.mark_scheduled, r.scheduled(key, invoice), UNTIL_DONE)
+        await step(
+            "mark_scheduled", appointments.mark_scheduled, steps.scheduled(invoice), UNTIL_DONE
+        )
 
 
 Book = Callable[[Slot], Awaitable[None]]

@@ -92,7 +92,10 @@ class InvalidScheduleWindow(DomainError):
 
 
 class PeerUnavailable(Exception):
-    """A transient fault at a peer service (timeout, 5xx, connection refused): retry."""
+    """A transient fault at a peer service (timeout, 5xx, connection refused): retry,
+    after ``retry_after`` seconds when that is known (an open circuit breaker knows)."""
+
+    retry_after: float | None = None
 
     def __init__(self, peer: str, detail: str) -> None:
         super().__init__(f"{peer}: {detail}")

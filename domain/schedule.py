@@ -16,6 +16,24 @@ class WorkingInterval:
     end: time
 
 
+@dataclass(frozen=True, slots=True)
+class WorkingCalendar:
+    """A doctor's calendar as the Doctor Service keeps it: whose, in which zone, on which
+    grid, and when they work."""
+
+    doctor_name: str
+    zone: ZoneInfo
+    slot_minutes: int
+    hours: tuple[WorkingInterval, ...]
+
+    def offers(self, start: datetime, end: datetime) -> bool:
+        return is_offered(start, end, self.hours, self.zone, self.slot_minutes)
+
+    def slots_on(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The grid's slots of the doctor's own ``day`` (a date in their zone), in UTC."""
+        return grid_slots(day, self.hours, self.zone, self.slot_minutes)
+
+
 def is_offered(
     start: datetime,
     end: datetime,

@@ -1,15 +1,12 @@
-"""TCP port helpers for the local stack: pick a free port, probe one, wait for one, and
-tell whether a given process is the one listening on it."""
+"""TCP port helpers for the local stack: pick a free port, probe one, and tell whether a
+given process is the one listening on it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import socket
-import time
 from pathlib import Path
-
-_POLL_SECONDS = 0.1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -26,15 +23,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_for_port(host: str, port: int, timeout: float) -> None:
-    """Block until ``host:port`` accepts a TCP connection; ``TimeoutError`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while not port_open(host, port):
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{host}:{port} did not accept connections within {timeout}s")
-        time.sleep(_POLL_SECONDS)
 
 
 def listens_on(pid: int, port: int) -> bool:

@@ -16,8 +16,8 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from api.security.permissions import Role
 from api.security.tokens import ensure_local_secret, issue_local_token
+from application.permissions import Role
 from config import Settings, load_settings
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess, Supervisor

@@ -19,9 +19,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.clock import utc
-from persistence.documents import OutboxEvent
 
-OUTBOX_COLLECTION: str = OutboxEvent.Settings.name
+# The collection the unit of work writes rows into (persistence.documents.OutboxEvent).
+OUTBOX_COLLECTION = "outbox_events"
 
 # Waiting to be published: never published and not parked. ``published_at: None`` also
 # matches a missing field. Parked rows are excluded; they wait for an operator.

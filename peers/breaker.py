@@ -53,6 +53,8 @@ class BreakerOpen(PeerUnavailable):
     many seconds the breaker lets a call through again; ``trial_running`` that it is
     half-open and another call's trial decides right now, so asking again soon is fine."""
 
+    retry_after: float
+
     def __init__(self, peer: str, retry_after: float, *, trial_running: bool = False) -> None:
         why = "a trial call is running" if trial_running else "circuit open"
         super().__init__(peer, f"{why}, next try in {retry_after:.1f}s")

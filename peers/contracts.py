@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.schedule import WorkingCalendar, WorkingInterval
 
 
 class _Model(BaseModel):
@@ -41,6 +43,11 @@ class Doctor(_Model):
     timezone: str = Field(description="IANA time zone of the doctor's working hours")
     slot_minutes: int = Field(gt=0, description="the slot grid: slots start every N minutes")
     working_hours: list[WorkingHours]
+
+    def calendar(self) -> WorkingCalendar:
+        """The doctor's calendar as the domain computes with it."""
+        hours = tuple(WorkingInterval(h.weekday, h.start, h.end) for h in self.working_hours)
+        return WorkingCalendar(self.name, ZoneInfo(self.timezone), self.slot_minutes, hours)
 
 
 class Slot(_Model):
@@ -135,6 +142,3 @@ class ProblemDocument(_Model):
     title: str
     status: int
     detail: str | None = None
-
-
-FaultTarget = Literal["patient", "doctor", "billing"]

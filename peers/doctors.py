@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
+from domain.schedule import WorkingCalendar
 from peers.breaker import CircuitBreaker
 from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
 from peers.http import PeerHttp
@@ -38,6 +39,10 @@ class DoctorClient:
         """Raises ``DoctorNotFound`` for an unknown doctor."""
         response = await self._http.request("GET", f"/doctors/{_seg(doctor_id)}")
         return self._http.parse(Doctor, response)
+
+    async def calendar(self, doctor_id: str) -> WorkingCalendar:
+        """The doctor's working calendar (``application.ports.DoctorCalendars``)."""
+        return (await self.get_doctor(doctor_id)).calendar()
 
     async def availability(self, doctor_id: str, start: datetime, end: datetime) -> Availability:
         """Free slots in [start, end), answered in UTC."""

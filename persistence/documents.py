@@ -11,6 +11,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from domain.status import ACTIVE_STATUSES, AppointmentStatus
+from messaging.outbox import OUTBOX_COLLECTION
 
 NO_OVERLAP_INDEX = "no_overlapping_active_appointments"
 
@@ -110,7 +111,7 @@ class OutboxEvent(Document):
     parked: bool = False
 
     class Settings:
-        name = "outbox_events"
+        name = OUTBOX_COLLECTION
         indexes = [
             # The relay's queue: unpublished rows (published_at null) in publishing order.
             # Parked rows are few and filtered after the index; sorting on the index keeps

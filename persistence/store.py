@@ -1,9 +1,9 @@
 """The unit of work: the ONE place that writes appointments, their events and their
-outbox rows, always together in one MongoDB transaction (STYLE principle 4)."""
+outbox rows, always together in one MongoDB transaction (STYLE principle 4). It is the
+application layer's ``AppointmentRepository``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +12,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from application.ports import AppointmentFilter
 from domain.errors import ConcurrencyConflict, SlotUnavailable
 from domain.events import AppointmentEvent
 from domain.model import Appointment, Change
-from domain.status import AppointmentStatus
 from persistence import documents as db
 from persistence.mapping import (
     event_from_document,
@@ -24,19 +24,6 @@ from persistence.mapping import (
     outbox_row,
     to_document,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AppointmentFilter:
-    """What a list query selects; every given criterion must hold. Starts are in the
-    half-open interval [start_from, start_to)."""
-
-    doctor_id: str | None = None
-    patient_id: str | None = None
-    statuses: frozenset[AppointmentStatus] = field(default_factory=frozenset)
-    start_from: datetime | None = None
-    start_to: datetime | None = None
-
 
 # A page is ordered by (start, id): the id breaks ties between appointments that start at
 # the same instant, so the order is total and a keyset cursor never skips or repeats one.

@@ -16,30 +16,28 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.booking import BookingActivities
-    from activities.models import (
-        HeldSlot,
-        HoldAction,
-        InvoiceVoid,
-        IssuedInvoice,
+    from activities.appointments import AppointmentActivities
+    from activities.models import HeldSlot
+    from activities.peers import PeerActivities
+    from workflows.contracts import booking
+    from workflows.contracts.booking import (
+        ANSWERED,
+        BookingOutcome,
+        BookingProgress,
+        BookingRequest,
+        BookingStatus,
     )
-    from workflows.booking_models import BookingOutcome, BookingProgress, BookingRequest
-    from workflows.hold import before_the_hold_expires
-    from workflows.invoicing import invoice_now_or_later, invoice_when_billing_is_back
-    from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
-    from workflows.saga import Compensations, DecidingSaga, SagaDecision, run_saga
-    from workflows.search_attributes import BOOKING_STATUS, BookingStatus
-    from workflows.steps import forward
+    from workflows.contracts.saga import SagaDecision
+    from workflows.hold import hold_invoice_confirm
+    from workflows.invoicing import invoice_when_billing_is_back
+    from workflows.policies import DB_RETRY, PEER_RETRY, UNTIL_DONE
+    from workflows.saga import Compensations, DecidingSaga, run_saga
+    from workflows.search_attributes import BOOKING_STATUS
+    from workflows.step_inputs import BookingSteps
+    from workflows.steps import forward, undo
 
 
-# Whom the API answers 201: SCHEDULED, also while the run still waits on Billing for the
-# invoice (billing outage policy "retry").
-ANSWERED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
-# The ``answer`` update's refusal of a request that reuses a key with another body.
-KEY_REUSED = "IdempotencyKeyReused"
-
-
-@workflow.defn
+@workflow.defn(name=booking.WORKFLOW)
 class BookingWorkflow(DecidingSaga):
     @workflow.init
     def __init__(self, request: BookingRequest) -> None:
@@ -48,11 +46,11 @@ class BookingWorkflow(DecidingSaga):
         self._progress: BookingProgress | None = None
         self._ended = False
 
-    @workflow.query
+    @workflow.query(name=booking.PROGRESS_QUERY)
     def progress(self) -> BookingProgress | None:
         return self._progress
 
-    @workflow.update
+    @workflow.update(name=booking.ANSWER_UPDATE)
     async def answer(self, fingerprint: str) -> BookingProgress:
         """What the API waits for (update-with-start: one call starts the run, or joins the
         one the key already started, and returns when there is an answer, with no polling):
@@ -72,7 +70,7 @@ class BookingWorkflow(DecidingSaga):
         if fingerprint != self._fingerprint:
             raise ApplicationError(
                 "this Idempotency-Key was already used with a different request",
-                type=KEY_REUSED,
+                type=booking.KEY_REUSED,
                 non_retryable=True,
             )
 
@@ -89,7 +87,7 @@ class BookingWorkflow(DecidingSaga):
             outcome = await run_saga(
                 lambda compensations: self._book(request, compensations),
                 self._decide,
-                fault_type="BookingFailed",
+                fault_type=booking.FAILED,
             )
         except (Exception, asyncio.CancelledError):
             await self._answer_waiting_requests()
@@ -107,49 +105,58 @@ class BookingWorkflow(DecidingSaga):
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _book(self, r: BookingRequest, compensations: Compensations) -> BookingOutcome:
-        key = workflow.info().workflow_id
-        acts = BookingActivities
+        steps = BookingSteps(r, workflow.info().workflow_id)
+        local = r.local_steps
 
-        await self._step("validate_patient")
+        self._step("validate_patient")
         await forward(
-            acts.validate_patient, r.patient_check(), retry_policy=PEER_RETRY, local=r.local_steps
+            PeerActivities.validate_patient,
+            steps.patient_check(),
+            retry_policy=PEER_RETRY,
+            local=local,
         )
-
-        await self._step("check_availability")
+        self._step("check_availability")
         await forward(
-            acts.check_availability, r.slot_check(), retry_policy=PEER_RETRY, local=r.local_steps
+            PeerActivities.check_availability,
+            steps.slot_check(),
+            retry_policy=PEER_RETRY,
+            local=local,
         )
 
-        await self._step("reserve_slot")
-        reservation = r.reservation(key)
-        compensations.add(
-            "release_slot",
-            lambda: workflow.execute_activity_method(
-                acts.release_slot,
-                reservation,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            ),
-        )
-        held = await forward(
-            acts.reserve_slot, reservation, retry_policy=PEER_RETRY, local=r.local_steps
-        )
-        invoice = await before_the_hold_expires(
-            held, lambda: self._turn_hold_into_booking(r, held, compensations)
+        async def persist_pending(held: HeldSlot) -> None:
+            self._step("persist_pending")
+            compensations.add(
+                "mark_failed", undo(AppointmentActivities.mark_failed, steps.failed())
+            )
+            await forward(
+                AppointmentActivities.persist_pending,
+                steps.new_appointment(held.hold_id),
+                retry_policy=DB_RETRY,
+                local=local,
+            )
+
+        held, invoice = await hold_invoice_confirm(
+            steps.reservation(),
+            steps.invoice_order(),
+            compensations,
+            local=local,
+            billing_outage_policy=r.billing_outage_policy,
+            after_the_hold=persist_pending,
+            step=self._step,
         )
 
         # The Doctor Service has booked the slot: the commit point. Marking SCHEDULED is
         # forward-only now, retried until done (an undo after a lost answer could leave a
         # SCHEDULED appointment without its slot).
         compensations.commit()
-        await self._step("mark_scheduled")
+        self._step("mark_scheduled")
         await forward(
-            acts.mark_scheduled,
-            r.scheduled(key, invoice),
+            AppointmentActivities.mark_scheduled,
+            steps.scheduled(invoice),
             retry_policy=UNTIL_DONE,
-            local=r.local_steps,
+            local=local,
         )
-        invoice_id = invoice.invoice_id if invoice else await self._invoice_later(r, held)
+        invoice_id = invoice.invoice_id if invoice else await self._invoice_later(steps, held)
 
         self._set_status(BookingStatus.SCHEDULED, step="done")
         return BookingOutcome(
@@ -159,70 +166,15 @@ class BookingWorkflow(DecidingSaga):
             invoice_id=invoice_id,
         )
 
-    async def _turn_hold_into_booking(
-        self, r: BookingRequest, held: HeldSlot, compensations: Compensations
-    ) -> IssuedInvoice | None:
-        """The steps between taking the hold and confirming it, which race its expiry. The
-        invoice, or None when Billing was unreachable and the policy is to invoice later."""
-        key = workflow.info().workflow_id
-        caller = r.caller
-        acts = BookingActivities
-
-        await self._step("persist_pending")
-        failed = r.failed(key)
-        compensations.add(
-            "mark_failed",
-            lambda: workflow.execute_activity_method(
-                acts.mark_failed,
-                failed,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            ),
-        )
-        await forward(
-            acts.persist_pending,
-            r.new_appointment(key, held.hold_id),
-            retry_policy=DB_RETRY,
-            local=r.local_steps,
-        )
-
-        await self._step("create_invoice")
-        order = r.invoice_order(key)
-        void = InvoiceVoid(
-            appointment_id=r.appointment_id, idempotency_key=order.idempotency_key, caller=caller
-        )
-        compensations.add(
-            "void_invoice",
-            lambda: workflow.execute_activity_method(
-                acts.void_invoice,
-                void,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_DONE,
-            ),
-            alongside=True,
-        )
-        invoice = await invoice_now_or_later(order, r.billing_outage_policy, local=r.local_steps)
-
-        await self._step("confirm_slot")
-        await forward(
-            acts.confirm_slot,
-            HoldAction(hold_id=held.hold_id, caller=caller),
-            retry_policy=PEER_RETRY,
-            local=r.local_steps,
-        )
-        return invoice
-
-    async def _invoice_later(self, r: BookingRequest, held: HeldSlot) -> str | None:
+    async def _invoice_later(self, steps: BookingSteps, held: HeldSlot) -> str | None:
         """Shown as AWAITING_BILLING and step waiting_for_billing; the API answers the
         booking (SCHEDULED, no invoice yet) without waiting for this."""
         self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
         return await invoice_when_billing_is_back(
-            r.invoice_order(workflow.info().workflow_id),
-            held.hold_id,
-            r.billing_retry_max_interval_seconds,
+            steps.invoice_order(), held.hold_id, steps.request.billing_retry_max_interval_seconds
         )
 
-    async def _step(self, name: str) -> None:
+    def _step(self, name: str) -> None:
         assert self._progress is not None
         self._progress = self._progress.model_copy(update={"step": name})
 

@@ -13,39 +13,20 @@ slot someone else may have taken cannot be made safe."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.booking import BookingActivities
-    from activities.lifecycle import LifecycleActivities
-    from activities.models import (
-        AppointmentRef,
-        Cancel,
-        FeeOrder,
-        InvoiceVoid,
-    )
-    from domain.events import EventContext
-    from workflows.policies import DB_RETRY, PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
+    from activities.appointments import AppointmentActivities
+    from activities.peers import PeerActivities
+    from workflows.contracts import cancellation
+    from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
+    from workflows.policies import DB_RETRY, PEER_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
-    from workflows.steps import let_go
+    from workflows.step_inputs import CancellationSteps
+    from workflows.steps import forward, let_go, undo
 
 
-class CancellationRequest(BaseModel):
-    appointment_id: str
-    reason: str | None = None
-    fingerprint: str
-    caller: EventContext
-
-
-class CancellationOutcome(BaseModel):
-    appointment_id: str
-    status: str
-    fee_cents: int
-    fee_invoice_id: str | None = None
-
-
-@workflow.defn
+@workflow.defn(name=cancellation.WORKFLOW)
 class CancellationWorkflow(DecidingSaga):
     @workflow.run
     async def run(self, request: CancellationRequest) -> CancellationOutcome:
@@ -56,57 +37,30 @@ class CancellationWorkflow(DecidingSaga):
     async def _cancel(
         self, r: CancellationRequest, compensations: Compensations
     ) -> CancellationOutcome:
-        key = workflow.info().workflow_id
-        acts = LifecycleActivities
-        plan = await workflow.execute_activity_method(
-            acts.prepare_cancellation,
-            AppointmentRef(appointment_id=r.appointment_id, caller=r.caller),
-            start_to_close_timeout=STEP_TIMEOUT,
+        steps = CancellationSteps(r, workflow.info().workflow_id)
+        plan = await forward(
+            AppointmentActivities.prepare_cancellation,
+            steps.plan(),
             retry_policy=DB_RETRY,
+            local=False,
         )
 
         fee_invoice_id: str | None = None
         if plan.fee_cents:
-            fee = FeeOrder(
-                appointment_id=r.appointment_id,
-                patient_id=plan.patient_id,
-                amount_cents=plan.fee_cents,
-                idempotency_key=f"{key}/fee",
-                caller=r.caller,
-            )
+            fee = steps.fee(plan)
             # Registered before the step, by key: the fee may be created even if the answer
             # is lost, and voiding by key finds it then too.
-            void_fee = InvoiceVoid(
-                appointment_id=r.appointment_id,
-                idempotency_key=fee.idempotency_key,
-                caller=r.caller,
-            )
-            compensations.add(
-                "void_fee",
-                lambda: workflow.execute_activity_method(
-                    BookingActivities.void_invoice,
-                    void_fee,
-                    start_to_close_timeout=STEP_TIMEOUT,
-                    retry_policy=UNTIL_DONE,
-                ),
-            )
-            issued = await workflow.execute_activity_method(
-                acts.issue_fee, fee, start_to_close_timeout=STEP_TIMEOUT, retry_policy=PEER_RETRY
+            compensations.add("void_fee", undo(PeerActivities.void_invoice, fee.voiding()))
+            issued = await forward(
+                PeerActivities.issue_fee, fee, retry_policy=PEER_RETRY, local=False
             )
             fee_invoice_id = issued.invoice_id
 
-        await workflow.execute_activity_method(
-            acts.mark_cancelled,
-            Cancel(
-                appointment_id=r.appointment_id,
-                expected_version=plan.version,
-                reason=r.reason,
-                fee_invoice_id=fee_invoice_id,
-                idempotency_key=f"{key}/cancelled",
-                caller=r.caller,
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
+        await forward(
+            AppointmentActivities.mark_cancelled,
+            steps.cancel(plan, fee_invoice_id),
             retry_policy=DB_RETRY,
+            local=False,
         )
 
         compensations.commit()  # past the commit point: forward only, until done

@@ -1,4 +1,6 @@
-"""A slot hold lives a few minutes at the Doctor Service. The steps between taking it and
+"""The sub-saga booking and reschedule share: hold the slot, invoice, confirm the hold.
+
+A slot hold lives a few minutes at the Doctor Service. The steps between taking it and
 confirming it race a durable workflow timer that fires when the hold expires: a hold is
 never confirmed late, and never left to a best-effort cleanup."""
 
@@ -13,14 +15,65 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import HeldSlot
+    from activities.models import HeldSlot, HoldAction, InvoiceOrder, IssuedInvoice, SlotReservation
+    from activities.peers import PeerActivities
+    from workflows.contracts.booking import BillingOutagePolicy
+    from workflows.invoicing import invoice_now_or_later
+    from workflows.policies import PEER_RETRY
+    from workflows.saga import Compensations
+    from workflows.steps import forward, undo
 
 T = TypeVar("T")
+Steps = Callable[[str], None]  # told the name of each step as it begins
 
 HOLD_EXPIRED = "HoldExpired"
 # Runs started before this guard existed have no timer in their history: they replay
 # (and finish) without it.
 _PATCH = "hold-expiry-timer"
+
+
+def _unnamed(step: str) -> None:
+    """No one follows the steps by name."""
+
+
+async def hold_invoice_confirm(
+    reservation: SlotReservation,
+    order: InvoiceOrder,
+    compensations: Compensations,
+    *,
+    local: bool,
+    billing_outage_policy: BillingOutagePolicy = "compensate",
+    after_the_hold: Callable[[HeldSlot], Awaitable[None]] | None = None,
+    step: Steps = _unnamed,
+) -> tuple[HeldSlot, IssuedInvoice | None]:
+    """Hold the slot (compensation: release it), then, racing the hold's expiry: what
+    ``after_the_hold`` does (booking persists the appointment PENDING), invoice
+    (compensation: void it, alongside the others) and confirm the hold, which books the
+    slot at the Doctor Service. The held slot and the invoice, None when Billing was
+    unreachable and the policy is to invoice later.
+
+    Each compensation is registered before its step runs, keyed by the run, so a step whose
+    answer was lost is undone too."""
+    step("reserve_slot")
+    compensations.add("release_slot", undo(PeerActivities.release_slot, reservation))
+    held = await forward(
+        PeerActivities.reserve_slot, reservation, retry_policy=PEER_RETRY, local=local
+    )
+
+    async def until_confirmed() -> IssuedInvoice | None:
+        if after_the_hold is not None:
+            await after_the_hold(held)
+        step("create_invoice")
+        compensations.add(
+            "void_invoice", undo(PeerActivities.void_invoice, order.voiding()), alongside=True
+        )
+        invoice = await invoice_now_or_later(order, billing_outage_policy, local=local)
+        step("confirm_slot")
+        confirm = HoldAction(hold_id=held.hold_id, caller=order.caller)
+        await forward(PeerActivities.confirm_slot, confirm, retry_policy=PEER_RETRY, local=local)
+        return invoice
+
+    return held, await before_the_hold_expires(held, until_confirmed)
 
 
 async def before_the_hold_expires(held: HeldSlot, steps: Callable[[], Awaitable[T]]) -> T:

@@ -11,20 +11,17 @@ time), nothing is created, or what was created is voided. If Billing refuses the
 
 from __future__ import annotations
 
-from typing import Literal
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.booking import BookingActivities
-    from activities.lifecycle import LifecycleActivities
+    from activities.appointments import AppointmentActivities
     from activities.models import InvoiceOrder, InvoiceRecord, IssuedInvoice, Withdrawal
-    from workflows.policies import PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE, until_billing_is_back
+    from activities.peers import PeerActivities
+    from workflows.contracts.booking import BillingOutagePolicy
+    from workflows.policies import PEER_RETRY, STEP_TIMEOUT, until_billing_is_back
     from workflows.saga import is_refusal
-    from workflows.steps import forward, let_go
-
-BillingOutagePolicy = Literal["compensate", "retry"]
+    from workflows.steps import forward, let_go, until_done
 
 
 async def invoice_now_or_later(
@@ -35,7 +32,7 @@ async def invoice_now_or_later(
     either policy, and so does a cancellation of the step (the hold expired)."""
     try:
         return await forward(
-            BookingActivities.create_invoice, order, retry_policy=PEER_RETRY, local=local
+            PeerActivities.create_invoice, order, retry_policy=PEER_RETRY, local=local
         )
     # A regular activity's failure comes as an ActivityError around its cause, a local
     # activity's as the cause itself.
@@ -56,7 +53,7 @@ async def invoice_when_billing_is_back(
     key = workflow.info().workflow_id
     try:
         deferred = await workflow.execute_activity_method(
-            BookingActivities.create_invoice_when_billing_is_back,
+            PeerActivities.create_invoice_when_billing_is_back,
             order,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=until_billing_is_back(maximum_interval_seconds),
@@ -67,16 +64,14 @@ async def invoice_when_billing_is_back(
         raise
     if deferred.invoice_id is None:
         return None
-    recorded = await workflow.execute_activity_method(
-        LifecycleActivities.record_invoice,
+    recorded = await until_done(
+        AppointmentActivities.record_invoice,
         InvoiceRecord(
             appointment_id=order.appointment_id,
             invoice_id=deferred.invoice_id,
             idempotency_key=f"{key}/invoiced",
             caller=order.caller,
         ),
-        start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=UNTIL_DONE,
     )
     if not recorded.recorded:  # cancelled between the invoice and its record
         await let_go(deferred.invoice_id, None, order.caller)
@@ -87,16 +82,14 @@ async def invoice_when_billing_is_back(
 async def _withdraw(order: InvoiceOrder, hold_id: str) -> None:
     """Billing refused: past the commit point there is no FAILED any more, so the booking
     is cancelled and its slot released (unless it was cancelled or checked in meanwhile)."""
-    withdrawn = await workflow.execute_activity_method(
-        LifecycleActivities.withdraw_booking,
+    withdrawn = await until_done(
+        AppointmentActivities.withdraw_booking,
         Withdrawal(
             appointment_id=order.appointment_id,
             reason="Billing refused the invoice",
             idempotency_key=f"{workflow.info().workflow_id}/withdrawn",
             caller=order.caller,
         ),
-        start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=UNTIL_DONE,
     )
     if withdrawn.withdrawn:
         await let_go(None, hold_id, order.caller)

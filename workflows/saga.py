@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import BUSINESS_ERRORS
+    from workflows.contracts.saga import CANCELLED, DECISION_QUERY, SagaDecision
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,6 @@ def failure_of(error: ActivityError | ApplicationError) -> tuple[bool, str | Non
     return False, None, detail
 
 
-class SagaDecision(BaseModel):
-    """A failed saga's outcome, known before its compensations finish (a peer that is down
-    may keep one retrying): the API answers it at once instead of 202."""
-
-    error_type: str
-    detail: str
-    refused: bool = False  # a business refusal, not a fault
-
-
 class DecidingSaga:
     """Base of every saga workflow: answers the ``decision`` query the API asks when a
     run outlasts its wait budget."""
@@ -113,7 +104,7 @@ class DecidingSaga:
     def __init__(self) -> None:
         self._decision: SagaDecision | None = None
 
-    @workflow.query
+    @workflow.query(name=DECISION_QUERY)
     def decision(self) -> SagaDecision | None:
         return self._decision
 
@@ -136,7 +127,7 @@ async def run_saga(
         return await body(compensations)
     except BaseException as error:
         if is_cancelled_exception(error):
-            decided(SagaDecision(error_type="Cancelled", detail="the saga was cancelled"))
+            decided(SagaDecision(error_type=CANCELLED, detail="the saga was cancelled"))
             await compensations.run()
             raise  # the run ends CANCELLED, its undoing done
         if not isinstance(error, ActivityError | ApplicationError):

@@ -4,8 +4,6 @@ registers them at start (localstack/servers.py); production registers them once 
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -17,16 +15,6 @@ DOCTOR_ID = SearchAttributeKey.for_keyword("DoctorId")
 BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 
 ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS)
-
-
-class BookingStatus(StrEnum):
-    PENDING = "PENDING"  # the saga is running
-    SCHEDULED = "SCHEDULED"
-    # SCHEDULED while Billing was unreachable (billing outage policy "retry"): the run waits
-    # on Billing to create the invoice, then records it and turns SCHEDULED
-    AWAITING_BILLING = "AWAITING_BILLING"
-    REJECTED = "REJECTED"  # a business refusal: unknown patient, slot taken, ...
-    FAILED = "FAILED"  # a fault the retries could not overcome; compensated
 
 
 async def register(client: Client, namespace: str) -> None:

@@ -1,4 +1,4 @@
-"""Steps more than one saga takes, and how a saga runs its forward steps."""
+"""How a saga runs its steps: forward, undone, and let go after the commit point."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.lifecycle import LifecycleActivities
     from activities.models import HoldAction, InvoiceRef
+    from activities.peers import PeerActivities
     from domain.events import EventContext
     from workflows.policies import STEP_TIMEOUT, UNTIL_DONE
 
@@ -40,21 +40,30 @@ async def forward(
     )
 
 
+async def until_done(step: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
+    """A step that must finish (a compensation, a step after the commit point): a regular
+    activity, retried without limit; an open breaker makes it wait for the breaker."""
+    return await workflow.execute_activity_method(
+        step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=UNTIL_DONE
+    )
+
+
+def undo(step: Callable[[Any, A], Awaitable[Any]], arg: A) -> Callable[[], Awaitable[None]]:
+    """A compensation to register (``Compensations.add``) before its step runs."""
+
+    async def compensate() -> None:
+        await until_done(step, arg)
+
+    return compensate
+
+
 async def let_go(invoice_id: str | None, hold_id: str | None, caller: EventContext) -> None:
     """After a commit point: void the invoice and release the slot the appointment no
     longer has. Both are idempotent and nothing can refuse them, so they are retried
     until done, never compensated."""
     if invoice_id:
-        await workflow.execute_activity_method(
-            LifecycleActivities.void_invoice_id,
-            InvoiceRef(invoice_id=invoice_id, caller=caller),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNTIL_DONE,
+        await until_done(
+            PeerActivities.void_invoice_id, InvoiceRef(invoice_id=invoice_id, caller=caller)
         )
     if hold_id:
-        await workflow.execute_activity_method(
-            LifecycleActivities.release_hold,
-            HoldAction(hold_id=hold_id, caller=caller),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNTIL_DONE,
-        )
+        await until_done(PeerActivities.release_hold, HoldAction(hold_id=hold_id, caller=caller))

@@ -3,27 +3,23 @@ once, here) and the services the resolvers call, taken from the app's state."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from strawberry.fastapi import BaseContext
 
 from api import deps
-from api.appointment_sagas import AppointmentSagas
-from api.booking import BookingService
 from api.graphql.limits import Limits
 from api.problems import ProblemError
-from api.security.permissions import Principal
+from application.access import Requester
+from application.permissions import Principal
+from application.services import Services
 from config import Settings
-from domain.events import EventContext
-from projections.queries import ScheduleQueries
 
 # The same scheme as REST's (api/deps.py); auto_error off so that deps.principal answers
 # the missing token with its own 401 problem and WWW-Authenticate challenge.
 _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
-
-T = TypeVar("T")
 
 
 class GraphQLContext(BaseContext):
@@ -37,9 +33,7 @@ class GraphQLContext(BaseContext):
         settings: Settings,
         request_id: str | None,
         wait_seconds: float,
-        schedule: ScheduleQueries | None,
-        booking: BookingService | None,
-        sagas: AppointmentSagas | None,
+        services: Services | None,
     ) -> None:
         super().__init__()
         self._principal = principal
@@ -47,38 +41,20 @@ class GraphQLContext(BaseContext):
         self.limits = Limits.of(settings)
         self.request_id = request_id
         self.wait_seconds = wait_seconds
-        self._schedule = schedule
-        self._booking = booking
-        self._sagas = sagas
+        self._services = services
 
     @property
-    def principal(self) -> Principal:
+    def requester(self) -> Requester:
+        """Who asks, as every use case takes it (REST's deps.requester)."""
         if self._principal is None:  # never: operations are refused without a token
             raise ProblemError(401, "unauthorized", "Authentication required", "no token")
-        return self._principal
+        return Requester(self._principal, self.request_id)
 
     @property
-    def caller(self) -> EventContext:
-        """Who asked, as the sagas record it in the audit trail (as REST's deps.caller)."""
-        return EventContext(actor=self.principal.actor, request_id=self.request_id)
-
-    @property
-    def schedule(self) -> ScheduleQueries:
-        return _present(self._schedule, "schedule")
-
-    @property
-    def booking(self) -> BookingService:
-        return _present(self._booking, "booking")
-
-    @property
-    def sagas(self) -> AppointmentSagas:
-        return _present(self._sagas, "sagas")
-
-
-def _present(service: T | None, name: str) -> T:
-    if service is None:  # the app's lifespan did not run: a wiring bug, answered as 500
-        raise RuntimeError(f"app.state.{name} is not set")
-    return service
+    def services(self) -> Services:
+        if self._services is None:  # the app's lifespan did not run: a wiring bug (500)
+            raise RuntimeError("app.state.services is not set")
+        return self._services
 
 
 def wants_graphiql(request: Request) -> bool:
@@ -108,7 +84,5 @@ async def get_context(
         request_id=getattr(request.state, "request_id", None),
         # REST's budget, Prefer header included: respond-async answers at once.
         wait_seconds=deps.wait_budget(state.settings, request.headers.get("prefer")),
-        schedule=getattr(state, "schedule", None),
-        booking=getattr(state, "booking", None),
-        sagas=getattr(state, "sagas", None),
+        services=getattr(state, "services", None),
     )

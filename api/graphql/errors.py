@@ -19,8 +19,10 @@ from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from strawberry.extensions import SchemaExtension
 from temporalio.service import RPCError
 
-from api.problems import PROBLEM_BASE, STATUS_FOR, FieldError, ProblemError
-from api.security.permissions import Forbidden, NotVisible
+from api.problems import PROBLEM_BASE, ProblemError, status_of
+from application import errors as refusals
+from application.errors import FieldError
+from application.permissions import Forbidden, NotVisible
 from domain import errors
 
 CODE_FOR_STATUS: dict[int, str] = {
@@ -43,14 +45,6 @@ _TOO_MANY_ALIASES = re.compile(r"\d+ aliases found\. Allowed: \d+")
 _TOO_MANY_TOKENS = re.compile(r"Document contains more than \d+ tokens")
 
 
-class InvalidInput(Exception):
-    """Arguments that fail the REST input model's rules (``api/schemas.py``)."""
-
-    def __init__(self, field_errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in field_errors))
-        self.field_errors = field_errors
-
-
 @dataclass(frozen=True)
 class GraphQLProblem:
     """What the client learns about one error."""
@@ -71,7 +65,9 @@ class GraphQLProblem:
             "requestId": request_id,
         }
         if self.field_errors:
-            extensions["errors"] = [e.model_dump() for e in self.field_errors]
+            extensions["errors"] = [
+                {"field": e.field, "message": e.message} for e in self.field_errors
+            ]
         return extensions
 
 
@@ -97,19 +93,14 @@ UNAVAILABLE = GraphQLProblem(
 def problem_of(error: BaseException) -> GraphQLProblem | None:
     """The problem a resolver's exception is, or None when it is unexpected."""
     match error:
-        case InvalidInput():
+        case refusals.InvalidInput():
             return GraphQLProblem(
-                422,
-                "validation-error",
-                "The request is not valid",
-                str(error),
-                field_errors=error.field_errors,
+                422, error.code, error.title, str(error), field_errors=error.field_errors
             )
         case NotVisible() | errors.AppointmentNotFound():
             return NOT_FOUND
-        case errors.DomainError():
-            status = STATUS_FOR.get(type(error), 409)
-            return GraphQLProblem(status, error.code, error.title, error.detail)
+        case errors.DomainError() | refusals.Refused():
+            return GraphQLProblem(status_of(error), error.code, error.title, error.detail)
         case Forbidden():
             return GraphQLProblem(403, "forbidden", "Not allowed", str(error))
         case ProblemError():

@@ -1,9 +1,10 @@
-"""The mutations' input types, and their conversion into REST's input models.
+"""The mutations' input types, and how GraphQL arguments become the application's commands.
 
-A mutation's arguments go through the very Pydantic model REST validates its body with
-(``api/schemas.py``): the same rules (id patterns, durations, lengths, offsets) and the
-same request fingerprint, so an Idempotency-Key used over REST and then over GraphQL
-with the same request joins the same saga."""
+Arguments go through the very command models REST validates its bodies and query strings
+with (``application.commands``): the same rules (id patterns, durations, lengths, offsets)
+and the same request fingerprint, so an Idempotency-Key used over REST and then over
+GraphQL with the same request joins the same saga. A refusal names the GraphQL argument
+(``input.durationMinutes``), not the Python field."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Any, TypeVar
 import strawberry
 from pydantic import BaseModel, ValidationError
 
-from api.graphql.errors import InvalidInput
-from api.problems import FieldError
+from application.commands import ReadAppointment
+from application.errors import FieldError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,19 +39,17 @@ class RescheduleAppointmentInput:
     reason: str | None = strawberry.field(default=None, description="why, for the audit trail")
 
 
-def to_model(model: type[M], values: Mapping[str, Any], argument: str | None = None) -> M:
-    """``values`` (snake_case, as Strawberry hands them over) validated by ``model``.
-    Refusals name the GraphQL argument: ``input.durationMinutes``."""
-    # REST's models take a date-time only as the RFC 3339 string it arrives as; the
-    # DateTime scalar already checked that string and made it an aware datetime.
-    plain = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+def command(model: type[M], values: Mapping[str, Any], names: Mapping[str, str]) -> M:
+    """``values`` (by the model's field names) validated by ``model``. ``names`` gives the
+    GraphQL argument of a top-level field where it is not the field's camelCase (an empty
+    name leaves the segment out); nested fields are camelCased."""
     try:
-        return model.model_validate(plain)
+        return model.model_validate(values)
     except ValidationError as error:
         raise InvalidInput(
             [
                 FieldError(
-                    field=_graphql_name(argument, e["loc"]),
+                    field=_graphql_name(e["loc"], names),
                     message=str(e["msg"]).removeprefix("Value error, "),
                 )
                 for e in error.errors()
@@ -58,16 +57,25 @@ def to_model(model: type[M], values: Mapping[str, Any], argument: str | None = N
         ) from None
 
 
+def appointment_id(value: str) -> str:
+    """An appointment's id argument, checked as REST checks its path's."""
+    read = command(ReadAppointment, {"appointment_id": value}, {"appointment_id": "id"})
+    return read.appointment_id
+
+
 def arguments(value: object) -> dict[str, Any]:
     """An input object's fields, by their Python (snake_case) names."""
     return dict(vars(value))
 
 
-def _graphql_name(argument: str | None, location: tuple[int | str, ...]) -> str:
-    parts = [_camel(str(part)) for part in location]
-    return ".".join([argument, *parts] if argument else parts) or (argument or "input")
+def _graphql_name(location: tuple[int | str, ...], names: Mapping[str, str]) -> str:
+    if not location:
+        return "input"
+    head, *rest = (str(part) for part in location)
+    parts = [names.get(head, _camel(head)), *(_camel(part) for part in rest)]
+    return ".".join(part for part in parts if part) or "input"
 
 
 def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.title() for word in rest)
+    first, *others = name.split("_")
+    return first + "".join(word.title() for word in others)

@@ -1,7 +1,7 @@
-"""The mutations: the very service calls REST makes (``BookingService.book``,
-``AppointmentSagas.cancel`` / ``.reschedule``), with REST's input models, REST's
-Idempotency-Key rules (here a required argument) and REST's wait budget (``Prefer``
-honoured too). Past the budget a mutation answers ``pending: true``, as REST answers 202.
+"""The mutations: the very use cases REST calls (book, cancel, reschedule), with the same
+command models, the same Idempotency-Key rule (here a required argument) and REST's wait
+budget (``Prefer`` honoured too). Past the budget a mutation answers ``pending: true``, as
+REST answers 202.
 
 There is no ``expectedVersion``: REST's cancel and reschedule take no If-Match either
 (each saga commits only on the version it read when it started; see the README)."""
@@ -12,17 +12,16 @@ from typing import Annotated
 
 import strawberry
 
-from api import deps
 from api.graphql.context import GraphQLContext
 from api.graphql.inputs import (
     BookAppointmentInput,
     RescheduleAppointmentInput,
     arguments,
-    to_model,
+    command,
 )
 from api.graphql.types import AppointmentOutcome
-from api.schemas import BookAppointment, CancelAppointment, RescheduleAppointment
-from api.security.permissions import ensure_may_book_for
+from application import identifiers
+from application.commands import Book, Cancel, Reschedule
 
 Info = strawberry.Info[GraphQLContext, None]
 AppointmentId = Annotated[strawberry.ID, strawberry.argument(name="id")]
@@ -30,20 +29,24 @@ IdempotencyKey = Annotated[
     str,
     strawberry.argument(
         description="Makes the mutation safe to retry: the same key always gives the same "
-        "outcome, and never a second saga. 1-128 of A-Z a-z 0-9 _ . : - (use a UUID)."
+        f"outcome, and never a second saga. {identifiers.KEY_RULE} (use a UUID)."
     ),
 ]
+# Where a command's field is not its argument's camelCase name.
+_ARGUMENTS = {"appointment_id": "id", "appointment": "input", "new_time": "input"}
 
 
 async def book_appointment(
     info: Info, input: BookAppointmentInput, idempotency_key: IdempotencyKey
 ) -> AppointmentOutcome | None:
     context = info.context
-    key = deps.idempotency_key(idempotency_key)
-    body = to_model(BookAppointment, arguments(input), "input")
-    ensure_may_book_for(context.principal, body.patient_id)
-    answer = await context.booking.book(body, key, context.caller, context.wait_seconds)
-    return AppointmentOutcome.of_booking(answer)
+    values = {
+        "appointment": arguments(input),
+        "idempotency_key": identifiers.idempotency_key(idempotency_key),
+    }
+    book = command(Book, values, _ARGUMENTS)
+    answer = await context.services.booking.book(book, context.requester, context.wait_seconds)
+    return AppointmentOutcome.of(answer)
 
 
 async def cancel_appointment(
@@ -53,12 +56,14 @@ async def cancel_appointment(
     reason: str | None = None,
 ) -> AppointmentOutcome | None:
     context = info.context
-    key = deps.idempotency_key(idempotency_key)
-    body = to_model(CancelAppointment, {"reason": reason})
-    result = await context.sagas.cancel(
-        appointment_id, body, context.principal, context.caller, key, context.wait_seconds
-    )
-    return AppointmentOutcome.of_change(result)
+    values = {
+        "appointment_id": appointment_id,
+        "cancellation": {"reason": reason},
+        "idempotency_key": identifiers.idempotency_key(idempotency_key),
+    }
+    cancel = command(Cancel, values, _ARGUMENTS | {"cancellation": ""})
+    answer = await context.services.sagas.cancel(cancel, context.requester, context.wait_seconds)
+    return AppointmentOutcome.of(answer)
 
 
 async def reschedule_appointment(
@@ -68,12 +73,14 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKey,
 ) -> AppointmentOutcome | None:
     context = info.context
-    key = deps.idempotency_key(idempotency_key)
-    body = to_model(RescheduleAppointment, arguments(input), "input")
-    result = await context.sagas.reschedule(
-        appointment_id, body, context.principal, context.caller, key, context.wait_seconds
-    )
-    return AppointmentOutcome.of_change(result)
+    values = {
+        "appointment_id": appointment_id,
+        "new_time": arguments(input),
+        "idempotency_key": identifiers.idempotency_key(idempotency_key),
+    }
+    move = command(Reschedule, values, _ARGUMENTS)
+    answer = await context.services.sagas.reschedule(move, context.requester, context.wait_seconds)
+    return AppointmentOutcome.of(answer)
 
 
 @strawberry.type

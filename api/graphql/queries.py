@@ -1,8 +1,9 @@
-"""The queries, served from the read view (``projections.queries.ScheduleQueries``).
+"""The queries, served from the read view by the application layer's ``Schedule``.
 
-Each resolver authorizes through ``api.security.permissions``, calls one read, shapes the
-answer. The read view is eventually consistent: a change shows once the projector has
-applied its event; the mutations answer the stored appointment."""
+Each resolver builds its query's command from the arguments, calls one use case (which
+authorizes the caller), and shapes the answer. The read view is eventually consistent: a
+change shows once the projector has applied its event; the mutations answer the stored
+appointment."""
 
 from __future__ import annotations
 
@@ -12,18 +13,11 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import GraphQLContext
+from api.graphql.inputs import appointment_id as checked_id
+from api.graphql.inputs import command
 from api.graphql.types import FreeSlot, ScheduleEntry
-from api.problems import ProblemError
-from api.security.permissions import (
-    Action,
-    Owners,
-    authorize,
-    doctor_seen_by,
-    ensure_may_read_schedule,
-)
-from domain.errors import AppointmentNotFound, DoctorNotFound
+from application.commands import DoctorSchedule, FreeSlots, PatientAppointments
 from domain.status import AppointmentStatus
-from projections.queries import ScheduleEntry as Row
 
 Info = strawberry.Info[GraphQLContext, None]
 From = Annotated[
@@ -36,8 +30,8 @@ Statuses = Annotated[
 ]
 
 
-def shown(rows: list[Row], statuses: list[AppointmentStatus] | None) -> list[ScheduleEntry]:
-    return [ScheduleEntry.of(row) for row in rows if statuses is None or row.status in statuses]
+# Where a query's field is not its argument's camelCase name.
+_ARGUMENTS = {"start_from": "from", "start_to": "to"}
 
 
 async def doctor_schedule(
@@ -47,9 +41,10 @@ async def doctor_schedule(
     start_to: To,
     statuses: Statuses = None,
 ) -> list[ScheduleEntry] | None:
-    ensure_may_read_schedule(info.context.principal, doctor_id)
-    rows = await info.context.schedule.doctor_schedule(doctor_id, start_from, start_to)
-    return shown(rows, statuses)
+    values = {"doctor_id": doctor_id, "start_from": start_from, "start_to": start_to}
+    query = command(DoctorSchedule, values | {"statuses": statuses}, _ARGUMENTS)
+    rows = await info.context.services.schedule.doctor_schedule(query, info.context.requester)
+    return [ScheduleEntry.of(row) for row in rows]
 
 
 async def patient_appointments(
@@ -59,32 +54,23 @@ async def patient_appointments(
     start_to: To,
     statuses: Statuses = None,
 ) -> list[ScheduleEntry] | None:
-    doctor_id = doctor_seen_by(info.context.principal, patient_id)
-    rows = await info.context.schedule.patient_appointments(
-        patient_id, start_from, start_to, doctor_id=doctor_id
-    )
-    return shown(rows, statuses)
+    values = {"patient_id": patient_id, "start_from": start_from, "start_to": start_to}
+    query = command(PatientAppointments, values | {"statuses": statuses}, _ARGUMENTS)
+    rows = await info.context.services.schedule.patient_appointments(query, info.context.requester)
+    return [ScheduleEntry.of(row) for row in rows]
 
 
 async def appointment(
     info: Info, appointment_id: Annotated[strawberry.ID, strawberry.argument(name="id")]
 ) -> ScheduleEntry | None:
-    who = info.context.principal
-    authorize(who, Action.READ)
-    entry = await info.context.schedule.appointment(appointment_id)
-    if entry is None:
-        raise AppointmentNotFound(f"no appointment {appointment_id}")
-    authorize(who, Action.READ, Owners(entry.patient_id, entry.doctor_id))
+    schedule = info.context.services.schedule
+    entry = await schedule.appointment(checked_id(appointment_id), info.context.requester)
     return ScheduleEntry.of(entry)
 
 
 async def free_slots(info: Info, doctor_id: strawberry.ID, day: date) -> list[FreeSlot] | None:
-    authorize(info.context.principal, Action.FREE_SLOTS)
-    try:
-        slots = await info.context.schedule.free_slots(doctor_id, day)
-    except DoctorNotFound as error:
-        # The doctor is what is asked about, not part of a booking: NOT_FOUND, as REST's 404.
-        raise ProblemError(404, error.code, error.title, error.detail) from None
+    query = command(FreeSlots, {"doctor_id": doctor_id, "day": day}, {})
+    slots = await info.context.services.schedule.free_slots(query, info.context.requester)
     return [FreeSlot.of(slot) for slot in slots]
 
 

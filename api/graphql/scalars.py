@@ -2,27 +2,24 @@
 
 Strawberry's built-in DateTime takes a naive ``2030-01-07T09:00:00`` and leaves the
 resolver to guess the zone; REST refuses it (422), and so does this scalar, with the same
-words and the same rule (``api.schemas.DateTimeWithOffset``: RFC 3339, offset required)."""
+words and the same rule (``application.identifiers.Instant``: RFC 3339, offset required)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import TypeAdapter, ValidationError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.types.scalar import ScalarDefinition, scalar
 
-from api.schemas import DATE_TIME_MESSAGE, DateTimeWithOffset
-
-_WITH_OFFSET: TypeAdapter[datetime] = TypeAdapter(DateTimeWithOffset)
+from application.identifiers import DATE_TIME_MESSAGE, instant
 
 
 def parse_date_time(value: object) -> datetime:
     """A client's DateTime. Refusals are StrawberryInputCoercionError (a GraphQLError), so
     they reach the client as input errors with this message, never as internal ones."""
     try:
-        return _WITH_OFFSET.validate_python(value)
-    except ValidationError:
+        return instant(value)
+    except ValueError:
         raise StrawberryInputCoercionError(f"DateTime {DATE_TIME_MESSAGE}") from None
 
 

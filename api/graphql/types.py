@@ -11,12 +11,10 @@ from datetime import date, datetime
 
 import strawberry
 
-from api.appointment_sagas import Running
-from api.booking import Booked, StillRunning
 from api.schemas import AppointmentOut
+from application import results
 from domain import model
 from domain.status import AppointmentStatus
-from projections import queries
 
 # The domain's enum, as it is: GraphQL clients see exactly the statuses REST sends.
 strawberry.enum(
@@ -44,7 +42,7 @@ class ScheduleEntry:
     updated_at: datetime
 
     @classmethod
-    def of(cls, entry: queries.ScheduleEntry) -> ScheduleEntry:
+    def of(cls, entry: results.ScheduleEntry) -> ScheduleEntry:
         return cls(
             id=strawberry.ID(entry.id),
             patient_id=strawberry.ID(entry.patient_id),
@@ -69,7 +67,7 @@ class FreeSlot:
     end: datetime
 
     @classmethod
-    def of(cls, slot: queries.FreeSlot) -> FreeSlot:
+    def of(cls, slot: results.FreeSlot) -> FreeSlot:
         return cls(start=slot.start, end=slot.end)
 
 
@@ -124,25 +122,13 @@ class AppointmentOutcome:
     appointment: Appointment | None = strawberry.field(description="as stored, once done")
 
     @classmethod
-    def of_booking(cls, answer: Booked | StillRunning) -> AppointmentOutcome:
-        if isinstance(answer, Booked):
-            return cls.done(answer.appointment)
-        return cls(
-            appointment_id=strawberry.ID(answer.appointment_id),
-            pending=True,
-            workflow_id=answer.workflow_id,
-            step=answer.step,
-            appointment=None,
-        )
-
-    @classmethod
-    def of_change(cls, answer: model.Appointment | Running) -> AppointmentOutcome:
-        if isinstance(answer, Running):
+    def of(cls, answer: model.Appointment | results.SagaRunning) -> AppointmentOutcome:
+        if isinstance(answer, results.SagaRunning):
             return cls(
                 appointment_id=strawberry.ID(answer.appointment_id),
                 pending=True,
                 workflow_id=answer.workflow_id,
-                step=None,
+                step=answer.step,
                 appointment=None,
             )
         return cls.done(answer)

@@ -3,26 +3,17 @@ The status changes (confirm, check-in, ...) are in ``api/routes/transitions.py``
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from api import lifecycle
-from api.booking import Booked
-from api.deps import (
-    BookingDep,
-    CallerDep,
-    IdempotencyKeyDep,
-    PrincipalDep,
-    StoreDep,
-    WaitDep,
-)
+from api.deps import BookingKeyDep, RequesterDep, ServicesDep, WaitDep
 from api.routes.transitions import (
     ETAG,
     LOCATION,
     RETRY_AFTER,
+    AppointmentIdPath,
     ChangeDep,
     answer,
     change_responses,
@@ -37,11 +28,10 @@ from api.schemas import (
     BookingAccepted,
     EditAppointment,
     EventOut,
-    ListQuery,
     PendingAppointment,
 )
-from api.security.permissions import Action, Owners, authorize, ensure_may_book_for
-from domain.errors import AppointmentNotFound
+from application.commands import Book, Edit, EnterInError, ListAppointments
+from application.results import PendingBooking, SagaRunning
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
@@ -100,27 +90,26 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
 async def book_appointment(
     body: BookAppointment,
     response: Response,
-    who: PrincipalDep,
-    booking: BookingDep,
-    caller: CallerDep,
-    key: IdempotencyKeyDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    key: BookingKeyDep,
     wait: WaitDep,
 ) -> Any:
-    ensure_may_book_for(who, body.patient_id)
-    answer = await booking.book(body, key, caller, wait)
+    booked = await services.booking.book(
+        Book(appointment=body, idempotency_key=key), requester, wait
+    )
     headers = {"Idempotency-Key": key}
-    if isinstance(answer, Booked):
-        location = f"{router.prefix}/{answer.appointment.id}"
-        response.headers.update(headers | {"Location": location})
-        return AppointmentOut.of(answer.appointment)
-    location = f"{router.prefix}/{answer.appointment_id}"
+    if not isinstance(booked, SagaRunning):
+        response.headers.update(headers | {"Location": f"{router.prefix}/{booked.id}"})
+        return AppointmentOut.of(booked)
     accepted = BookingAccepted(
-        appointment_id=answer.appointment_id, step=answer.step, workflow_id=answer.workflow_id
+        appointment_id=booked.appointment_id, step=booked.step, workflow_id=booked.workflow_id
     )
     return JSONResponse(
         accepted.model_dump(),
         status_code=status.HTTP_202_ACCEPTED,
-        headers=headers | {"Location": location, "Retry-After": "1"},
+        headers=headers
+        | {"Location": f"{router.prefix}/{booked.appointment_id}", "Retry-After": "1"},
     )
 
 
@@ -140,22 +129,15 @@ async def book_appointment(
     },
 )
 async def get_appointment(
-    appointment_id: uuid.UUID,
-    who: PrincipalDep,
-    store: StoreDep,
-    booking: BookingDep,
+    appointment_id: AppointmentIdPath,
+    requester: RequesterDep,
+    services: ServicesDep,
     response: Response,
 ) -> AppointmentOut | PendingAppointment:
-    authorize(who, Action.READ)
-    appointment = await store.get(str(appointment_id))
-    if appointment is not None:
-        authorize(who, Action.READ, Owners(appointment.patient_id, appointment.doctor_id))
-        return answer(response, appointment)
-    pending = await booking.pending(str(appointment_id))
-    if pending is not None:
-        authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
-        return pending
-    raise AppointmentNotFound(f"no appointment {appointment_id}")
+    found = await services.booking.read(appointment_id, requester)
+    if isinstance(found, PendingBooking):
+        return PendingAppointment.of(found)
+    return answer(response, found)
 
 
 @router.get(
@@ -178,9 +160,9 @@ async def get_appointment(
     ),
 )
 async def list_appointments(
-    query: Annotated[ListQuery, Query()], who: PrincipalDep, store: StoreDep
+    query: Annotated[ListAppointments, Query()], requester: RequesterDep, services: ServicesDep
 ) -> AppointmentPage:
-    page = await lifecycle.list_appointments(store, who, query)
+    page = await services.reads.page(query, requester)
     return AppointmentPage(
         items=[AppointmentOut.of(a) for a in page.items], next_cursor=page.next_cursor
     )
@@ -194,11 +176,11 @@ async def list_appointments(
     responses=_problems(401, 403, 404, 422, described={422: "The id is not a UUID"}),
 )
 async def get_history(
-    appointment_id: uuid.UUID, who: PrincipalDep, store: StoreDep
+    appointment_id: AppointmentIdPath, requester: RequesterDep, services: ServicesDep
 ) -> AppointmentHistory:
-    events = await lifecycle.history(store, who, str(appointment_id))
+    events = await services.reads.history(appointment_id, requester)
     return AppointmentHistory(
-        appointment_id=str(appointment_id), events=[EventOut.of(e) for e in events]
+        appointment_id=appointment_id, events=[EventOut.of(e) for e in events]
     )
 
 
@@ -212,9 +194,14 @@ async def get_history(
     responses=change_responses(),
 )
 async def edit_appointment(
-    body: EditAppointment, ask: ChangeDep, store: StoreDep, response: Response
+    body: EditAppointment,
+    change: ChangeDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
 ) -> AppointmentOut:
-    return answer(response, await lifecycle.edit(store, ask, body.changes()))
+    command = Edit(**change.model_dump(), edit=body)
+    return answer(response, await services.changes.edit(command, requester))
 
 
 @router.delete(
@@ -226,5 +213,8 @@ async def edit_appointment(
     "(PENDING, SCHEDULED, CONFIRMED, CHECKED_IN) must be cancelled first. Admin only.",
     responses=change_responses(),
 )
-async def delete_appointment(ask: ChangeDep, store: StoreDep, response: Response) -> AppointmentOut:
-    return answer(response, await lifecycle.enter_in_error(store, ask))
+async def delete_appointment(
+    change: ChangeDep, requester: RequesterDep, services: ServicesDep, response: Response
+) -> AppointmentOut:
+    command = EnterInError(**change.model_dump())
+    return answer(response, await services.changes.enter_in_error(command, requester))

@@ -1,27 +1,23 @@
 """GET /api/v1/doctors/{id}/schedule and /free-slots: a doctor's schedule and free slots,
-read from the CQRS read view (``projections.queries.ScheduleQueries``)."""
+read from the CQRS read view by the application layer's ``Schedule``."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PrincipalDep, ScheduleDep
-from api.problems import ProblemError
+from api.deps import RequesterDep, ServicesDep
 from api.routes.transitions import problem
-from api.schemas import EXAMPLE_START, ID_PATTERN, DateTimeWithOffset
-from api.security.permissions import Action, authorize, ensure_may_read_schedule
-from domain.errors import DoctorNotFound, PeerUnavailable
-from projections.queries import FreeSlot, ScheduleEntry
+from api.schemas import EXAMPLE_START
+from application.commands import DoctorSchedule as DoctorScheduleQuery
+from application.commands import FreeSlots, Window
+from application.identifiers import ENTITY_ID, Day, Instant
+from application.results import FreeSlot, ScheduleEntry
 
 router = APIRouter(prefix="/api/v1/doctors", tags=["schedule"])
-
-T = TypeVar("T")
 
 EVENTUALLY_CONSISTENT = (
     "Served from the read view, which is eventually consistent: a change shows here "
@@ -42,45 +38,24 @@ PROBLEM_TEXT: dict[int, str] = {
 
 DoctorId = Annotated[
     str,
-    Path(pattern=ID_PATTERN, description="the Doctor Service's id", examples=["doc-on-call"]),
+    Path(pattern=f"^{ENTITY_ID}$", description="the Doctor Service's id", examples=["doc-on-call"]),
 ]
 
-_DAY = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 
+class ScheduleWindow(Window):
+    """The query of the schedule (``Window``'s rules), with examples Swagger's "Try it
+    out" can send. Unknown parameters are refused."""
 
-def _a_day_string(value: Any) -> Any:
-    if not isinstance(value, str) or not _DAY.fullmatch(value):
-        raise ValueError("must be a date as YYYY-MM-DD, e.g. 2030-01-07")
-    return value
-
-
-# Only the ISO spelling: lax Pydantic would also read Unix seconds as a date.
-Day = Annotated[date, BeforeValidator(_a_day_string)]
-
-
-class ScheduleWindow(BaseModel):
-    """The query of the schedule. Unknown parameters are refused."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    start_from: DateTimeWithOffset = Field(
+    start_from: Instant = Field(
         alias="from",
         description="appointments starting at or after this instant (with a UTC offset)",
         examples=[EXAMPLE_START],
     )
-    start_to: DateTimeWithOffset = Field(
+    start_to: Instant = Field(
         alias="to",
         description="... and before this one (with a UTC offset)",
         examples=[EXAMPLE_START.replace("T09:", "T17:")],
     )
-
-    @field_validator("start_from", "start_to")
-    @classmethod
-    def _in_utc(cls, value: datetime) -> datetime:
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("out of range") from None
 
 
 class FreeSlotsQuery(BaseModel):
@@ -114,25 +89,6 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: problem(PROBLEM_TEXT[code]) for code in codes}
 
 
-async def _answer(query: Awaitable[T]) -> T:
-    """The query's answer. A bad window is a 422 like every ``InvalidScheduleWindow``
-    (api/problems.py); here a doctor named in the PATH whom the Doctor Service does not
-    know is a missing resource (404, where one named in a booking's body is a 422), and a
-    Doctor Service that is down a 503 to retry, not an internal error."""
-    try:
-        return await query
-    except DoctorNotFound as error:
-        raise ProblemError(404, error.code, error.title, error.detail) from None
-    except PeerUnavailable:
-        raise ProblemError(
-            503,
-            "peer-unavailable",
-            "Service unavailable",
-            "The Doctor Service is not reachable; retry shortly.",
-            headers={"Retry-After": "5"},
-        ) from None
-
-
 @router.get(
     "/{doctor_id}/schedule",
     response_model=DoctorSchedule,
@@ -147,11 +103,13 @@ async def _answer(query: Awaitable[T]) -> T:
 async def doctor_schedule(
     doctor_id: DoctorId,
     window: Annotated[ScheduleWindow, Query()],
-    who: PrincipalDep,
-    schedule: ScheduleDep,
+    requester: RequesterDep,
+    services: ServicesDep,
 ) -> DoctorSchedule:
-    ensure_may_read_schedule(who, doctor_id)
-    entries = await _answer(schedule.doctor_schedule(doctor_id, window.start_from, window.start_to))
+    query = DoctorScheduleQuery(
+        doctor_id=doctor_id, start_from=window.start_from, start_to=window.start_to
+    )
+    entries = await services.schedule.doctor_schedule(query, requester)
     return DoctorSchedule(
         doctor_id=doctor_id, from_=window.start_from, to=window.start_to, appointments=entries
     )
@@ -171,11 +129,11 @@ async def doctor_schedule(
 async def free_slots(
     doctor_id: DoctorId,
     query: Annotated[FreeSlotsQuery, Query()],
-    who: PrincipalDep,
-    schedule: ScheduleDep,
+    requester: RequesterDep,
+    services: ServicesDep,
 ) -> DoctorFreeSlots:
-    authorize(who, Action.FREE_SLOTS)
-    slots = await _answer(schedule.free_slots(doctor_id, query.day))
+    schedule = services.schedule
+    slots = await schedule.free_slots(FreeSlots(doctor_id=doctor_id, day=query.day), requester)
     return DoctorFreeSlots(
         doctor_id=doctor_id, day=query.day, timezone=schedule.clinic_timezone, slots=slots
     )

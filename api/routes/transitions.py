@@ -6,26 +6,13 @@ caller saw) and ``Idempotency-Key`` (a retried request changes nothing twice).""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 
-from api import lifecycle
-from api.appointment_sagas import Running
-from api.deps import (
-    CallerDep,
-    IdempotencyKeyDep,
-    PrincipalDep,
-    SagasDep,
-    StoreDep,
-    WaitDep,
-    idempotency_key,
-)
-from api.lifecycle import ChangeRequest
+from api.deps import BookingKeyDep, ChangeKeyDep, RequesterDep, ServicesDep, WaitDep
 from api.problems import Problem, ProblemError
 from api.schemas import (
     AppointmentOut,
@@ -34,12 +21,15 @@ from api.schemas import (
     RescheduleAppointment,
     SagaAccepted,
 )
-from api.security.permissions import Action
+from application.commands import Cancel, Change, ChangeStatus, Reschedule, StatusAction
+from application.identifiers import AppointmentId
+from application.results import SagaRunning
 from domain.model import Appointment
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
 _ETAG = re.compile(r'^"(\d{1,9})"$')
+EXAMPLE_ID = "0b5f2c7e-4f1a-4f3e-9a51-7c1d2e3f4a5b"
 
 PROBLEM_TEXT: dict[int, str] = {
     400: "A malformed If-Match or Idempotency-Key header",
@@ -104,38 +94,20 @@ def if_match(
     return int(match.group(1))
 
 
-def change_key(
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Makes the change safe to retry: a request with a key already used "
-            "for this change of this appointment changes nothing and answers the appointment "
-            "as it is. 1-128 of A-Z a-z 0-9 _ . : -",
-            examples=["confirm-7b0e-1"],
-        ),
-    ] = None,
-) -> str | None:
-    return None if key is None else idempotency_key(key)
+AppointmentIdPath = Annotated[
+    AppointmentId, Path(description="the appointment's id (a UUID)", examples=[EXAMPLE_ID])
+]
 
 
-def change_request(
-    appointment_id: uuid.UUID,
-    who: PrincipalDep,
-    caller: CallerDep,
-    key: Annotated[str | None, Depends(change_key)],
+def change(
+    appointment_id: AppointmentIdPath,
+    key: ChangeKeyDep,
     version: Annotated[int | None, Depends(if_match)],
-) -> ChangeRequest:
-    return ChangeRequest(
-        appointment_id=str(appointment_id),
-        principal=who,
-        request_id=caller.request_id,
-        idempotency_key=key,
-        if_match=version,
-    )
+) -> Change:
+    return Change(appointment_id=appointment_id, idempotency_key=key, if_match=version)
 
 
-ChangeDep = Annotated[ChangeRequest, Depends(change_request)]
+ChangeDep = Annotated[Change, Depends(change)]
 
 
 def answer(response: Response, appointment: Appointment) -> AppointmentOut:
@@ -144,10 +116,17 @@ def answer(response: Response, appointment: Appointment) -> AppointmentOut:
 
 
 async def _change(
-    action: Action, ask: ChangeRequest, body: ChangeReason | None, store: StoreDep
-) -> Appointment:
-    reason = body.reason if body else None
-    return await lifecycle.change_status(store, action, dataclasses.replace(ask, reason=reason))
+    action: StatusAction,
+    change: Change,
+    body: ChangeReason | None,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
+) -> AppointmentOut:
+    command = ChangeStatus(
+        **change.model_dump(), action=action, reason=body.reason if body else None
+    )
+    return answer(response, await services.changes.change_status(command, requester))
 
 
 @router.post(
@@ -158,9 +137,13 @@ async def _change(
     responses=change_responses(),
 )
 async def confirm(
-    ask: ChangeDep, store: StoreDep, response: Response, body: ChangeReason | None = None
+    change: ChangeDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
+    body: ChangeReason | None = None,
 ) -> AppointmentOut:
-    return answer(response, await _change(Action.CONFIRM, ask, body, store))
+    return await _change("confirm", change, body, requester, services, response)
 
 
 @router.post(
@@ -171,9 +154,13 @@ async def confirm(
     responses=change_responses(),
 )
 async def check_in(
-    ask: ChangeDep, store: StoreDep, response: Response, body: ChangeReason | None = None
+    change: ChangeDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
+    body: ChangeReason | None = None,
 ) -> AppointmentOut:
-    return answer(response, await _change(Action.CHECK_IN, ask, body, store))
+    return await _change("check-in", change, body, requester, services, response)
 
 
 @router.post(
@@ -184,9 +171,13 @@ async def check_in(
     responses=change_responses(),
 )
 async def complete(
-    ask: ChangeDep, store: StoreDep, response: Response, body: ChangeReason | None = None
+    change: ChangeDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
+    body: ChangeReason | None = None,
 ) -> AppointmentOut:
-    return answer(response, await _change(Action.COMPLETE, ask, body, store))
+    return await _change("complete", change, body, requester, services, response)
 
 
 @router.post(
@@ -198,13 +189,17 @@ async def complete(
     responses=change_responses(no_show_before_start="the appointment has not started yet"),
 )
 async def no_show(
-    ask: ChangeDep, store: StoreDep, response: Response, body: ChangeReason | None = None
+    change: ChangeDep,
+    requester: RequesterDep,
+    services: ServicesDep,
+    response: Response,
+    body: ChangeReason | None = None,
 ) -> AppointmentOut:
-    return answer(response, await _change(Action.NO_SHOW, ask, body, store))
+    return await _change("no-show", change, body, requester, services, response)
 
 
-def _saga_answer(response: Response, result: Appointment | Running) -> Any:
-    if isinstance(result, Running):
+def _saga_answer(response: Response, result: Appointment | SagaRunning) -> Any:
+    if isinstance(result, SagaRunning):
         accepted = SagaAccepted(
             appointment_id=result.appointment_id, workflow_id=result.workflow_id
         )
@@ -237,17 +232,16 @@ _SAGA_RESPONSES = {
     responses=_SAGA_RESPONSES,
 )
 async def cancel(
-    appointment_id: uuid.UUID,
+    appointment_id: AppointmentIdPath,
     body: CancelAppointment,
-    who: PrincipalDep,
-    caller: CallerDep,
-    key: IdempotencyKeyDep,
+    requester: RequesterDep,
+    key: BookingKeyDep,
     wait: WaitDep,
-    sagas: SagasDep,
+    services: ServicesDep,
     response: Response,
 ) -> Any:
-    result = await sagas.cancel(str(appointment_id), body, who, caller, key, wait)
-    return _saga_answer(response, result)
+    command = Cancel(appointment_id=appointment_id, cancellation=body, idempotency_key=key)
+    return _saga_answer(response, await services.sagas.cancel(command, requester, wait))
 
 
 @router.post(
@@ -260,14 +254,13 @@ async def cancel(
     responses=_SAGA_RESPONSES,
 )
 async def reschedule(
-    appointment_id: uuid.UUID,
+    appointment_id: AppointmentIdPath,
     body: RescheduleAppointment,
-    who: PrincipalDep,
-    caller: CallerDep,
-    key: IdempotencyKeyDep,
+    requester: RequesterDep,
+    key: BookingKeyDep,
     wait: WaitDep,
-    sagas: SagasDep,
+    services: ServicesDep,
     response: Response,
 ) -> Any:
-    result = await sagas.reschedule(str(appointment_id), body, who, caller, key, wait)
-    return _saga_answer(response, result)
+    command = Reschedule(appointment_id=appointment_id, new_time=body, idempotency_key=key)
+    return _saga_answer(response, await services.sagas.reschedule(command, requester, wait))

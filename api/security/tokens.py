@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from api.security.permissions import Principal, Role
+from application.permissions import Principal, Role
 from config import Settings
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"})

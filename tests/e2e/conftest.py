@@ -172,19 +172,6 @@ def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def eventually(probe: Callable[[], T | None], within: float = 30.0, what: str = "") -> T:
-    """Poll ``probe`` until it answers something truthy. The read view, the topic and the
-    consumers trail the write model: tests assert the outcome, never the timing."""
-    deadline = time.monotonic() + within
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.1)
-
-
 def log_lines(service: LocalService, process: str, needle: str, timeout: float = 5.0) -> list[Any]:
     """The JSON log lines of ``process`` that mention ``needle``. Polled: a request's line is
     written once its last byte has been sent, so just after the answer it may not be there."""

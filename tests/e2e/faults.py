@@ -31,7 +31,7 @@ from pymongo.database import Database
 from temporalio.client import WorkflowExecutionStatus
 
 from localstack.service import LocalService
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from workflows.client import connect_temporal
 
 DOCTOR = "doc-on-call"

@@ -22,7 +22,8 @@ from pymongo.database import Database
 from domain.model import replay
 from localstack.service import LocalService, ServicePorts
 from persistence import AppointmentStore, connect
-from tests.e2e.conftest import Slots, describe_workflow, eventually, front_desk
+from tests.e2e.conftest import Slots, describe_workflow, front_desk
+from tests.waiting import eventually
 from workflows.search_attributes import BOOKING_STATUS
 
 pytestmark = pytest.mark.e2e

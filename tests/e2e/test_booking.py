@@ -3,7 +3,6 @@ simulators and in Temporal, idempotency, double booking, and a failing Billing."
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from pymongo.database import Database
 
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots, describe_workflow, log_lines
+from tests.waiting import eventually
 from workflows.search_attributes import (
     APPOINTMENT_ID,
     BOOKING_STATUS,
@@ -43,17 +43,6 @@ def book(api: httpx.Client, payload: dict[str, Any], key: str | None = None) -> 
     return api.post(
         "/api/v1/appointments", json=payload, headers={"Idempotency-Key": key or str(uuid.uuid4())}
     )
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_run(
@@ -179,7 +168,7 @@ def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_
 
     assert answer.status_code == 503, answer.text
     assert answer.json()["type"].endswith("/booking-failed")
-    stored = wait_for(
+    stored = eventually(
         lambda: mongo["appointments"].find_one(
             {"booking_workflow_id": f"booking-{key}", "status": "FAILED"}
         )
@@ -191,7 +180,7 @@ def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_
 
     # Billing comes back: the void compensation finds nothing to void, the saga ends.
     peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
-    wait_for(lambda: describe_workflow(service, f"booking-{key}").status.name == "FAILED")
+    eventually(lambda: describe_workflow(service, f"booking-{key}").status.name == "FAILED")
     invoices = peers["billing"].get("/invoices", params={"appointment_id": stored["_id"]}).json()
     assert invoices == []
     # The slot is free again: someone else can book it.
@@ -216,7 +205,7 @@ def test_a_saga_outlasting_the_wait_budget_answers_202_with_a_location_that_reso
     pending = api.get(location)
     assert pending.status_code == 200
     assert pending.json()["status"] in {"PENDING", "SCHEDULED"}
-    final = wait_for(lambda: (r := api.get(location).json())["status"] == "SCHEDULED" and r)
+    final = eventually(lambda: (r := api.get(location).json())["status"] == "SCHEDULED" and r)
     assert final["id"] == answer.json()["appointment_id"]
 
 

@@ -19,10 +19,11 @@ import pytest
 from pymongo.database import Database
 
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, describe_workflow, eventually
+from tests.e2e.conftest import Slots, describe_workflow
+from tests.waiting import eventually
 from workflows.booking import BookingWorkflow
-from workflows.booking_models import BookingProgress
 from workflows.client import connect_temporal
+from workflows.contracts.booking import BookingProgress
 
 pytestmark = pytest.mark.e2e
 

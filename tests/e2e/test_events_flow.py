@@ -19,8 +19,9 @@ from pymongo.database import Database
 
 from localstack.service import LocalService
 from messaging.contract import validate_envelope
-from tests.e2e.conftest import Slots, eventually
+from tests.e2e.conftest import Slots
 from tests.e2e.faults import read_topic_until
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.conftest import Slots, eventually
+from tests.e2e.conftest import Slots
 from tests.e2e.faults import (
     PATIENTS,
     Stack,
@@ -29,6 +29,7 @@ from tests.e2e.faults import (
     worker_restored,
     workflow_id,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

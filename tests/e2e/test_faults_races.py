@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Slots, eventually
+from tests.e2e.conftest import Slots
 from tests.e2e.faults import (
     DOCTOR,
     PATIENTS,
@@ -29,6 +29,7 @@ from tests.e2e.faults import (
     wait_sagas_ended,
     workflow_id,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

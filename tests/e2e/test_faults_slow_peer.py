@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Slots, eventually
+from tests.e2e.conftest import Slots
 from tests.e2e.faults import (
     PATIENTS,
     Stack,
@@ -20,6 +20,7 @@ from tests.e2e.faults import (
     wait_sagas_ended,
     workflow_id,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

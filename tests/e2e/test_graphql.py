@@ -16,8 +16,9 @@ from pymongo.database import Database
 
 from domain.status import AppointmentStatus
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, counts, describe_workflow, eventually, log_lines
+from tests.e2e.conftest import Slots, counts, describe_workflow, log_lines
 from tests.e2e.test_lifecycle import plant_one, snapshot
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from localstack.servers import HOST
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, eventually
+from tests.e2e.conftest import Slots
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from pymongo.database import Database
 
-from tests.e2e.conftest import Slots, counts, eventually
+from tests.e2e.conftest import Slots, counts
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

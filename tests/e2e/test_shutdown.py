@@ -21,7 +21,8 @@ import pytest
 
 from localstack.processes import ManagedProcess
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, eventually, log_lines
+from tests.e2e.conftest import Slots, log_lines
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,8 @@ from tests.workflows.server import time_skipping_server
 from tests.workflows.test_booking_workflow import request as booking_request
 from tests.workflows.test_replay import CALLER, WORKFLOWS, runs
 from workflows.booking import BookingWorkflow
-from workflows.cancellation import CancellationRequest, CancellationWorkflow
+from workflows.cancellation import CancellationWorkflow
+from workflows.contracts.cancellation import CancellationRequest
 from workflows.reschedule import RescheduleWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

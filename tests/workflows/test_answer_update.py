@@ -11,8 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import booking_running, request
-from workflows.booking import KEY_REUSED, BookingWorkflow
-from workflows.search_attributes import BookingStatus
+from workflows.booking import BookingWorkflow
+from workflows.contracts.booking import KEY_REUSED, BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from api.booking import scheduled_within
+from adapters.legacy_join import scheduled_within
 from tests.workflows.fakes import FakeWorld, circuit_open, refusal, transient
 from tests.workflows.test_booking_workflow import (
     HAPPY,
@@ -23,8 +23,8 @@ from tests.workflows.test_booking_workflow import (
     run_saga,
 )
 from workflows.booking import BookingWorkflow
-from workflows.booking_models import BookingOutcome, BookingRequest
-from workflows.search_attributes import BOOKING_STATUS, BookingStatus
+from workflows.contracts.booking import BookingOutcome, BookingRequest, BookingStatus
+from workflows.search_attributes import BOOKING_STATUS
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 LATE = ["create_invoice_when_billing_is_back", "record_invoice"]

@@ -19,8 +19,7 @@ from temporalio.worker import Worker
 from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, settled, transient
 from workflows.booking import BookingWorkflow
-from workflows.booking_models import BookingOutcome, BookingRequest
-from workflows.search_attributes import BookingStatus
+from workflows.contracts.booking import BookingOutcome, BookingRequest, BookingStatus
 
 HAPPY = [
     "validate_patient",

@@ -18,9 +18,9 @@ from tests.workflows.fakes import FakeWorld, settled, stalled
 from tests.workflows.test_booking_workflow import HAPPY, booking_running, failed_saga
 from tests.workflows.test_lifecycle_workflows import refused, reschedule
 from workflows.booking import BookingWorkflow
+from workflows.contracts.booking import BookingStatus
 from workflows.hold import HOLD_EXPIRED
 from workflows.reschedule import RescheduleWorkflow
-from workflows.search_attributes import BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 

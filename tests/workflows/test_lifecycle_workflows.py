@@ -16,8 +16,10 @@ from temporalio.worker import Worker
 
 from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, transient
-from workflows.cancellation import CancellationRequest, CancellationWorkflow
-from workflows.reschedule import RescheduleRequest, RescheduleWorkflow
+from workflows.cancellation import CancellationWorkflow
+from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.reschedule import RescheduleRequest
+from workflows.reschedule import RescheduleWorkflow
 
 CALLER = EventContext(actor="patient:pat-1", request_id="req-1")
 

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import HAPPY, booking_running, request
 from workflows.booking import BookingWorkflow
-from workflows.booking_models import BookingOutcome
+from workflows.contracts.booking import BookingOutcome
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 

@@ -19,8 +19,10 @@ from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, stalled, transient
 from tests.workflows.test_booking_workflow import request as booking_request
 from workflows.booking import BookingWorkflow
-from workflows.cancellation import CancellationRequest, CancellationWorkflow
-from workflows.reschedule import RescheduleRequest, RescheduleWorkflow
+from workflows.cancellation import CancellationWorkflow
+from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.reschedule import RescheduleRequest
+from workflows.reschedule import RescheduleWorkflow
 
 WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
 CALLER = EventContext(actor="staff:replay")

@@ -1,4 +1,4 @@
-"""The relay against real servers: ONE SecantusDB and ONE Tansu broker per session, on
+"""The relay against real servers: the session's SecantusDB and ONE Tansu broker, on
 free ports; each test gets a database and a topic of its own (Tansu forgets topics when
 it restarts, and one test restarts it)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from messaging.status import RelayStatus, relay_status
 from persistence.database import connect
 from persistence.mapping import outbox_row
 from persistence.store import AppointmentStore
+from tests.waiting import eventually_async as eventually
 
 T = TypeVar("T")
 
@@ -39,31 +40,13 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def brokers(tmp_path_factory: pytest.TempPathFactory, mongo_uri: str) -> Iterator[Servers]:
+    """The session's MongoDB (tests/integration/conftest.py) and a Tansu broker of its own
+    (one test restarts it). The ``with`` block stops the broker whatever happens."""
     data = tmp_path_factory.mktemp("messaging")
-    mongo_port = free_port()
     kafka_port = free_port()
-    while kafka_port == mongo_port:
-        kafka_port = free_port()
-    # The ``with`` blocks stop both servers (and their process groups) whatever happens.
-    with (
-        servers.mongo(mongo_port, data / "storage", data / "logs"),
-        servers.kafka(kafka_port, data / "logs") as kafka,
-    ):
-        yield Servers(servers.mongo_uri(mongo_port), kafka, f"{servers.HOST}:{kafka_port}")
-
-
-async def eventually(check: Callable[[], Awaitable[T]], *, what: str, within: float = 30.0) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds
-    (a deadline against a hang, not a measurement)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
-        await asyncio.sleep(0.05)
+    with servers.kafka(kafka_port, data / "logs") as kafka:
+        yield Servers(mongo_uri, kafka, f"{servers.HOST}:{kafka_port}")
 
 
 class RunningRelay:

@@ -11,8 +11,9 @@ from domain.clock import now_utc
 from localstack import servers
 from messaging.relay import OutboxRelay
 from messaging.status import RelayStatus
-from tests.integration.messaging.conftest import Outbox, eventually
+from tests.integration.messaging.conftest import Outbox
 from tests.unit.messaging.lifecycles import edits
+from tests.waiting import eventually_async as eventually
 
 
 async def test_events_wait_while_kafka_is_down_and_drain_when_it_is_back(

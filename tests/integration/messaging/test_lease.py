@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from messaging.lease import LEASE_COLLECTION, RELAY_LEASE, Lease
-from tests.integration.messaging.conftest import Outbox, RunningRelay, eventually
+from tests.integration.messaging.conftest import Outbox, RunningRelay
 from tests.unit.messaging.lifecycles import edits
+from tests.waiting import eventually_async as eventually
 
 LEASE_SECONDS = 2.0  # short, so a takeover is quick to see
 

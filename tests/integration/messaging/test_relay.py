@@ -16,8 +16,9 @@ from domain.status import AppointmentStatus
 from messaging.contract import validate_envelope
 from messaging.kafka import make_producer
 from messaging.relay import OutboxRelay
-from tests.integration.messaging.conftest import Outbox, eventually
+from tests.integration.messaging.conftest import Outbox
 from tests.unit.messaging.lifecycles import Lifecycle, edits, every_event_type
+from tests.waiting import eventually_async as eventually
 
 
 def by_key(records: list[ConsumerRecord]) -> dict[str, list[dict[str, Any]]]:

@@ -17,8 +17,9 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from config import Settings
-from tests.integration.messaging.conftest import Outbox, eventually
+from tests.integration.messaging.conftest import Outbox
 from tests.unit.messaging.lifecycles import edits
+from tests.waiting import eventually_async as eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 

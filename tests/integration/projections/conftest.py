@@ -8,9 +8,8 @@ whole process, so the binding is redone per test and the tests run one at a time
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from projections.view_store import ViewStore
 from simulators.doctor import create_doctor_app
 from simulators.patient import create_patient_app
 from simulators.state import SimulatorState
+from tests.waiting import eventually_async as eventually
 
 TOPIC = "appointment.events"
 SIM = "http://simulator"
@@ -45,20 +45,6 @@ QUICK = FollowOptions(
     batch_size=50, max_await_ms=50, idle_checkpoint_seconds=0.2, backoff=Backoff(0.05, 0.2)
 )
 T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], within: float = 10.0, what: str = ""
-) -> T:
-    """Poll ``probe`` until it answers something truthy: the view is eventually consistent."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

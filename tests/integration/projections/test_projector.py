@@ -16,7 +16,8 @@ from localstack import servers
 from localstack.ports import free_port
 from projections.projector import rebuild
 from projections.read_view import READ_VIEW
-from tests.integration.projections.conftest import Bed, eventually, open_bed
+from tests.integration.projections.conftest import Bed, open_bed
+from tests.waiting import eventually_async as eventually
 
 S = AppointmentStatus
 NINE = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # 09:00 in Berlin, a Monday

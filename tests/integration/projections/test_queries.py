@@ -1,6 +1,7 @@
-"""The schedule queries against a view the projector built from real events: windows,
-order, statuses, the narrowing of a patient's list, one appointment, and free slots laid
-on the Doctor Service's grid (from the simulator) minus what the view holds."""
+"""The read view (``projections.queries.ReadView``) and the schedule's use cases on it,
+against a view the projector built from real events: windows, order, statuses, the
+narrowing of a patient's list, one appointment, and free slots laid on the Doctor
+Service's grid (from the simulator) minus what the view holds."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
-from domain.errors import DoctorNotFound, InvalidScheduleWindow
+from application.access import Requester
+from application.commands import DoctorSchedule, FreeSlots, PatientAppointments
+from application.errors import UnknownDoctor
+from application.permissions import Principal, Role
+from application.results import FreeSlot, ScheduleEntry
+from application.schedule import Schedule
+from domain.errors import InvalidScheduleWindow
 from domain.status import AppointmentStatus
-from projections.queries import ORDER, ScheduleEntry, ScheduleQueries
+from projections.queries import ORDER, ReadView
 from projections.read_view import READ_VIEW
 from projections.view_store import ViewStore
 from tests.integration.projections.conftest import Bed
@@ -60,8 +68,34 @@ async def planted(bed: Bed) -> Bed:
     return bed
 
 
-def queries(bed: Bed, now: datetime = LONG_AGO) -> ScheduleQueries:
-    return ScheduleQueries(bed.database, bed.doctors, bed.settings, clock=lambda: now)
+STAFF = Requester(Principal("frontdesk-1", Role.STAFF))
+
+
+class Asked:
+    """The schedule's use cases as the front desk asks them, and the view itself."""
+
+    def __init__(self, bed: Bed, now: datetime) -> None:
+        self.view = ReadView(bed.database)
+        self.schedule = Schedule(self.view, bed.doctors, bed.settings, clock=lambda: now)
+
+    async def doctor_schedule(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> list[ScheduleEntry]:
+        query = DoctorSchedule(doctor_id=doctor_id, start_from=start_from, start_to=start_to)
+        return await self.schedule.doctor_schedule(query, STAFF)
+
+    async def patient_appointments(
+        self, patient_id: str, start_from: datetime, start_to: datetime
+    ) -> list[ScheduleEntry]:
+        query = PatientAppointments(patient_id=patient_id, start_from=start_from, start_to=start_to)
+        return await self.schedule.patient_appointments(query, STAFF)
+
+    async def free_slots(self, doctor_id: str, day: date) -> list[FreeSlot]:
+        return await self.schedule.free_slots(FreeSlots(doctor_id=doctor_id, day=day), STAFF)
+
+
+def queries(bed: Bed, now: datetime = LONG_AGO) -> Asked:
+    return Asked(bed, now)
 
 
 async def test_a_doctors_day_by_start_every_status_but_failed(planted: Bed) -> None:
@@ -88,16 +122,17 @@ async def test_a_patients_appointments_narrowed_to_one_doctor(planted: Bed) -> N
     two_days = (berlin(MONDAY, 0), berlin(MONDAY + timedelta(days=2), 0))
     anna = await queries(planted).patient_appointments(ANNA, *two_days)
     assert ids(anna) == ["a", "f", "c", "e"]  # a and f start together: the id decides
-    with_on_call = await queries(planted).patient_appointments(ANNA, *two_days, doctor_id=ON_CALL)
+    view = queries(planted).view
+    with_on_call = await view.patient_appointments(ANNA, *two_days, doctor_id=ON_CALL)
     assert ids(with_on_call) == ["a", "c", "e"]
-    assert await queries(planted).patient_appointments(ANNA, *two_days, doctor_id="x") == []
+    assert await view.patient_appointments(ANNA, *two_days, doctor_id="x") == []
 
 
 async def test_one_appointment_whatever_its_status(planted: Bed) -> None:
-    failed = await queries(planted).appointment("d")
+    failed = await queries(planted).view.appointment("d")
     assert failed is not None
     assert failed.status is S.FAILED
-    assert await queries(planted).appointment("nope") is None
+    assert await queries(planted).view.appointment("nope") is None
 
 
 @pytest.mark.parametrize(
@@ -112,9 +147,10 @@ async def test_one_appointment_whatever_its_status(planted: Bed) -> None:
 async def test_a_bad_window_is_refused(
     planted: Bed, start_from: datetime, start_to: datetime
 ) -> None:
-    with pytest.raises(InvalidScheduleWindow):
+    refusals = (InvalidScheduleWindow, ValidationError)  # the naive one: by the command model
+    with pytest.raises(refusals):
         await queries(planted).doctor_schedule(ON_CALL, start_from, start_to)
-    with pytest.raises(InvalidScheduleWindow):
+    with pytest.raises(refusals):
         await queries(planted).patient_appointments(ANNA, start_from, start_to)
 
 
@@ -150,7 +186,7 @@ async def test_a_day_off_has_no_free_slots(planted: Bed) -> None:
 
 
 async def test_free_slots_of_an_unknown_doctor(planted: Bed) -> None:
-    with pytest.raises(DoctorNotFound):
+    with pytest.raises(UnknownDoctor):
         await queries(planted).free_slots("doc-nobody", MONDAY)
 
 

@@ -4,14 +4,16 @@ clients rely on are listed. Also the readiness probe, whose both answers are doc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from adapters.readiness import ServiceReadiness
 from api.app import create_app
 from config import load_settings
+from tests.fakes import World
 
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -105,7 +107,8 @@ class _Temporal:
 
 
 async def test_readiness_answers_503_problem_naming_what_is_down(app: FastAPI) -> None:
-    app.state.mongo, app.state.temporal = _Mongo(), _Temporal()
+    readiness = ServiceReadiness(cast(Any, _Mongo()), cast(Any, _Temporal()), list)
+    app.state.services = World(readiness=cast(Any, readiness)).services
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         answer = await client.get("/health/ready")

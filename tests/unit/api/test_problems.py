@@ -14,7 +14,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import middleware, problems
-from api.security.permissions import Forbidden, NotVisible
+from application.permissions import Forbidden, NotVisible
 from domain.errors import IllegalTransition, SlotUnavailable
 
 

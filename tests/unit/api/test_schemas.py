@@ -1,4 +1,5 @@
-"""The request bodies are validated as strictly as their JSON Schema says, the way FastAPI
+"""The request bodies (the application's command models, with Swagger's examples) are
+validated as strictly as their JSON Schema says, the way FastAPI
 validates them (``model_validate`` of the parsed JSON), and their examples can succeed."""
 
 from __future__ import annotations
@@ -10,13 +11,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from api.schemas import (
-    DATE_TIME_MESSAGE,
-    BookAppointment,
-    CancelAppointment,
-    ListQuery,
-    RescheduleAppointment,
-)
+from api.schemas import BookAppointment, CancelAppointment, RescheduleAppointment
+from application.commands import ListAppointments as ListQuery
+from application.identifiers import DATE_TIME_MESSAGE
 from domain.rules import BookingLimits, validate_requested_time
 from simulators.schedule import why_not_offered
 from simulators.seed_data import DOCTORS, ON_CALL_DOCTOR_ID, PATIENTS

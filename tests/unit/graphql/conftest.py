@@ -4,26 +4,28 @@ exercised end to end in tests/e2e/test_graphql.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from api.graphql.context import GraphQLContext
 from api.graphql.schema import schema
-from api.security.permissions import Principal, Role
+from application.permissions import Principal, Role
+from application.results import ScheduleEntry
 from config import Settings, load_settings
+from domain.schedule import WorkingCalendar, WorkingInterval
 from domain.status import AppointmentStatus
-from projections.queries import FreeSlot, ScheduleEntry
+from tests.fakes import BERLIN, FakeCalendars, FakeView, World
 
 START = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 
 
 def Row(**changes: Any) -> ScheduleEntry:
-    """A row of the read view, as ``ScheduleQueries`` answers it."""
+    """A row of the read view, as the ``ScheduleView`` port answers it."""
     values: dict[str, Any] = {
         "id": "7f0c3e9a-3f6e-4c65-9a59-5b8d1d0c1a11",
         "patient_id": "pat-anna-schmidt",
@@ -44,8 +46,8 @@ def Row(**changes: Any) -> ScheduleEntry:
 
 
 @dataclass
-class FakeSchedule:
-    """The read side's interface; ``fail`` makes every call raise it."""
+class FakeSchedule(FakeView):
+    """The read view's port; ``fail`` makes every call raise it, ``calls`` records them."""
 
     rows: list[ScheduleEntry] = field(default_factory=lambda: [Row()])
     fail: BaseException | None = None
@@ -60,7 +62,7 @@ class FakeSchedule:
         self, doctor_id: str, start_from: datetime, start_to: datetime
     ) -> list[ScheduleEntry]:
         self._called("doctor_schedule", doctor_id, start_from, start_to)
-        return [r for r in self.rows if r.doctor_id == doctor_id]
+        return await super().doctor_schedule(doctor_id, start_from, start_to)
 
     async def patient_appointments(
         self,
@@ -71,17 +73,27 @@ class FakeSchedule:
         doctor_id: str | None = None,
     ) -> list[ScheduleEntry]:
         self._called("patient_appointments", patient_id, start_from, start_to, doctor_id)
-        return [
-            r for r in self.rows if r.patient_id == patient_id and doctor_id in (None, r.doctor_id)
-        ]
+        return await super().patient_appointments(
+            patient_id, start_from, start_to, doctor_id=doctor_id
+        )
 
     async def appointment(self, appointment_id: str) -> ScheduleEntry | None:
         self._called("appointment", appointment_id)
-        return next((r for r in self.rows if r.id == appointment_id), None)
+        return await super().appointment(appointment_id)
 
-    async def free_slots(self, doctor_id: str, day: date) -> list[FreeSlot]:
-        self._called("free_slots", doctor_id, day)
-        return [FreeSlot(start=START, end=START + timedelta(minutes=15))]
+    async def busy(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> Sequence[tuple[datetime, datetime]]:
+        self._called("busy", doctor_id, start_from, start_to)
+        return await super().busy(doctor_id, start_from, start_to)
+
+
+# One slot a week: Mondays 09:00-09:15 in Berlin (2030-01-07 08:00Z), for every doctor.
+ONE_SLOT = WorkingCalendar("Dr. One Slot", BERLIN, 15, (WorkingInterval(0, time(9), time(9, 15)),))
+
+
+def calendars() -> FakeCalendars:
+    return FakeCalendars({}, anyone=ONE_SLOT)
 
 
 @pytest.fixture
@@ -97,14 +109,13 @@ def make_context(settings: Settings) -> MakeContext:
     def make(
         role: str = "staff", subject: str = "frontdesk-1", schedule: FakeSchedule | None = None
     ) -> GraphQLContext:
+        world = World(settings=settings, view=schedule or FakeSchedule(), calendars=calendars())
         return GraphQLContext(
             principal=Principal(subject=subject, role=Role(role)),
             settings=settings,
             request_id="req-unit-1",
             wait_seconds=0.0,
-            schedule=cast(Any, schedule or FakeSchedule()),
-            booking=None,
-            sagas=None,
+            services=world.services,
         )
 
     return make

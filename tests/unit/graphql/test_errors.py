@@ -12,9 +12,11 @@ from loguru import logger
 from pymongo.errors import ServerSelectionTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.graphql.errors import InvalidInput, problem_of
-from api.problems import PROBLEM_BASE, FieldError, ProblemError
-from api.security.permissions import Forbidden, NotVisible
+from api.graphql.errors import problem_of
+from api.problems import PROBLEM_BASE, ProblemError
+from application import errors as refusals
+from application.errors import FieldError, InvalidInput
+from application.permissions import Forbidden, NotVisible
 from domain import errors
 from tests.unit.graphql.conftest import FakeSchedule, MakeContext, Row, execute
 
@@ -33,10 +35,13 @@ KNOWN: list[tuple[Exception, tuple[int, str, str]]] = [
     (errors.AppointmentNotFound("no x"), (404, "NOT_FOUND", "appointment-not-found")),
     (NotVisible("hidden"), (404, "NOT_FOUND", "appointment-not-found")),
     (Forbidden("a patient may not"), (403, "FORBIDDEN", "forbidden")),
-    (ProblemError(400, "invalid-idempotency-key", "Invalid", "use"), (400, "BAD_REQUEST",
-     "invalid-idempotency-key")),
-    (ProblemError(503, "booking-failed", "Failed", "retry"), (503, "SERVICE_UNAVAILABLE",
-     "booking-failed")),
+    (ProblemError(401, "unauthorized", "Authentication required", "no token"),
+     (401, "UNAUTHENTICATED", "unauthorized")),
+    (refusals.InvalidIdempotencyKey("use"), (400, "BAD_REQUEST", "invalid-idempotency-key")),
+    (refusals.IdempotencyKeyReused(), (422, "BAD_USER_INPUT", "idempotency-key-reused")),
+    (refusals.UnknownDoctor("no"), (404, "NOT_FOUND", "doctor-not-found")),
+    (refusals.SagaCancelled("booking"), (409, "CONFLICT", "booking-cancelled")),
+    (refusals.SagaFailed("booking"), (503, "SERVICE_UNAVAILABLE", "booking-failed")),
     (InvalidInput([FieldError(field="input.start", message="bad")]), (422, "BAD_USER_INPUT",
      "validation-error")),
     (errors.PeerUnavailable("doctor", "timeout"), UNAVAILABLE),
@@ -71,13 +76,12 @@ def test_field_errors_are_listed() -> None:
     assert problem.extensions(None)["errors"] == [{"field": "input.start", "message": "bad"}]
 
 
-@pytest.mark.parametrize("missing_id", [MISSING, "not-even-a-uuid"])
 async def test_someone_elses_appointment_reads_exactly_like_a_missing_one(
-    make_context: MakeContext, missing_id: str
+    make_context: MakeContext,
 ) -> None:
     other = make_context("patient", "pat-david-kim", FakeSchedule(rows=[ROW]))
     hidden = await execute(other, ONE, {"id": ROW.id})
-    missing = await execute(other, ONE, {"id": missing_id})
+    missing = await execute(other, ONE, {"id": MISSING})
 
     assert hidden.data == missing.data == {"appointment": None}
     assert [e.formatted for e in hidden.errors] == [e.formatted for e in missing.errors]
@@ -85,6 +89,15 @@ async def test_someone_elses_appointment_reads_exactly_like_a_missing_one(
     assert error.extensions["code"] == "NOT_FOUND"
     assert ROW.patient_id not in str(error.formatted)
     assert ROW.id not in str(error.formatted)
+
+
+async def test_an_id_that_is_no_uuid_is_bad_input_as_on_rest(make_context: MakeContext) -> None:
+    schedule = FakeSchedule(rows=[ROW])
+    result = await execute(make_context(schedule=schedule), ONE, {"id": "not-even-a-uuid"})
+    [error] = result.errors
+    assert error.extensions["code"] == "BAD_USER_INPUT"
+    assert error.extensions["errors"][0]["field"] == "id"
+    assert schedule.calls == []
 
 
 async def test_the_owner_reads_it(make_context: MakeContext) -> None:

@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.graphql import graphql_router
 from api.graphql.context import wants_graphiql
-from api.security.permissions import Role
 from api.security.tokens import TokenVerifier, issue_local_token
+from application.permissions import Role
 from config import Settings
-from tests.unit.graphql.conftest import FakeSchedule
+from tests.fakes import World
+from tests.unit.graphql.conftest import FakeSchedule, calendars
 
 PROBLEM_JSON = "application/problem+json"
 QUERY = {"query": '{ freeSlots(doctorId: "doc-on-call", day: "2030-01-07") { start end } }'}
@@ -28,7 +29,9 @@ def app(settings: Settings) -> FastAPI:
     app = create_app(settings)  # no lifespan: the state a request needs, set by hand
     issue_local_token(settings, Role.STAFF, "warm-up")  # makes the local secret
     app.state.verifier = TokenVerifier.from_settings(settings)
-    app.state.schedule = FakeSchedule()
+    # An empty read view (its calls kept for the tests): the one slot of the week is free.
+    app.state.schedule = schedule = FakeSchedule(rows=[])
+    app.state.services = World(settings=settings, view=schedule, calendars=calendars()).services
     return app
 
 

@@ -9,7 +9,7 @@ import pytest
 from strawberry.exceptions import StrawberryInputCoercionError
 
 from api.graphql.scalars import parse_date_time, serialize_date_time
-from api.schemas import DATE_TIME_MESSAGE
+from application.identifiers import DATE_TIME_MESSAGE
 from tests.unit.graphql.conftest import FakeSchedule, MakeContext, execute
 
 SCHEDULE = """query ($from: DateTime!, $to: DateTime!) {

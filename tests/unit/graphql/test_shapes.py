@@ -1,6 +1,7 @@
-"""The shapes both APIs share: mutation arguments validated by REST's input models, the
-stored appointment shown with exactly REST's fields, a saga past its wait budget answered
-as pending (REST's 202), and the LIST row of the matrix for patientAppointments."""
+"""The shapes both APIs share: mutation arguments validated by the application's command
+models (REST's bodies), the stored appointment shown with exactly REST's fields, a saga
+past its wait budget answered as pending (REST's 202), and the LIST row of the matrix for
+patientAppointments."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from typing import Any, cast
 import pytest
 import strawberry
 
-from api.appointment_sagas import Running
-from api.booking import Booked, StillRunning
-from api.graphql.errors import InvalidInput
-from api.graphql.inputs import to_model
+from api.graphql.inputs import command
 from api.graphql.types import Appointment, AppointmentOutcome
-from api.schemas import AppointmentOut, BookAppointment, RescheduleAppointment
-from api.security.permissions import Forbidden, Principal, Role, doctor_seen_by
+from api.schemas import AppointmentOut, BookAppointment
+from application.commands import Book, NewAppointment, NewTime
+from application.errors import InvalidInput
+from application.permissions import Forbidden, Principal, Role, doctor_seen_by
+from application.results import SagaRunning
 from domain.model import Appointment as StoredAppointment
 from domain.status import AppointmentStatus
-from tests.unit.graphql.conftest import MakeContext, execute
+from tests.unit.graphql.conftest import FakeSchedule, MakeContext, execute
 
 START = datetime(2030, 1, 7, 9, tzinfo=UTC)
 BOOKING = {
@@ -49,9 +50,14 @@ def stored(**changes: Any) -> StoredAppointment:
     return dataclasses.replace(appointment, **changes)
 
 
-def test_arguments_go_through_rests_model() -> None:
-    body = to_model(BookAppointment, BOOKING, "input")
-    assert body == BookAppointment.model_validate(BOOKING | {"start": START.isoformat()})
+INPUT = {"appointment": "input"}
+
+
+def test_arguments_go_through_the_command_rest_takes_its_body_into() -> None:
+    book = command(Book, {"appointment": BOOKING, "idempotency_key": "k-1"}, INPUT)
+    rest = BookAppointment.model_validate(BOOKING | {"start": START.isoformat()})
+    assert book.appointment == NewAppointment.model_validate(rest.model_dump())
+    assert book.fingerprint() == Book(appointment=rest, idempotency_key="k-1").fingerprint()
 
 
 @pytest.mark.parametrize(
@@ -64,13 +70,13 @@ def test_arguments_go_through_rests_model() -> None:
 )
 def test_a_refusal_names_the_graphql_argument(change: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        to_model(BookAppointment, BOOKING | change, "input")
+        command(Book, {"appointment": BOOKING | change, "idempotency_key": "k-1"}, INPUT)
     assert [e.field for e in refused.value.field_errors] == [field]
 
 
 def test_a_missing_required_value_is_named_too() -> None:
     with pytest.raises(InvalidInput) as refused:
-        to_model(RescheduleAppointment, {"start": None}, "input")
+        command(NewTime, {"start": None}, {"start": "input.start"})
     assert refused.value.field_errors[0].field == "input.start"
 
 
@@ -89,22 +95,19 @@ def test_the_stored_appointment_shows_what_rest_shows() -> None:
 
 def test_a_finished_saga_answers_the_stored_appointment() -> None:
     appointment = stored()
-    for outcome in (
-        AppointmentOutcome.of_booking(Booked(appointment)),
-        AppointmentOutcome.of_change(appointment),
-    ):
-        assert outcome.pending is False
-        assert outcome.appointment is not None
-        assert outcome.appointment.version == 2
-        assert outcome.appointment_id == appointment.id
+    outcome = AppointmentOutcome.of(appointment)
+    assert outcome.pending is False
+    assert outcome.appointment is not None
+    assert outcome.appointment.version == 2
+    assert outcome.appointment_id == appointment.id
 
 
 def test_a_saga_past_its_budget_answers_pending_like_rests_202() -> None:
     appointment_id = str(uuid.uuid4())
-    booking = AppointmentOutcome.of_booking(StillRunning(appointment_id, "booking-k1", "invoice"))
+    booking = AppointmentOutcome.of(SagaRunning(appointment_id, "booking-k1", "invoice"))
     assert (booking.pending, booking.appointment, booking.step) == (True, None, "invoice")
     assert booking.workflow_id == "booking-k1"
-    change = AppointmentOutcome.of_change(Running(appointment_id, "cancellation-k2"))
+    change = AppointmentOutcome.of(SagaRunning(appointment_id, "cancellation-k2"))
     assert (change.pending, change.appointment, change.workflow_id) == (
         True,
         None,
@@ -133,7 +136,8 @@ def test_a_patient_may_not_list_another_patient() -> None:
 
 
 async def test_a_doctor_listing_a_patient_reads_only_their_rows(make_context: MakeContext) -> None:
-    context = make_context("doctor", "doc-amelia-hart")
+    schedule = FakeSchedule()
+    context = make_context("doctor", "doc-amelia-hart", schedule)
     result = await execute(
         context,
         '{ patientAppointments(patientId: "pat-anna-schmidt", from: "2030-01-01T00:00:00Z", '
@@ -141,7 +145,6 @@ async def test_a_doctor_listing_a_patient_reads_only_their_rows(make_context: Ma
     )
     assert result.errors is None
     assert result.data == {"patientAppointments": []}
-    schedule = cast(Any, context.schedule)
     assert schedule.calls[0][1][-1] == "doc-amelia-hart"
 
 

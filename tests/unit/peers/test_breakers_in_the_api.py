@@ -1,21 +1,24 @@
-"""What the API makes of its breakers: readiness reports them (an open one degrades the
-API, it never makes it unready), and a call refused by an open breaker is a 503 problem
-whose Retry-After is the breaker's."""
+"""What the API makes of its breakers: readiness (``adapters.readiness``) reports them (an
+open one degrades the API, it never makes it unready), and a call refused by an open
+breaker is a 503 problem whose Retry-After is the breaker's."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from adapters.readiness import ServiceReadiness
 from api import problems
 from api.app import create_app
 from config import load_settings
 from domain.errors import PeerUnavailable
 from peers import Peers
 from peers.breaker import BreakerOpen, BreakerState
+from tests.fakes import World
 
 
 class _Ping:
@@ -46,8 +49,11 @@ async def get(app: FastAPI, path: str) -> httpx.Response:
 async def app() -> AsyncIterator[FastAPI]:
     settings = load_settings(breaker_failure_threshold=1)
     app = create_app(settings)  # no lifespan: the state is set by hand
-    app.state.mongo, app.state.temporal = _Mongo(), _Temporal()
     app.state.peers = peers = Peers.from_settings(settings)
+    readiness = ServiceReadiness(
+        cast(Any, _Mongo()), cast(Any, _Temporal()), lambda: peers.breakers
+    )
+    app.state.services = World(settings=settings, readiness=cast(Any, readiness)).services
     yield app
     await peers.aclose()
 

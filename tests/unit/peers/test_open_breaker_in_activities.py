@@ -14,7 +14,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.errors import (
     CIRCUIT_OPEN,
     NON_RETRYABLE_TYPES,
-    open_circuits_mapped,
     refusals_are_final,
 )
 from domain.errors import PeerUnavailable, SlotUnavailable
@@ -103,16 +102,3 @@ async def test_a_forward_step_refused_during_a_trial_asks_again_after_it() -> No
     assert isinstance(error, ApplicationError)
     assert not error.non_retryable
     assert error.next_retry_delay == timedelta(seconds=1)
-
-
-async def test_a_compensation_can_map_only_the_open_breaker() -> None:
-    async def compensation(error: Exception) -> None:
-        async with open_circuits_mapped():
-            raise error
-
-    env = environment(UNBOUNDED, None)
-    with pytest.raises(ApplicationError) as waiting:
-        await env.run(compensation, BreakerOpen("doctor", 4.0))
-    assert waiting.value.next_retry_delay == timedelta(seconds=4)
-    with pytest.raises(SlotUnavailable):  # refusals are the compensation's own business
-        await env.run(compensation, SlotUnavailable("taken"))

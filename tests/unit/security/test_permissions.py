@@ -6,7 +6,7 @@ from itertools import product
 
 import pytest
 
-from api.security.permissions import (
+from application.permissions import (
     MATRIX,
     Action,
     Forbidden,

@@ -19,7 +19,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.security.permissions import Principal, Role
 from api.security.tokens import (
     SYMMETRIC,
     InvalidToken,
@@ -29,6 +28,7 @@ from api.security.tokens import (
     ensure_local_secret,
     issue_local_token,
 )
+from application.permissions import Principal, Role
 from config import Settings, load_settings
 
 ISSUER = "appointment-service-test"

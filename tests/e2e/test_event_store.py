@@ -1,23 +1,28 @@
-"""The event store is the truth (ARCHITECTURE §3): for EVERY appointment in MongoDB, what
-the whole e2e session made through the API and its sagas, and what the tests planted,
+"""The event store is the truth (ARCHITECTURE §3): for EVERY appointment in MongoDB,
 replaying its events rebuilds the stored state field by field, its seqs run 1..n without
 a gap, and each event has its outbox row.
 
-Named to run last in the e2e session, so it checks what all the other tests left."""
+Every appointment: what this module makes first through the API and its sagas (every
+kind of change, a compensated booking among them), and whatever the other tests of the
+session made before it, in whatever order they ran."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.database import Database
 
 from domain.model import Appointment, replay
 from localstack.service import LocalService
 from persistence import AppointmentStore, connect
+from tests.e2e.conftest import Slots
 
 pytestmark = pytest.mark.e2e
 
@@ -58,17 +63,67 @@ async def _replay_all(service: LocalService, ids: list[str]) -> dict[str, list[s
         await client.close()
 
 
+APPOINTMENTS = "/api/v1/appointments"
+
+
+def _book(api: httpx.Client, start: str, patient_id: str = "pat-anna-schmidt") -> httpx.Response:
+    body = {
+        "patient_id": patient_id,
+        "doctor_id": "doc-on-call",
+        "start": start,
+        "duration_minutes": 15,
+        "reason": "event store",
+    }
+    return api.post(APPOINTMENTS, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+def _then(api: httpx.Client, appointment_id: str, change: str, **body: Any) -> None:
+    answer = api.post(f"{APPOINTMENTS}/{appointment_id}/{change}", json=body)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture(scope="module")
+def lived(
+    api: httpx.Client,
+    as_role: Callable[[str, str], httpx.Client],
+    peers: dict[str, httpx.Client],
+    slots: Slots,
+) -> list[str]:
+    """Appointments that lived every kind of change, made here so this module checks them
+    whether it runs first, last or alone: confirmed and edited, checked in and completed,
+    rescheduled then cancelled, a booking Billing made fail (compensated: FAILED), and one
+    entered in error."""
+    made = [_book(api, slots.next()).json()["id"] for _ in range(4)]
+    first, second, third, fourth = made
+    _then(api, first, "confirm", reason="called")
+    assert api.patch(f"{APPOINTMENTS}/{first}", json={"notes": "bring the x-ray"}).is_success
+    _then(api, second, "check-in")
+    _then(api, second, "complete")
+    _then(api, third, "reschedule", start=slots.next())
+    _then(api, third, "cancel", reason="feeling better")
+    _then(api, fourth, "cancel")
+    admin = as_role("admin", "admin-event-store")
+    assert admin.delete(f"{APPOINTMENTS}/{fourth}").status_code == 200  # entered in error
+    peers["billing"].put("/_sim/faults", json={"mode": "fail"}).raise_for_status()
+    try:
+        assert _book(api, slots.next()).status_code == 503
+    finally:
+        peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    return made
+
+
 def test_every_appointment_replays_from_its_events_to_its_stored_state(
-    service: LocalService, mongo: Database[dict[str, Any]]
+    service: LocalService, mongo: Database[dict[str, Any]], lived: list[str]
 ) -> None:
     ids = [row["_id"] for row in mongo["appointments"].find({}, {"_id": 1})]
-    assert len(ids) > 10, "the e2e session should have made many appointments"
+    assert set(lived) <= set(ids)
+    assert mongo["appointments"].count_documents({"status": "FAILED"}) >= 2
 
     assert asyncio.run(_replay_all(service, ids)) == {}
 
 
 def test_every_event_belongs_to_an_appointment_and_has_its_outbox_row(
-    mongo: Database[dict[str, Any]],
+    mongo: Database[dict[str, Any]], lived: list[str]
 ) -> None:
     appointments = {row["_id"]: row for row in mongo["appointments"].find({})}
     outbox = {row["_id"]: row for row in mongo["outbox_events"].find({})}
@@ -83,7 +138,7 @@ def test_every_event_belongs_to_an_appointment_and_has_its_outbox_row(
 
 
 def test_every_stored_appointment_has_its_end_and_cells_right(
-    mongo: Database[dict[str, Any]],
+    mongo: Database[dict[str, Any]], lived: list[str]
 ) -> None:
     """The fields the document keeps beside the domain's: ``end``, and the cells the
     no-overlap index is built on."""

@@ -1,78 +1,49 @@
-"""The booking saga's activities: every piece of its I/O. Each is idempotent, and its
-docstring says by what key."""
+"""The sagas' calls to the peer services: the Patient Service (is the patient known?), the
+Doctor Service (availability, slot holds) and Billing (invoices). Each activity is
+idempotent, and its docstring says by what key; each maps a refusal to a final failure
+and an open breaker as its step's retry policy says (``activities/errors.py``), the
+compensations included."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
-from loguru import logger
 from temporalio import activity
 
+from activities.context import log_for
 from activities.errors import refusals_are_final
 from activities.models import (
-    AppointmentSnapshot,
     DeferredInvoice,
+    FeeOrder,
     HeldSlot,
     HoldAction,
     InvoiceOrder,
+    InvoiceRef,
     InvoiceVoid,
     IssuedInvoice,
-    NewAppointment,
     PatientCheck,
     SlotCheck,
     SlotReservation,
-    StatusChange,
 )
+from application.ports import AppointmentRepository
 from config import Settings
 from domain import model
-from domain.clock import now_utc
-from domain.errors import ConcurrencyConflict, SlotNotOffered, SlotUnavailable
-from domain.events import EventContext, event_id_for
-from domain.model import Appointment
-from domain.policy import CancellationPolicy
+from domain.errors import SlotNotOffered, SlotUnavailable
 from domain.rules import end_of
-from domain.schedule import WorkingInterval, covers, is_offered
-from domain.status import AppointmentStatus
+from domain.schedule import covers
 from peers import Peers
 from peers.contracts import Hold, HoldRequest, HoldStatus, InvoiceRequest, InvoiceStatus
-from persistence import AppointmentStore
-
-if TYPE_CHECKING:
-    from loguru import Logger
-
-# How often a saga's own status change is re-read and reapplied after an edit raced it.
-REAPPLY_ATTEMPTS = 3
 
 
-def event_context(caller: EventContext, reason: str | None = None) -> EventContext:
-    info = activity.info()
-    return EventContext(
-        actor=caller.actor,
-        reason=reason,
-        workflow_id=info.workflow_id,
-        run_id=info.workflow_run_id,
-        request_id=caller.request_id,
-    )
-
-
-def log_for(caller: EventContext) -> Logger:
-    info = activity.info()
-    return logger.bind(
-        request_id=caller.request_id,
-        workflow_id=info.workflow_id,
-        activity=info.activity_type,
-        attempt=info.attempt,
-    )
-
-
-class BookingActivities:
-    def __init__(self, peers: Peers, store: AppointmentStore, settings: Settings) -> None:
+class PeerActivities:
+    def __init__(self, peers: Peers, store: AppointmentRepository, settings: Settings) -> None:
         self._peers = peers
         self._store = store
         self._settings = settings
+
+    # --- Patient Service ---------------------------------------------------------------
 
     @activity.defn(name="validate_patient")
     async def validate_patient(self, check: PatientCheck) -> None:
@@ -80,6 +51,8 @@ class BookingActivities:
         async with refusals_are_final():
             patient = await self._peers.patients.get_patient(check.patient_id)
         log_for(check.caller).info("patient {} is known", patient.id)
+
+    # --- Doctor Service: availability and holds ---------------------------------------------
 
     @activity.defn(name="check_availability")
     async def check_availability(self, check: SlotCheck) -> None:
@@ -91,10 +64,7 @@ class BookingActivities:
         end = end_of(check.start, check.duration_minutes)
         async with refusals_are_final():
             doctor = await self._peers.doctors.get_doctor(check.doctor_id)
-            hours = [WorkingInterval(h.weekday, h.start, h.end) for h in doctor.working_hours]
-            if not is_offered(
-                check.start, end, hours, ZoneInfo(doctor.timezone), doctor.slot_minutes
-            ):
+            if not doctor.calendar().offers(check.start, end):
                 raise SlotNotOffered(
                     f"{doctor.name} does not offer {check.duration_minutes} minutes at "
                     f"{check.start.isoformat()} (working hours, {doctor.slot_minutes}-minute grid)"
@@ -144,11 +114,12 @@ class BookingActivities:
         hold again with that key finds the hold even when reserve_slot's answer was lost;
         releasing a released hold changes nothing. If the slot was never held by us and
         someone else holds it now, there is nothing of ours to release."""
-        try:
-            hold = await self._hold(reservation)
-        except (SlotUnavailable, SlotNotOffered):
-            return
-        await self._peers.doctors.release_hold(hold.id)
+        async with refusals_are_final():
+            try:
+                hold = await self._hold(reservation)
+            except (SlotUnavailable, SlotNotOffered):
+                return
+            await self._peers.doctors.release_hold(hold.id)
         log_for(reservation.caller).info("hold {} released", hold.id)
 
     @activity.defn(name="confirm_slot")
@@ -157,47 +128,42 @@ class BookingActivities:
         async with refusals_are_final():
             await self._peers.doctors.confirm_hold(action.hold_id)
 
-    @activity.defn(name="persist_pending")
-    async def persist_pending(self, new: NewAppointment) -> AppointmentSnapshot:
-        """State, event and outbox row in one transaction; idempotent by the event id
-        derived from ``new.idempotency_key``."""
-        change = model.request(
-            appointment_id=new.appointment_id,
-            event_id=event_id_for(new.idempotency_key),
-            patient_id=new.patient_id,
-            doctor_id=new.doctor_id,
-            start=new.start.astimezone(UTC),
-            duration_minutes=new.duration_minutes,
-            timezone=self._settings.clinic_timezone,
-            reason=new.reason,
-            hold_id=new.hold_id,
-            now=now_utc(),
-            context=event_context(new.caller, "booking requested"),
-            policy=CancellationPolicy(
-                self._settings.cancellation_free_hours, self._settings.cancellation_fee_cents
-            ),
-        )
+    @activity.defn(name="release_hold")
+    async def release_hold(self, action: HoldAction) -> None:
+        """Releasing a released hold is a no-op at the Doctor Service."""
         async with refusals_are_final():
-            stored = await self._store.commit(change)
-        log_for(new.caller).info("appointment {} persisted PENDING", stored.id)
-        return AppointmentSnapshot(
-            appointment_id=stored.id, status=stored.status, version=stored.version
-        )
+            await self._peers.doctors.release_hold(action.hold_id)
+        log_for(action.caller).info("hold {} released", action.hold_id)
 
-    @activity.defn(name="create_invoice")
-    async def create_invoice(self, order: InvoiceOrder) -> IssuedInvoice:
+    # --- Billing -------------------------------------------------------------------------
+
+    async def _invoice(
+        self, order: InvoiceOrder, amount_cents: int, description: str
+    ) -> IssuedInvoice:
         """Idempotent by ``order.idempotency_key``: Billing answers the same invoice."""
         request = InvoiceRequest(
             appointment_id=order.appointment_id,
             patient_id=order.patient_id,
-            amount_cents=self._settings.appointment_price_cents,
+            amount_cents=amount_cents,
             currency=self._settings.currency,
-            description=f"Appointment {order.appointment_id}",
+            description=description,
         )
         async with refusals_are_final():
             invoice = await self._peers.billing.create_invoice(request, order.idempotency_key)
-        log_for(order.caller).info("invoice {} created", invoice.id)
+        log_for(order.caller).info("invoice {} created: {}", invoice.id, description)
         return IssuedInvoice(invoice_id=invoice.id)
+
+    @activity.defn(name="create_invoice")
+    async def create_invoice(self, order: InvoiceOrder) -> IssuedInvoice:
+        """The appointment's price. Idempotent by ``order.idempotency_key``."""
+        price = self._settings.appointment_price_cents
+        return await self._invoice(order, price, f"Appointment {order.appointment_id}")
+
+    @activity.defn(name="issue_fee")
+    async def issue_fee(self, order: FeeOrder) -> IssuedInvoice:
+        """A fee (late cancellation). Idempotent by ``order.idempotency_key``."""
+        what = f"Late cancellation fee, appointment {order.appointment_id}"
+        return await self._invoice(order, order.amount_cents, what)
 
     @activity.defn(name="create_invoice_when_billing_is_back")
     async def create_invoice_when_billing_is_back(self, order: InvoiceOrder) -> DeferredInvoice:
@@ -216,69 +182,25 @@ class BookingActivities:
 
     @activity.defn(name="void_invoice")
     async def void_invoice(self, void: InvoiceVoid) -> None:
-        """Compensation of create_invoice. It looks the invoice up by appointment and key,
-        so it also voids an invoice whose creation answer was lost; voiding twice is a
-        no-op at Billing."""
-        invoices = await self._peers.billing.list_invoices(appointment_id=void.appointment_id)
-        for invoice in invoices:
-            if (
-                invoice.idempotency_key == void.idempotency_key
-                and invoice.status == InvoiceStatus.OPEN
-            ):
-                await self._peers.billing.void_invoice(invoice.id)
-                log_for(void.caller).info("invoice {} voided", invoice.id)
-
-    @activity.defn(name="mark_scheduled")
-    async def mark_scheduled(self, change: StatusChange) -> AppointmentSnapshot:
-        """PENDING -> SCHEDULED; idempotent by the event id from ``change.idempotency_key``."""
-        return await self._transition(change, AppointmentStatus.SCHEDULED)
-
-    @activity.defn(name="mark_failed")
-    async def mark_failed(self, change: StatusChange) -> None:
-        """Compensation of persist_pending: PENDING -> FAILED, idempotent by the event id.
-        Nothing to do when the appointment was never persisted or is already FAILED."""
-        current = await self._store.get(change.appointment_id)
-        if current is None or current.status == AppointmentStatus.FAILED:
-            return
-        await self._transition(change, AppointmentStatus.FAILED)
-
-    async def _transition(
-        self, change: StatusChange, target: AppointmentStatus
-    ) -> AppointmentSnapshot:
-        """The saga owns a PENDING appointment, but an edit (notes) may land between our
-        read and our write: then read again and reapply, rather than fail the saga."""
+        """Compensation of create_invoice (and issue_fee). It looks the invoice up by
+        appointment and key, so it also voids an invoice whose creation answer was lost;
+        voiding twice is a no-op at Billing."""
         async with refusals_are_final():
-            for attempt in range(REAPPLY_ATTEMPTS):
-                try:
-                    stored = await self._apply_transition(change, target)
-                    break
-                except ConcurrencyConflict:
-                    if attempt == REAPPLY_ATTEMPTS - 1:
-                        raise
-        log_for(change.caller).info("appointment {} is {}", stored.id, stored.status)
-        return AppointmentSnapshot(
-            appointment_id=stored.id, status=stored.status, version=stored.version
-        )
+            invoices = await self._peers.billing.list_invoices(appointment_id=void.appointment_id)
+            for invoice in invoices:
+                if (
+                    invoice.idempotency_key == void.idempotency_key
+                    and invoice.status == InvoiceStatus.OPEN
+                ):
+                    await self._peers.billing.void_invoice(invoice.id)
+                    log_for(void.caller).info("invoice {} voided", invoice.id)
 
-    async def _apply_transition(
-        self, change: StatusChange, target: AppointmentStatus
-    ) -> Appointment:
-        current = await self._store.get(change.appointment_id)
-        if current is None:
-            raise RuntimeError(f"appointment {change.appointment_id} is not stored yet")
-        if current.status == target:
-            return current  # a retry whose first attempt committed
-        fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
-        return await self._store.commit(
-            model.transition(
-                current,
-                target,
-                event_id=event_id_for(change.idempotency_key),
-                now=now_utc(),
-                context=event_context(change.caller, change.reason),
-                **fields,
-            )
-        )
+    @activity.defn(name="void_invoice_id")
+    async def void_invoice_id(self, ref: InvoiceRef) -> None:
+        """Voiding a void invoice is a no-op at Billing."""
+        async with refusals_are_final():
+            await self._peers.billing.void_invoice(ref.invoice_id)
+        log_for(ref.caller).info("invoice {} voided", ref.invoice_id)
 
     def all(self) -> list[Callable[..., Any]]:
         """The activities to register on the worker."""
@@ -288,10 +210,10 @@ class BookingActivities:
             self.reserve_slot,
             self.release_slot,
             self.confirm_slot,
-            self.persist_pending,
+            self.release_hold,
             self.create_invoice,
+            self.issue_fee,
             self.create_invoice_when_billing_is_back,
             self.void_invoice,
-            self.mark_scheduled,
-            self.mark_failed,
+            self.void_invoice_id,
         ]

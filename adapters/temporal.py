@@ -1,0 +1,223 @@
+"""The saga gateway on Temporal: start a saga, or join the run its Idempotency-Key already
+started, and wait for its answer within the budget. Booking waits by update-with-start
+(one call, no polling); cancellation and reschedule by the run's result. Only the
+workflows' contracts are imported here, never their code."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from adapters import legacy_join
+from adapters.answers import booking_progress, outcome_within, refusal, saga_decision
+from application.errors import IdempotencyKeyReused
+from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning
+from domain.model import Appointment
+from workflows.contracts import booking, cancellation, reschedule
+from workflows.contracts.booking import BookingOutcome, BookingProgress, BookingRequest
+from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
+from workflows.contracts.reschedule import RescheduleOutcome, RescheduleRequest
+from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
+
+
+@dataclass(frozen=True)
+class SagaRun:
+    """Which run a saga request starts or joins, and what the run is shown and checked by."""
+
+    workflow: str  # the workflow type
+    workflow_id: str
+    task_queue: str
+    fingerprint: str  # of the request: the same key with another request is refused
+    appointment_id: str
+    patient_id: str
+    doctor_id: str
+    saga: str  # how answers name it: "booking", "cancellation", "reschedule"
+
+    def start_options(self) -> dict[str, Any]:
+        """How every saga run starts: one run per workflow id (a second start joins a
+        running one, and never reruns an ended one), the request's fingerprint and the
+        appointment in the memo, and search attributes for the Web UI."""
+        return {
+            "id": self.workflow_id,
+            "task_queue": self.task_queue,
+            "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            "memo": {"fingerprint": self.fingerprint, "appointment_id": self.appointment_id},
+            # Readable in the Temporal Web UI: every saga of one appointment side by side.
+            "search_attributes": TypedSearchAttributes(
+                [
+                    SearchAttributePair(APPOINTMENT_ID, self.appointment_id),
+                    SearchAttributePair(PATIENT_ID, self.patient_id),
+                    SearchAttributePair(DOCTOR_ID, self.doctor_id),
+                ]
+            ),
+        }
+
+
+class TemporalSagas:
+    """``application.ports.SagaGateway`` on a Temporal client."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client, self._task_queue = client, task_queue
+
+    # --- booking -------------------------------------------------------------------------
+
+    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer:
+        run = SagaRun(
+            workflow=booking.WORKFLOW,
+            workflow_id=booking.workflow_id(request.idempotency_key),
+            task_queue=self._task_queue,
+            fingerprint=request.fingerprint,
+            appointment_id=request.appointment_id,
+            patient_id=request.patient_id,
+            doctor_id=request.doctor_id,
+            saga="booking",
+        )
+        if wait_seconds <= 0:  # Prefer: respond-async: start (or join) the run, answer 202
+            _, memo = await self.start_or_join(run, request, BookingOutcome)
+            return SagaRunning(str(memo["appointment_id"]), run.workflow_id)
+        try:
+            answer = await asyncio.wait_for(self._answer(run, request), timeout=wait_seconds)
+        # The budget ran out: wait_for cancels the call, which the SDK reports as its own
+        # error rather than as the cancellation.
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return await self.still_running(run, request)
+        except legacy_join.JoinInstead:
+            return await legacy_join.join(self, run, request, wait_seconds)
+        return SagaDone(answer.appointment_id)
+
+    async def _answer(self, run: SagaRun, request: BookingRequest) -> BookingProgress:
+        """Update-with-start: one call starts the saga (or joins the run the key already
+        started) and returns once it is SCHEDULED, or raises once it failed and is undone.
+        Temporal delivers the answer when the workflow gives it: no polling."""
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            booking.WORKFLOW, request, result_type=BookingOutcome, **run.start_options()
+        )
+        try:
+            answer: BookingProgress = await self._client.execute_update_with_start_workflow(
+                booking.ANSWER_UPDATE,
+                request.fingerprint,
+                start_workflow_operation=start,
+                result_type=BookingProgress,
+            )
+        except WorkflowAlreadyStartedError:  # the key's run has ended: its recorded outcome
+            raise legacy_join.JoinInstead from None
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            # The update's own answers are non-retryable ApplicationErrors; anything else
+            # (a worker that does not know the update) is joined by the run's result.
+            if not isinstance(cause, ApplicationError) or not cause.non_retryable:
+                raise legacy_join.JoinInstead from None
+            if cause.type == booking.KEY_REUSED:
+                raise IdempotencyKeyReused() from None
+            raise refusal(cause.type, cause.message, "booking") from None
+        return answer
+
+    async def still_running(self, run: SagaRun, request: BookingRequest) -> SagaAnswer:
+        """The run outlasted the wait. A saga that failed and is still undoing (a peer
+        down keeps a compensation retrying) is answered as its failure, and one that
+        SCHEDULED the appointment as the wait ran out as its booking."""
+        handle, memo = await self.start_or_join(run, request, BookingOutcome)
+        decision = await saga_decision(handle)
+        if decision is not None:
+            raise refusal(decision.error_type, decision.detail, run.saga)
+        progress = await booking_progress(handle)
+        if progress is not None and progress.status in booking.ANSWERED:
+            return SagaDone(progress.appointment_id)
+        step = progress.step if progress else None
+        return SagaRunning(str(memo["appointment_id"]), handle.id, step)
+
+    async def pending_booking(self, appointment_id: str) -> PendingBooking | None:
+        """A booking whose saga runs but has not persisted the appointment yet, found in
+        Temporal's visibility store by the AppointmentId search attribute."""
+        query = (
+            f"AppointmentId = '{appointment_id}' AND ExecutionStatus = 'Running' "
+            f"AND WorkflowType = '{booking.WORKFLOW}'"
+        )
+        async for execution in self._client.list_workflows(query, limit=1):
+            handle = self._client.get_workflow_handle(execution.id, result_type=BookingOutcome)
+            progress = await booking_progress(handle)
+            attributes = execution.typed_search_attributes
+            return PendingBooking(
+                id=appointment_id,
+                patient_id=attributes.get(PATIENT_ID) or "",
+                doctor_id=attributes.get(DOCTOR_ID) or "",
+                workflow_id=execution.id,
+                step=progress.step if progress else None,
+            )
+        return None
+
+    # --- cancellation and reschedule -------------------------------------------------------
+
+    async def cancel(
+        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer:
+        run = self._change(cancellation.WORKFLOW, cancellation.workflow_id(key), request, on)
+        return await self._run(run, request, CancellationOutcome, wait_seconds)
+
+    async def reschedule(
+        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer:
+        run = self._change(reschedule.WORKFLOW, reschedule.workflow_id(key), request, on)
+        return await self._run(run, request, RescheduleOutcome, wait_seconds)
+
+    def _change(
+        self,
+        workflow: str,
+        workflow_id: str,
+        request: CancellationRequest | RescheduleRequest,
+        on: Appointment,
+    ) -> SagaRun:
+        return SagaRun(
+            workflow=workflow,
+            workflow_id=workflow_id,
+            task_queue=self._task_queue,
+            fingerprint=request.fingerprint,
+            appointment_id=on.id,
+            patient_id=on.patient_id,
+            doctor_id=on.doctor_id,
+            saga="cancellation" if workflow == cancellation.WORKFLOW else "reschedule",
+        )
+
+    async def _run(
+        self, run: SagaRun, request: Any, outcome: type[Any], wait_seconds: float
+    ) -> SagaAnswer:
+        handle, _ = await self.start_or_join(run, request, outcome)
+        if await outcome_within(handle, wait_seconds, run.saga) is None:
+            return SagaRunning(run.appointment_id, run.workflow_id)
+        return SagaDone(run.appointment_id)
+
+    # --- shared ---------------------------------------------------------------------------
+
+    async def start_or_join(
+        self, run: SagaRun, request: Any, outcome: type[Any]
+    ) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
+        """Start the saga, or get the run this workflow id already has: a retried request
+        joins the running saga; one that comes after it ended gets its recorded outcome.
+        Never two sagas for one key. A key reused with another request is refused."""
+        try:
+            handle: WorkflowHandle[Any, Any] = await self._client.start_workflow(
+                run.workflow, request, result_type=outcome, **run.start_options()
+            )
+        except WorkflowAlreadyStartedError:
+            handle = self._client.get_workflow_handle(run.workflow_id, result_type=outcome)
+        memo = await (await handle.describe()).memo()
+        if memo.get("fingerprint") != run.fingerprint:
+            raise IdempotencyKeyReused()
+        return handle, dict(memo)

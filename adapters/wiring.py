@@ -1,0 +1,50 @@
+"""Where the use cases meet their adapters, once per process: the repository is the unit of
+work on MongoDB (Beanie), the saga gateway the Temporal client, the calendars the Doctor
+Service's client, the schedule the read view. ``create_api`` is the API process's app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.readiness import ServiceReadiness
+from adapters.temporal import TemporalSagas
+from api.app import create_app
+from application.services import Services
+from config import Settings, load_settings
+from messaging.status import relay_status
+from peers import Peers
+from persistence import AppointmentStore, connect
+from projections.queries import ReadView
+from telemetry.metrics import ApiMetrics
+from workflows.client import connect_temporal
+
+
+@asynccontextmanager
+async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator[Services]:
+    """The API's use cases on the real adapters, connected for the app's lifetime. The
+    peers' clients (and their circuit breakers, which readiness reports) live as long."""
+    mongo = await connect(settings)
+    temporal = await connect_temporal(settings)
+    peers = Peers.from_settings(settings)
+    database = mongo[settings.mongo_database]
+    # /metrics reads these at each scrape: the breakers, and the outbox's backlog.
+    metrics.watch(breakers=lambda: peers.breakers, outbox=lambda: relay_status(database))
+    try:
+        yield Services.of(
+            repository=AppointmentStore(mongo, settings.kafka_topic),
+            sagas=TemporalSagas(temporal, settings.temporal_task_queue),
+            view=ReadView(database),
+            calendars=peers.doctors,
+            readiness=ServiceReadiness(mongo, temporal, lambda: peers.breakers),
+            settings=settings,
+        )
+    finally:
+        await peers.aclose()
+        await mongo.close()
+
+
+def create_api(settings: Settings | None = None) -> FastAPI:
+    return create_app(settings or load_settings(), connect=api_services)

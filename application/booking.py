@@ -1,0 +1,76 @@
+"""Booking an appointment, and reading one (also while its booking saga runs)."""
+
+from __future__ import annotations
+
+import uuid
+
+from application.access import Requester, reloaded, visible
+from application.commands import Book
+from application.permissions import Action, Owners, authorize, ensure_may_book_for
+from application.ports import AppointmentRepository, SagaGateway
+from application.results import PendingBooking, SagaRunning
+from config import Settings
+from domain.clock import Clock, now_utc
+from domain.errors import AppointmentNotFound
+from domain.model import Appointment
+from domain.rules import BookingLimits, validate_requested_time
+from workflows.contracts.booking import BookingRequest
+
+
+class Booking:
+    def __init__(
+        self,
+        repository: AppointmentRepository,
+        sagas: SagaGateway,
+        settings: Settings,
+        clock: Clock = now_utc,
+    ) -> None:
+        self._repository, self._sagas, self._settings, self._clock = (
+            repository, sagas, settings, clock,
+        )  # fmt: skip
+        self._limits = BookingLimits(
+            min_duration_minutes=settings.min_duration_minutes,
+            max_duration_minutes=settings.max_duration_minutes,
+        )
+
+    async def book(
+        self, command: Book, requester: Requester, wait_seconds: float
+    ) -> Appointment | SagaRunning:
+        """Start the booking saga, or join the run that already has this key, and wait for
+        its outcome up to ``wait_seconds`` (0: answer at once). Refusals raise the domain
+        error they name."""
+        new = command.appointment
+        ensure_may_book_for(requester.principal, new.patient_id)
+        validate_requested_time(new.start, new.duration_minutes, self._clock(), self._limits)
+        settings = self._settings
+        request = BookingRequest(
+            appointment_id=str(uuid.uuid4()),
+            patient_id=new.patient_id,
+            doctor_id=new.doctor_id,
+            start=new.start,
+            duration_minutes=new.duration_minutes,
+            reason=new.reason,
+            idempotency_key=command.idempotency_key,
+            fingerprint=command.fingerprint(),
+            caller=requester.context(),
+            billing_outage_policy=settings.billing_outage_policy,
+            billing_retry_max_interval_seconds=settings.billing_retry_max_interval_seconds,
+            local_steps=settings.saga_local_steps,
+        )
+        answer = await self._sagas.book(request, wait_seconds)
+        if isinstance(answer, SagaRunning):
+            return answer
+        return await reloaded(self._repository, answer.appointment_id)
+
+    async def read(self, appointment_id: str, requester: Requester) -> Appointment | PendingBooking:
+        """The stored appointment; while its booking saga has not persisted it yet, the
+        saga's placeholder (PENDING, with its step)."""
+        who = requester.principal
+        try:
+            return await visible(self._repository, who, Action.READ, appointment_id)
+        except AppointmentNotFound:
+            pending = await self._sagas.pending_booking(appointment_id)
+            if pending is None:
+                raise
+        authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
+        return pending

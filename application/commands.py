@@ -1,0 +1,233 @@
+"""The commands and queries of the use cases: one model per request, validated once, the
+same for every door. REST takes the bodies and query strings straight into them; GraphQL
+builds them from its arguments; the FHIR door will too. So an id, a key, a time or a size
+is refused by the same rule, with the same words, whichever door it came through."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from application.identifiers import AppointmentId, Day, EntityId, IdempotencyKey, Instant
+from domain.status import AppointmentStatus
+
+MAX_PAGE = 100
+
+
+def _reason() -> Any:
+    return Field(None, max_length=500, description="why, for the audit trail")
+
+
+class Command(BaseModel):
+    """Strict, as the JSON Schema says: an integer is a JSON integer, a date-time an RFC
+    3339 string with an offset, unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def fingerprint(*parts: BaseModel | str) -> str:
+    """A request's identity: the same Idempotency-Key must come with the same request."""
+    canonical = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+# --- booking ---------------------------------------------------------------------------
+
+
+class NewAppointment(Command):
+    """The appointment to book: POST /api/v1/appointments' body, GraphQL's input."""
+
+    patient_id: EntityId = Field(description="the Patient Service's id")
+    doctor_id: EntityId = Field(description="the Doctor Service's id")
+    start: Instant = Field(description="ISO 8601 with a UTC offset; on the doctor's grid")
+    duration_minutes: int = Field(ge=5, le=480, description="a multiple of 5 minutes")
+    reason: str | None = Field(None, max_length=500)
+
+
+class Book(Command):
+    appointment: NewAppointment
+    idempotency_key: IdempotencyKey
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.appointment)
+
+
+# --- changes by saga --------------------------------------------------------------------
+
+
+class CancellationDetails(Command):
+    reason: str | None = _reason()
+
+
+class Cancel(Command):
+    appointment_id: AppointmentId
+    cancellation: CancellationDetails = CancellationDetails()
+    idempotency_key: IdempotencyKey
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.cancellation, self.appointment_id, "cancel")
+
+
+class NewTime(Command):
+    """A move: the new start, and the new length if it changes."""
+
+    start: Instant = Field(description="the new start, ISO 8601 with a UTC offset")
+    duration_minutes: int | None = Field(
+        None, ge=5, le=480, description="the new length; the current one if absent"
+    )
+    reason: str | None = _reason()
+
+
+class Reschedule(Command):
+    appointment_id: AppointmentId
+    new_time: NewTime
+    idempotency_key: IdempotencyKey
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.new_time, self.appointment_id, "reschedule")
+
+
+# --- changes in one transaction ----------------------------------------------------------
+
+StatusAction = Literal["confirm", "check-in", "complete", "no-show"]
+
+
+class Change(Command):
+    """What every change in one transaction carries: which appointment, the caller's
+    key (None: a retry is not recognised) and the version they saw (None: the stored)."""
+
+    appointment_id: AppointmentId
+    idempotency_key: IdempotencyKey | None = None
+    if_match: int | None = Field(None, ge=0, description="the ETag the caller saw")
+
+
+class ChangeStatus(Change):
+    action: StatusAction
+    reason: str | None = _reason()
+
+
+class EditDetails(Command):
+    """The free-text fields only. A field left out stays; ``null`` clears it."""
+
+    reason: str | None = Field(None, max_length=500, description="why the patient comes")
+    notes: str | None = Field(None, max_length=2000, description="notes for the visit")
+
+    @model_validator(mode="after")
+    def _names_a_field(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("name at least one of reason, notes")
+        return self
+
+    def changes(self) -> dict[str, str | None]:
+        return self.model_dump(include=self.model_fields_set)
+
+
+class Edit(Change):
+    edit: EditDetails
+
+
+class EnterInError(Change):
+    pass
+
+
+# --- reading the write model -------------------------------------------------------------
+
+
+def encode_cursor(start: datetime, appointment_id: str) -> str:
+    """Opaque to clients: base64url of the (start, id) of the last appointment returned."""
+    raw = json.dumps([start.astimezone(UTC).isoformat(), appointment_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, appointment_id = json.loads(raw)
+        instant = datetime.fromisoformat(start)
+        if instant.utcoffset() is None or not isinstance(appointment_id, str):
+            raise ValueError
+        return instant.astimezone(UTC), appointment_id
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, OverflowError):
+        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
+
+
+class ListAppointments(BaseModel):
+    """A page of appointments. Unknown parameters are refused, so a misspelt filter never
+    silently widens the result. (Not strict: REST's query strings are all strings.)"""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    doctor_id: EntityId | None = Field(None, description="only this doctor's")
+    patient_id: EntityId | None = Field(None, description="only this patient's")
+    status: list[AppointmentStatus] = Field(
+        default_factory=list,
+        description="only these statuses; repeat the parameter for several: "
+        "`?status=SCHEDULED&status=CONFIRMED`",
+    )
+    start_from: Instant | None = Field(
+        None, alias="from", description="start at or after this instant (with an offset)"
+    )
+    start_to: Instant | None = Field(
+        None, alias="to", description="start before this instant (with an offset)"
+    )
+    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
+    @model_validator(mode="after")
+    def _a_range(self) -> Self:
+        if self.start_from and self.start_to and self.start_from >= self.start_to:
+            raise ValueError("from must be before to")
+        return self
+
+    def position(self) -> tuple[datetime, str] | None:
+        return decode_cursor(self.cursor) if self.cursor else None
+
+
+# --- reading the schedule (the read view) -----------------------------------------------
+
+
+class Window(BaseModel):
+    """[from, to): both instants with an offset, in UTC once validated."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    start_from: Instant = Field(
+        alias="from", description="starting at or after this instant (with a UTC offset)"
+    )
+    start_to: Instant = Field(alias="to", description="... and before this one (with a UTC offset)")
+
+
+class DoctorSchedule(Window):
+    doctor_id: EntityId
+    statuses: list[AppointmentStatus] | None = None  # None: every status but FAILED
+
+
+class PatientAppointments(Window):
+    patient_id: EntityId
+    statuses: list[AppointmentStatus] | None = None
+
+
+class FreeSlots(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    doctor_id: EntityId
+    day: Day = Field(description="a date in the clinic's time zone, YYYY-MM-DD")
+
+
+class ReadAppointment(Command):
+    """One appointment by its id (what a door's path or argument names)."""
+
+    appointment_id: AppointmentId

@@ -1,0 +1,123 @@
+"""The ports of the application layer: what the use cases (and the activities) need from
+the outside, as Protocols. The real adapters are wired in one place (``adapters.wiring``);
+tests put in-memory fakes behind the same Protocols (``tests/fakes``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from application.results import PendingBooking, SagaAnswer, ScheduleEntry
+from domain.events import AppointmentEvent
+from domain.model import Appointment, Change
+from domain.schedule import WorkingCalendar
+from domain.status import AppointmentStatus
+from workflows.contracts.booking import BookingRequest
+from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.reschedule import RescheduleRequest
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentFilter:
+    """What a list query selects; every given criterion must hold. Starts are in the
+    half-open interval [start_from, start_to)."""
+
+    doctor_id: str | None = None
+    patient_id: str | None = None
+    statuses: frozenset[AppointmentStatus] = field(default_factory=frozenset)
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+
+
+class AppointmentRepository(Protocol):
+    """The write model: appointments, their events, and the unit of work that changes them
+    (``persistence.AppointmentStore``)."""
+
+    async def get(self, appointment_id: str) -> Appointment | None: ...
+
+    async def history(self, appointment_id: str) -> list[AppointmentEvent]: ...
+
+    async def event(self, event_id: str) -> AppointmentEvent | None:
+        """The stored event with this id: a change whose event is stored was applied."""
+        ...
+
+    async def find(
+        self, where: AppointmentFilter, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Appointment]:
+        """Up to ``limit`` matches in (start, id) order, after the keyset position."""
+        ...
+
+    async def commit(self, change: Change) -> Appointment:
+        """State, event and outbox row in one transaction; idempotent by the event id,
+        refused (ConcurrencyConflict) unless the stored version is the expected one, and
+        (SlotUnavailable) when it would overlap another active appointment."""
+        ...
+
+
+class SagaGateway(Protocol):
+    """Starts a saga, or joins the run its Idempotency-Key already started, and waits for
+    its answer up to ``wait_seconds`` (``adapters.temporal``). A refused or failed saga
+    raises the domain error it names, ``SagaCancelled`` or ``SagaFailed``; a key reused
+    with another request raises ``IdempotencyKeyReused``."""
+
+    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer: ...
+
+    async def cancel(
+        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer: ...
+
+    async def reschedule(
+        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer: ...
+
+    async def pending_booking(self, appointment_id: str) -> PendingBooking | None:
+        """A booking whose saga runs but has not persisted its appointment yet."""
+        ...
+
+
+class DoctorCalendars(Protocol):
+    """The Doctor Service's calendar of a doctor: zone, slot length, working hours. Raises
+    DoctorNotFound, or PeerUnavailable while the service cannot be asked."""
+
+    async def calendar(self, doctor_id: str) -> WorkingCalendar: ...
+
+
+class ScheduleView(Protocol):
+    """The CQRS read view (``projections.queries``): eventually consistent, with names."""
+
+    async def doctor_schedule(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> list[ScheduleEntry]:
+        """Starting in [from, to), by start; every status but FAILED."""
+        ...
+
+    async def patient_appointments(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_to: datetime,
+        *,
+        doctor_id: str | None = None,
+    ) -> list[ScheduleEntry]: ...
+
+    async def appointment(self, appointment_id: str) -> ScheduleEntry | None: ...
+
+    async def busy(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> Sequence[tuple[datetime, datetime]]:
+        """(start, end) of the doctor's active appointments starting in [from, to)."""
+        ...
+
+
+class Readiness(Protocol):
+    """What the readiness probe reports (``adapters.readiness``)."""
+
+    async def checks(self) -> dict[str, str]:
+        """Each dependency the service cannot serve without: "ok" or why not."""
+        ...
+
+    def breakers(self) -> dict[str, str]:
+        """This process's circuit breaker of each peer: closed, open or half_open."""
+        ...

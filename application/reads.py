@@ -1,0 +1,88 @@
+"""Reading the write model: a page of appointments, and one appointment's history."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from application.access import Requester, visible
+from application.commands import ListAppointments, encode_cursor
+from application.permissions import (
+    Action,
+    Owners,
+    Principal,
+    Role,
+    Scope,
+    authorize,
+    owns,
+    scope_of,
+)
+from application.ports import AppointmentFilter, AppointmentRepository
+from application.results import Page
+from domain.events import AppointmentEvent
+
+
+class Reads:
+    def __init__(self, repository: AppointmentRepository) -> None:
+        self._repository = repository
+
+    async def page(self, query: ListAppointments, requester: Requester) -> Page:
+        """One page of the appointments the caller may see that match ``query``, in
+        (start, id) order. A patient's or doctor's own scope is ANDed with the filters, so a
+        filter that names someone else selects nothing rather than someone else's
+        appointments."""
+        who = requester.principal
+        authorize(who, Action.LIST)
+        where = AppointmentFilter(
+            doctor_id=query.doctor_id,
+            patient_id=query.patient_id,
+            statuses=frozenset(query.status),
+            start_from=query.start_from,
+            start_to=query.start_to,
+        )
+        own = scope_of(who, Action.LIST) is Scope.OWN
+        if own:
+            narrowed = _narrowed_to_own(where, who)
+            if narrowed is None:
+                return Page([], None)
+            where = narrowed
+        # One more than asked tells whether another page follows, without a second query.
+        found = await self._repository.find(where, after=query.position(), limit=query.limit + 1)
+        page = found[: query.limit]
+        cursor = None
+        if len(found) > query.limit:
+            cursor = encode_cursor(page[-1].start, page[-1].id)
+        if own:
+            # Belt and braces: the filter above already selected only the caller's own.
+            page = [a for a in page if owns(who, Owners(a.patient_id, a.doctor_id))]
+        return Page(page, cursor)
+
+    async def history(self, appointment_id: str, requester: Requester) -> list[AppointmentEvent]:
+        """The appointment's events in seq order. A patient or a doctor sees that staff (or
+        the system) made a change, not which user, nor the request: no internal id of
+        another user leaves the service (ARCHITECTURE §4)."""
+        who = requester.principal
+        appointment = await visible(self._repository, who, Action.READ, appointment_id)
+        events = await self._repository.history(appointment.id)
+        if scope_of(who, Action.READ) is Scope.ANY:
+            return events
+        owners = {
+            f"{Role.PATIENT}:{appointment.patient_id}",
+            f"{Role.DOCTOR}:{appointment.doctor_id}",
+        }
+        return [e if e.context.actor in owners else _without_who(e) for e in events]
+
+
+def _without_who(event: AppointmentEvent) -> AppointmentEvent:
+    role = event.context.actor.split(":", 1)[0]
+    context = dataclasses.replace(event.context, actor=role, request_id=None)
+    return dataclasses.replace(event, context=context)
+
+
+def _narrowed_to_own(where: AppointmentFilter, who: Principal) -> AppointmentFilter | None:
+    """The filter restricted to ``who``'s own appointments; None when it names someone
+    else (or the role owns none), which selects nothing. Fails closed."""
+    if who.role is Role.PATIENT and where.patient_id in (None, who.subject):
+        return dataclasses.replace(where, patient_id=who.subject)
+    if who.role is Role.DOCTOR and where.doctor_id in (None, who.subject):
+        return dataclasses.replace(where, doctor_id=who.subject)
+    return None

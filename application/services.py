@@ -1,0 +1,53 @@
+"""The use cases, gathered for the doors: REST routes, GraphQL resolvers (and the FHIR
+door) each parse, call one of these, and shape the answer. Built from the ports once per
+process (``adapters.wiring``), or from fakes in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.booking import Booking
+from application.changes import Changes
+from application.ports import (
+    AppointmentRepository,
+    DoctorCalendars,
+    Readiness,
+    SagaGateway,
+    ScheduleView,
+)
+from application.reads import Reads
+from application.sagas import SagaChanges
+from application.schedule import Schedule
+from config import Settings
+from domain.clock import Clock, now_utc
+
+
+@dataclass(frozen=True)
+class Services:
+    booking: Booking  # book; read one (also while its saga runs)
+    sagas: SagaChanges  # cancel, reschedule
+    changes: Changes  # confirm, check in, complete, no-show, edit, entered-in-error
+    reads: Reads  # list, history
+    schedule: Schedule  # the read view: schedules, one appointment, free slots
+    readiness: Readiness
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        repository: AppointmentRepository,
+        sagas: SagaGateway,
+        view: ScheduleView,
+        calendars: DoctorCalendars,
+        readiness: Readiness,
+        settings: Settings,
+        clock: Clock = now_utc,
+    ) -> Services:
+        return cls(
+            booking=Booking(repository, sagas, settings, clock),
+            sagas=SagaChanges(repository, sagas),
+            changes=Changes(repository, clock),
+            reads=Reads(repository),
+            schedule=Schedule(view, calendars, settings, clock),
+            readiness=readiness,
+        )

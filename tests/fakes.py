@@ -1,0 +1,463 @@
+"""In-memory fakes of the application layer's ports (``application/ports.py``), for the
+use-case tests, the doors' tests and the activity tests: they keep the real adapters'
+promises (the unit of work's idempotency, optimistic concurrency and overlap refusal; a
+saga's join-by-key and its commit) so a test of a use case means what it says. The real
+adapters keep the same promises against the real servers (tests/integration,
+tests/e2e)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from application.errors import IdempotencyKeyReused, Refused
+from application.ports import AppointmentFilter
+from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
+from application.services import Services
+from config import Settings, load_settings
+from domain import model
+from domain.clock import Clock, now_utc
+from domain.errors import (
+    ConcurrencyConflict,
+    DoctorNotFound,
+    DomainError,
+    IllegalTransition,
+    PeerUnavailable,
+    SlotUnavailable,
+)
+from domain.events import AppointmentEvent, EventContext, event_id_for
+from domain.model import Appointment, Change
+from domain.rules import BookingLimits, validate_requested_time
+from domain.schedule import WorkingCalendar, WorkingInterval
+from domain.status import AppointmentStatus
+from workflows.contracts.booking import BookingRequest
+from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.reschedule import RescheduleRequest
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class FakeRepository:
+    """The unit of work in memory: idempotent by event id, a change applies only at its
+    expected version, and active appointments of one doctor never overlap."""
+
+    def __init__(self) -> None:
+        self.appointments: dict[str, Appointment] = {}
+        self.events: dict[str, AppointmentEvent] = {}
+        self.commits = 0  # changes actually written
+
+    async def get(self, appointment_id: str) -> Appointment | None:
+        return self.appointments.get(appointment_id)
+
+    async def history(self, appointment_id: str) -> list[AppointmentEvent]:
+        found = [e for e in self.events.values() if e.appointment_id == appointment_id]
+        return sorted(found, key=lambda e: e.seq)
+
+    async def event(self, event_id: str) -> AppointmentEvent | None:
+        return self.events.get(event_id)
+
+    async def find(
+        self, where: AppointmentFilter, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Appointment]:
+        def matches(a: Appointment) -> bool:
+            return (
+                where.doctor_id in (None, a.doctor_id)
+                and where.patient_id in (None, a.patient_id)
+                and (not where.statuses or a.status in where.statuses)
+                and (where.start_from is None or a.start >= where.start_from)
+                and (where.start_to is None or a.start < where.start_to)
+                and (after is None or (a.start, a.id) > after)
+            )
+
+        ordered = sorted(self.appointments.values(), key=lambda a: (a.start, a.id))
+        return [a for a in ordered if matches(a)][:limit]
+
+    async def commit(self, change: Change) -> Appointment:
+        event, state = change.event, change.state
+        known = self.events.get(event.event_id)
+        if known is not None:
+            if known.appointment_id != event.appointment_id:
+                raise ConcurrencyConflict("this idempotency key was used for another change")
+            return self.appointments[state.id]
+        stored = self.appointments.get(state.id)
+        if change.expected_version is None and stored is not None:
+            raise ConcurrencyConflict("the appointment already exists")
+        if change.expected_version is not None and (
+            stored is None or stored.version != change.expected_version
+        ):
+            raise ConcurrencyConflict(
+                f"appointment {state.id} changed since version {change.expected_version}"
+            )
+        if state.status.occupies_slot and self._overlaps(state):
+            raise SlotUnavailable("the doctor already has an appointment at this time")
+        self.appointments[state.id] = state
+        self.events[event.event_id] = event
+        self.commits += 1
+        return state
+
+    def _overlaps(self, state: Appointment) -> bool:
+        cells = set(state.cells)
+        return any(
+            other.id != state.id
+            and other.doctor_id == state.doctor_id
+            and other.status.occupies_slot
+            and cells & set(other.cells)
+            for other in self.appointments.values()
+        )
+
+    # --- planting state, as a saga or an earlier request would have left it -------------
+
+    async def plant(
+        self,
+        *,
+        patient_id: str = "pat-anna-schmidt",
+        doctor_id: str = "doc-on-call",
+        start: datetime | None = None,
+        duration_minutes: int = 15,
+        status: AppointmentStatus = AppointmentStatus.SCHEDULED,
+        actor: str = "staff:frontdesk-1",
+    ) -> Appointment:
+        """An appointment booked (and moved on to ``status``) as the sagas would have."""
+        start = start or datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+        start = start - timedelta(minutes=start.minute % 5)
+        appointment_id = str(uuid.uuid4())
+        context = EventContext(actor=actor, workflow_id=f"booking-{appointment_id}")
+        change = model.request(
+            appointment_id=appointment_id,
+            event_id=event_id_for(f"{appointment_id}/pending"),
+            patient_id=patient_id,
+            doctor_id=doctor_id,
+            start=start,
+            duration_minutes=duration_minutes,
+            timezone="Europe/Berlin",
+            reason="planted",
+            hold_id=f"hold-{appointment_id}",
+            now=now_utc(),
+            context=context,
+        )
+        current = await self.commit(change)
+        for target in _path_to(status):
+            # A no-show is recorded only once the appointment has begun (NoShowBeforeStart).
+            at = max(now_utc(), start) if target is _S.NO_SHOW else now_utc()
+            current = await self.commit(
+                model.transition(
+                    current,
+                    target,
+                    event_id=event_id_for(f"{appointment_id}/{target}"),
+                    now=at,
+                    context=context,
+                    **({"invoice_id": f"inv-{appointment_id}"} if target is _S.SCHEDULED else {}),
+                )
+            )
+        return current
+
+
+_S = AppointmentStatus
+_PATHS: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
+    _S.PENDING: (),
+    _S.SCHEDULED: (_S.SCHEDULED,),
+    _S.CONFIRMED: (_S.SCHEDULED, _S.CONFIRMED),
+    _S.CHECKED_IN: (_S.SCHEDULED, _S.CHECKED_IN),
+    _S.COMPLETED: (_S.SCHEDULED, _S.CHECKED_IN, _S.COMPLETED),
+    _S.CANCELLED: (_S.SCHEDULED, _S.CANCELLED),
+    _S.NO_SHOW: (_S.SCHEDULED, _S.NO_SHOW),
+    _S.FAILED: (_S.FAILED,),
+}
+
+
+def _path_to(status: AppointmentStatus) -> tuple[AppointmentStatus, ...]:
+    return _PATHS[status]
+
+
+@dataclass
+class FakeSagas:
+    """The saga gateway: each saga runs at once against the fake repository, as the real
+    one would end (booked, cancelled, moved), joined by its key like Temporal's runs.
+    ``answer`` overrides what every call answers: an exception to raise, or ``"running"``
+    for a saga that outlasts the wait. Like a Temporal run, a key's run keeps its outcome,
+    a refusal too: retrying the key answers it again and never runs a second saga. A
+    booking still running is ``pending`` until it persists its appointment."""
+
+    repository: FakeRepository
+    answer: BaseException | str | None = None
+    requests: list[Any] = field(default_factory=list)
+    pending: dict[str, PendingBooking] = field(default_factory=dict)
+    clock: Clock = now_utc  # what the reschedule saga checks the new time against
+    limits: BookingLimits = field(default_factory=BookingLimits)
+    # workflow id -> the request's fingerprint, and the run's answer or refusal
+    _runs: dict[str, tuple[str, SagaAnswer | Exception]] = field(default_factory=dict)
+
+    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer:
+        workflow_id = f"booking-{request.idempotency_key}"
+
+        async def saga() -> SagaAnswer:
+            change = model.request(
+                appointment_id=request.appointment_id,
+                event_id=event_id_for(f"{workflow_id}/pending"),
+                patient_id=request.patient_id,
+                doctor_id=request.doctor_id,
+                start=request.start.astimezone(UTC),
+                duration_minutes=request.duration_minutes,
+                timezone="Europe/Berlin",
+                reason=request.reason,
+                hold_id=f"hold-{workflow_id}",
+                now=now_utc(),
+                context=dataclasses.replace(request.caller, workflow_id=workflow_id),
+            )
+            pending = await self.repository.commit(change)
+            await self.repository.commit(
+                model.transition(
+                    pending,
+                    AppointmentStatus.SCHEDULED,
+                    event_id=event_id_for(f"{workflow_id}/scheduled"),
+                    now=now_utc(),
+                    context=change.event.context,
+                    invoice_id=f"inv-{workflow_id}",
+                )
+            )
+            return SagaDone(request.appointment_id)
+
+        answer = await self._run(workflow_id, request, request.appointment_id, wait_seconds, saga)
+        if isinstance(answer, SagaRunning):  # not persisted yet: found as pending
+            self.pending.setdefault(
+                answer.appointment_id,
+                PendingBooking(
+                    id=answer.appointment_id,
+                    patient_id=request.patient_id,
+                    doctor_id=request.doctor_id,
+                    workflow_id=workflow_id,
+                ),
+            )
+        return answer
+
+    async def cancel(
+        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer:
+        workflow_id = f"cancellation-{key}"
+
+        async def saga() -> SagaAnswer:
+            await self.repository.commit(
+                model.transition(
+                    on,
+                    AppointmentStatus.CANCELLED,
+                    event_id=event_id_for(f"{workflow_id}/cancelled"),
+                    now=now_utc(),
+                    context=dataclasses.replace(request.caller, reason=request.reason),
+                )
+            )
+            return SagaDone(on.id)
+
+        return await self._run(workflow_id, request, on.id, wait_seconds, saga)
+
+    async def reschedule(
+        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+    ) -> SagaAnswer:
+        workflow_id = f"reschedule-{key}"
+
+        async def saga() -> SagaAnswer:
+            # prepare_reschedule: an appointment that cannot move, then the booking rules
+            if on.status not in model.RESCHEDULABLE:
+                raise IllegalTransition(on.status.value, "rescheduled")
+            duration = request.duration_minutes or on.duration_minutes
+            validate_requested_time(request.start, duration, self.clock(), self.limits)
+            await self.repository.commit(
+                model.reschedule(
+                    on,
+                    start=request.start.astimezone(UTC),
+                    duration_minutes=duration,
+                    hold_id=f"hold-{workflow_id}",
+                    invoice_id=f"inv-{workflow_id}",
+                    event_id=event_id_for(f"{workflow_id}/moved"),
+                    now=now_utc(),
+                    context=dataclasses.replace(request.caller, reason=request.reason),
+                )
+            )
+            return SagaDone(on.id)
+
+        return await self._run(workflow_id, request, on.id, wait_seconds, saga)
+
+    async def pending_booking(self, appointment_id: str) -> PendingBooking | None:
+        return self.pending.get(appointment_id)
+
+    async def _run(
+        self,
+        workflow_id: str,
+        request: Any,
+        appointment_id: str,
+        wait_seconds: float,
+        saga: Callable[[], Any],
+    ) -> SagaAnswer:
+        self.requests.append(request)
+        if workflow_id in self._runs:  # the key's run: joined, or refused for another body
+            fingerprint, recorded = self._runs[workflow_id]
+            if fingerprint != request.fingerprint:
+                raise IdempotencyKeyReused()
+            if isinstance(recorded, Exception):
+                raise recorded
+            return recorded
+        try:
+            if isinstance(self.answer, BaseException):
+                raise self.answer
+            if self.answer == "running" or wait_seconds <= 0:
+                answer: SagaAnswer = SagaRunning(appointment_id, workflow_id)
+            else:
+                answer = await saga()
+        except (DomainError, Refused) as refusal:  # how the run ended: its outcome for good
+            self._runs[workflow_id] = (request.fingerprint, refusal)
+            raise
+        self._runs[workflow_id] = (request.fingerprint, answer)
+        return answer
+
+
+# The seeded on-call doctor's calendar: every day 07:00-21:00 Berlin, a 15-minute grid.
+ON_CALL = WorkingCalendar(
+    "Dr. Noah Fischer (on call)",
+    BERLIN,
+    15,
+    tuple(WorkingInterval(day, time(7), time(21)) for day in range(7)),
+)
+
+
+@dataclass
+class FakeCalendars:
+    calendars: dict[str, WorkingCalendar] = field(default_factory=lambda: {"doc-on-call": ON_CALL})
+    down: bool = False
+    anyone: WorkingCalendar | None = None  # the calendar of a doctor not in ``calendars``
+
+    async def calendar(self, doctor_id: str) -> WorkingCalendar:
+        if self.down:
+            raise PeerUnavailable("doctor", "HTTP 503")
+        found = self.calendars.get(doctor_id, self.anyone)
+        if found is None:
+            raise DoctorNotFound(f"no doctor {doctor_id}")
+        return found
+
+
+@dataclass
+class FakeView:
+    """The read view: rows as the projector would have written them."""
+
+    rows: list[ScheduleEntry] = field(default_factory=list)
+
+    def add(self, appointment: Appointment, **names: str | None) -> ScheduleEntry:
+        row = ScheduleEntry(
+            id=appointment.id,
+            patient_id=appointment.patient_id,
+            patient_name=names.get("patient_name"),
+            doctor_id=appointment.doctor_id,
+            doctor_name=names.get("doctor_name"),
+            doctor_specialty=names.get("doctor_specialty"),
+            day=appointment.start.astimezone(BERLIN).date().isoformat(),
+            start=appointment.start,
+            end=appointment.end,
+            duration_minutes=appointment.duration_minutes,
+            timezone=appointment.timezone,
+            status=appointment.status,
+            reason=appointment.reason,
+            updated_at=appointment.updated_at,
+        )
+        self.rows.append(row)
+        return row
+
+    def _window(self, start_from: datetime, start_to: datetime) -> list[ScheduleEntry]:
+        rows = [r for r in self.rows if start_from <= r.start < start_to]
+        return sorted(rows, key=lambda r: (r.start, r.id))
+
+    async def doctor_schedule(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> list[ScheduleEntry]:
+        return [
+            r
+            for r in self._window(start_from, start_to)
+            if r.doctor_id == doctor_id and r.status is not AppointmentStatus.FAILED
+        ]
+
+    async def patient_appointments(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_to: datetime,
+        *,
+        doctor_id: str | None = None,
+    ) -> list[ScheduleEntry]:
+        return [
+            r
+            for r in self._window(start_from, start_to)
+            if r.patient_id == patient_id
+            and doctor_id in (None, r.doctor_id)
+            and r.status is not AppointmentStatus.FAILED
+        ]
+
+    async def appointment(self, appointment_id: str) -> ScheduleEntry | None:
+        return next((r for r in self.rows if r.id == appointment_id), None)
+
+    async def busy(
+        self, doctor_id: str, start_from: datetime, start_to: datetime
+    ) -> Sequence[tuple[datetime, datetime]]:
+        return [
+            (r.start, r.end)
+            for r in self._window(start_from, start_to)
+            if r.doctor_id == doctor_id and r.status.occupies_slot
+        ]
+
+
+@dataclass
+class FakeReadiness:
+    results: dict[str, str] = field(default_factory=lambda: {"mongodb": "ok", "temporal": "ok"})
+    states: dict[str, str] = field(
+        default_factory=lambda: {"patient": "closed", "doctor": "closed", "billing": "closed"}
+    )
+
+    async def checks(self) -> dict[str, str]:
+        return dict(self.results)
+
+    def breakers(self) -> dict[str, str]:
+        return dict(self.states)
+
+
+@dataclass
+class World:
+    """Every port's fake, and the use cases on them."""
+
+    settings: Settings = field(default_factory=lambda: load_settings(environment="test"))
+    repository: FakeRepository = field(default_factory=FakeRepository)
+    view: FakeView = field(default_factory=FakeView)
+    calendars: FakeCalendars = field(default_factory=FakeCalendars)
+    readiness: FakeReadiness = field(default_factory=FakeReadiness)
+    now: datetime | None = None  # None: the real clock
+    sagas: FakeSagas = field(init=False)
+
+    def __post_init__(self) -> None:
+        limits = BookingLimits(
+            min_duration_minutes=self.settings.min_duration_minutes,
+            max_duration_minutes=self.settings.max_duration_minutes,
+        )
+        self.sagas = FakeSagas(self.repository, clock=self.clock, limits=limits)
+
+    def clock(self) -> datetime:
+        return self.now or now_utc()
+
+    @property
+    def services(self) -> Services:
+        return Services.of(
+            repository=self.repository,
+            sagas=self.sagas,
+            view=self.view,
+            calendars=self.calendars,
+            readiness=self.readiness,
+            settings=self.settings,
+            clock=self.clock,
+        )
+
+
+_counter = itertools.count()
+
+
+def unique_key(prefix: str = "key") -> str:
+    return f"{prefix}-{next(_counter)}"

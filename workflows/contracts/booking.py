@@ -1,0 +1,81 @@
+"""The booking saga (``BookingWorkflow``): how it is started, what it shows while it runs,
+what it ends with, and the update the API waits on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel
+
+from domain.events import EventContext
+
+WORKFLOW = "BookingWorkflow"
+# Update-with-start: one call starts the run (or joins the one the key started) and
+# returns its progress once the booking is SCHEDULED, or raises the saga's failure.
+ANSWER_UPDATE = "answer"
+PROGRESS_QUERY = "progress"
+# The ``answer`` update's refusal of a request that reuses a key with another body.
+KEY_REUSED = "IdempotencyKeyReused"
+# The fault type of a booking whose retries ran out (a refusal keeps its own type).
+FAILED = "BookingFailed"
+
+BillingOutagePolicy = Literal["compensate", "retry"]
+
+
+def workflow_id(idempotency_key: str) -> str:
+    """One run per key: a retried request joins it, never starts a second."""
+    return f"booking-{idempotency_key}"
+
+
+class BookingStatus(StrEnum):
+    """The ``BookingStatus`` search attribute and the progress's status."""
+
+    PENDING = "PENDING"  # the saga is running
+    SCHEDULED = "SCHEDULED"
+    # SCHEDULED while Billing was unreachable (billing outage policy "retry"): the run waits
+    # on Billing to create the invoice, then records it and turns SCHEDULED
+    AWAITING_BILLING = "AWAITING_BILLING"
+    REJECTED = "REJECTED"  # a business refusal: unknown patient, slot taken, ...
+    FAILED = "FAILED"  # a fault the retries could not overcome; compensated
+
+
+# Whom the API answers 201: SCHEDULED, also while the run still waits on Billing for the
+# invoice (billing outage policy "retry").
+ANSWERED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
+
+
+class BookingRequest(BaseModel):
+    appointment_id: str
+    patient_id: str
+    doctor_id: str
+    start: AwareDatetime
+    duration_minutes: int
+    reason: str | None = None
+    idempotency_key: str
+    fingerprint: str  # of the request body: the same key with another body is refused
+    caller: EventContext  # who asked: actor and request id
+    # Captured from the settings when the run starts, so it holds for the run's whole life
+    # (the defaults are what runs started before these fields existed did).
+    billing_outage_policy: BillingOutagePolicy = "compensate"
+    billing_retry_max_interval_seconds: float = 60.0
+    # Forward steps as local activities (settings.saga_local_steps). False for runs started
+    # before the field existed: they replay with the regular activities they ran.
+    local_steps: bool = False
+
+
+class BookingProgress(BaseModel):
+    appointment_id: str
+    fingerprint: str
+    status: BookingStatus
+    step: str
+    failed_step: str | None = None
+    error_type: str | None = None
+    error_detail: str | None = None
+
+
+class BookingOutcome(BaseModel):
+    appointment_id: str
+    status: str
+    hold_id: str
+    invoice_id: str | None  # None: booked while Billing was down, then cancelled uninvoiced
