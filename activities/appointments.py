@@ -117,7 +117,8 @@ class AppointmentActivities:
 
     @activity.defn(name="mark_scheduled")
     async def mark_scheduled(self, change: StatusChange) -> AppointmentSnapshot:
-        """PENDING -> SCHEDULED; a retry finds it SCHEDULED and changes nothing."""
+        """PENDING -> SCHEDULED; idempotent by the event id from the key: a retry whose
+        first attempt committed changes nothing, even if the appointment moved on since."""
         stored = await self._mark(change, AppointmentStatus.SCHEDULED)
         assert stored is not None
         return snapshot(stored)
@@ -130,14 +131,18 @@ class AppointmentActivities:
             await self._mark(change, AppointmentStatus.FAILED)
 
     async def _mark(self, change: StatusChange, target: AppointmentStatus) -> Appointment | None:
+        event_id = event_id_for(change.idempotency_key)
+
         async def to_target(current: Appointment) -> Reapplied:
-            if current.status == target:
-                return current  # a retry whose first attempt committed
+            # A retry whose first attempt committed, recognised by its event: the
+            # appointment may have moved on since (confirmed, checked in, cancelled).
+            if current.status == target or await self._store.event(event_id) is not None:
+                return current
             fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
             return model.transition(
                 current,
                 target,
-                event_id=event_id_for(change.idempotency_key),
+                event_id=event_id,
                 now=now_utc(),
                 context=in_this_run(change.caller, change.reason),
                 **fields,
@@ -156,15 +161,19 @@ class AppointmentActivities:
         Not recorded when the appointment no longer awaits it (cancelled, or invoiced by a
         reschedule meanwhile): the saga then voids the invoice."""
 
+        event_id = event_id_for(record.idempotency_key)
+
         async def recorded(current: Appointment) -> Reapplied:
-            if current.invoice_id == record.invoice_id:
-                return current  # a retry whose first attempt committed
+            # A retry whose first attempt committed: its event is stored, whatever
+            # happened to the appointment since (a reschedule invoices anew).
+            if current.invoice_id == record.invoice_id or await self._store.event(event_id):
+                return current
             if not model.awaits_invoice(current):
                 return None
             return model.record_invoice(
                 current,
                 invoice_id=record.invoice_id,
-                event_id=event_id_for(record.idempotency_key),
+                event_id=event_id,
                 now=now_utc(),
                 context=in_this_run(record.caller, "invoiced once Billing was back"),
             )
