@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
-
-import httpx
 
 from domain.schedule import WorkingCalendar
-from peers.breaker import CircuitBreaker
 from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
-from peers.http import PeerHttp
+from peers.http import PeerClient, segment
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="")
-
-
-class DoctorClient:
-    def __init__(
-        self,
-        base_url: str,
-        timeout: float,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        breaker: CircuitBreaker | None = None,
-    ) -> None:
-        self._http = PeerHttp("doctor", base_url, timeout, transport=transport, breaker=breaker)
-
-    @property
-    def breaker(self) -> CircuitBreaker | None:
-        return self._http.breaker
+class DoctorClient(PeerClient):
+    peer = "doctor"
 
     async def list_doctors(self) -> list[Doctor]:
         return self._http.parse(list[Doctor], await self._http.request("GET", "/doctors"))
 
     async def get_doctor(self, doctor_id: str) -> Doctor:
         """Raises ``DoctorNotFound`` for an unknown doctor."""
-        response = await self._http.request("GET", f"/doctors/{_seg(doctor_id)}")
+        response = await self._http.request("GET", f"/doctors/{segment(doctor_id)}")
         return self._http.parse(Doctor, response)
 
     async def calendar(self, doctor_id: str) -> WorkingCalendar:
@@ -50,7 +30,7 @@ class DoctorClient:
             raise ValueError("availability needs time zone-aware instants")
         response = await self._http.request(
             "GET",
-            f"/doctors/{_seg(doctor_id)}/availability",
+            f"/doctors/{segment(doctor_id)}/availability",
             params={"from": start.isoformat(), "to": end.isoformat()},
         )
         return self._http.parse(Availability, response)
@@ -60,7 +40,7 @@ class DoctorClient:
         response never holds twice. Raises ``SlotUnavailable`` or ``SlotNotOffered``."""
         response = await self._http.request(
             "POST",
-            f"/doctors/{_seg(doctor_id)}/holds",
+            f"/doctors/{segment(doctor_id)}/holds",
             json=request.model_dump(mode="json"),
             idempotency_key=idempotency_key,
         )
@@ -68,13 +48,13 @@ class DoctorClient:
 
     async def confirm_hold(self, hold_id: str) -> Hold:
         """Idempotent. Raises ``SlotUnavailable`` if the hold expired before this call."""
-        response = await self._http.request("POST", f"/holds/{_seg(hold_id)}/confirm")
+        response = await self._http.request("POST", f"/holds/{segment(hold_id)}/confirm")
         return self._http.parse(Hold, response)
 
     async def release_hold(self, hold_id: str) -> Hold | None:
         """Idempotent; None when the Doctor Service does not know the hold."""
         response = await self._http.request(
-            "POST", f"/holds/{_seg(hold_id)}/release", passthrough=(404,)
+            "POST", f"/holds/{segment(hold_id)}/release", passthrough=(404,)
         )
         if response.status_code == 404:
             # Release runs as a compensation and must be able to finish. An unknown hold
@@ -92,6 +72,3 @@ class DoctorClient:
             params={"doctor_id": doctor_id, "status": status.value if status else None},
         )
         return self._http.parse(list[Hold], response)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
+from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -164,3 +165,32 @@ class PeerHttp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def segment(value: str) -> str:
+    """``value`` as ONE path segment of a peer's URL: every reserved character escaped."""
+    return quote(value, safe="")
+
+
+class PeerClient:
+    """What every peer's client shares: its HTTP (timeouts, error mapping, the breaker
+    guarding every call), named by ``peer``."""
+
+    peer: ClassVar[PeerName]
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self._http = PeerHttp(self.peer, base_url, timeout, transport=transport, breaker=breaker)
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        return self._http.breaker
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -341,9 +341,12 @@ class FakeCalendars:
 
 @dataclass
 class FakeView:
-    """The read view: rows as the projector would have written them."""
+    """The read view: rows as the projector would have written them. ``calls`` records
+    what was asked; ``fail`` makes every call raise it."""
 
     rows: list[ScheduleEntry] = field(default_factory=list)
+    fail: BaseException | None = None
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     def add(self, appointment: Appointment, **names: str | None) -> ScheduleEntry:
         row = ScheduleEntry(
@@ -365,6 +368,11 @@ class FakeView:
         self.rows.append(row)
         return row
 
+    def _asked(self, call: str, *args: Any) -> None:
+        self.calls.append((call, args))
+        if self.fail is not None:
+            raise self.fail
+
     def _window(self, start_from: datetime, start_to: datetime) -> list[ScheduleEntry]:
         rows = [r for r in self.rows if start_from <= r.start < start_to]
         return sorted(rows, key=lambda r: (r.start, r.id))
@@ -372,6 +380,7 @@ class FakeView:
     async def doctor_schedule(
         self, doctor_id: str, start_from: datetime, start_to: datetime
     ) -> list[ScheduleEntry]:
+        self._asked("doctor_schedule", doctor_id, start_from, start_to)
         return [
             r
             for r in self._window(start_from, start_to)
@@ -386,6 +395,7 @@ class FakeView:
         *,
         doctor_id: str | None = None,
     ) -> list[ScheduleEntry]:
+        self._asked("patient_appointments", patient_id, start_from, start_to, doctor_id)
         return [
             r
             for r in self._window(start_from, start_to)
@@ -395,11 +405,13 @@ class FakeView:
         ]
 
     async def appointment(self, appointment_id: str) -> ScheduleEntry | None:
+        self._asked("appointment", appointment_id)
         return next((r for r in self.rows if r.id == appointment_id), None)
 
     async def busy(
         self, doctor_id: str, start_from: datetime, start_to: datetime
     ) -> Sequence[tuple[datetime, datetime]]:
+        self._asked("busy", doctor_id, start_from, start_to)
         return [
             (r.start, r.end)
             for r in self._window(start_from, start_to)

@@ -7,6 +7,7 @@ caller saw) and ``Idempotency-Key`` (a retried request changes nothing twice).""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Response
@@ -115,87 +116,59 @@ def answer(response: Response, appointment: Appointment) -> AppointmentOut:
     return AppointmentOut.of(appointment)
 
 
-async def _change(
-    action: StatusAction,
-    change: Change,
-    body: ChangeReason | None,
-    requester: RequesterDep,
-    services: ServicesDep,
-    response: Response,
-) -> AppointmentOut:
-    command = ChangeStatus(
-        **change.model_dump(), action=action, reason=body.reason if body else None
+@dataclass(frozen=True)
+class _StatusChange:
+    action: StatusAction  # the path's last segment
+    name: str  # the endpoint's, which names the OpenAPI operation
+    summary: str
+    description: str
+    more_409: dict[str, str] = field(default_factory=dict)
+
+
+STATUS_CHANGES = (
+    _StatusChange("confirm", "confirm", "Confirm an appointment",
+                  "SCHEDULED → CONFIRMED. Admin and staff."),
+    _StatusChange("check-in", "check_in", "Check the patient in",
+                  "SCHEDULED or CONFIRMED → CHECKED_IN. Admin, staff, and the appointment's "
+                  "doctor."),
+    _StatusChange("complete", "complete", "Complete an appointment",
+                  "CHECKED_IN → COMPLETED. Admin, staff, and the appointment's doctor."),
+    _StatusChange("no-show", "no_show", "Record a no-show",
+                  "SCHEDULED or CONFIRMED → NO_SHOW, once the appointment's start time has "
+                  "passed. Admin, staff, and the appointment's doctor.",
+                  {"no_show_before_start": "the appointment has not started yet"}),
+)  # fmt: skip
+
+
+def _status_change_route(spec: _StatusChange) -> None:
+    """POST /api/v1/appointments/{id}/<action>: one transaction, the appointment after it."""
+
+    async def endpoint(
+        change: ChangeDep,
+        requester: RequesterDep,
+        services: ServicesDep,
+        response: Response,
+        body: ChangeReason | None = None,
+    ) -> AppointmentOut:
+        command = ChangeStatus(
+            **change.model_dump(), action=spec.action, reason=body.reason if body else None
+        )
+        return answer(response, await services.changes.change_status(command, requester))
+
+    router.add_api_route(
+        f"/{{appointment_id}}/{spec.action}",
+        endpoint,
+        methods=["POST"],
+        name=spec.name,
+        response_model=AppointmentOut,
+        summary=spec.summary,
+        description=spec.description,
+        responses=change_responses(**spec.more_409),
     )
-    return answer(response, await services.changes.change_status(command, requester))
 
 
-@router.post(
-    "/{appointment_id}/confirm",
-    response_model=AppointmentOut,
-    summary="Confirm an appointment",
-    description="SCHEDULED → CONFIRMED. Admin and staff.",
-    responses=change_responses(),
-)
-async def confirm(
-    change: ChangeDep,
-    requester: RequesterDep,
-    services: ServicesDep,
-    response: Response,
-    body: ChangeReason | None = None,
-) -> AppointmentOut:
-    return await _change("confirm", change, body, requester, services, response)
-
-
-@router.post(
-    "/{appointment_id}/check-in",
-    response_model=AppointmentOut,
-    summary="Check the patient in",
-    description="SCHEDULED or CONFIRMED → CHECKED_IN. Admin, staff, and the appointment's doctor.",
-    responses=change_responses(),
-)
-async def check_in(
-    change: ChangeDep,
-    requester: RequesterDep,
-    services: ServicesDep,
-    response: Response,
-    body: ChangeReason | None = None,
-) -> AppointmentOut:
-    return await _change("check-in", change, body, requester, services, response)
-
-
-@router.post(
-    "/{appointment_id}/complete",
-    response_model=AppointmentOut,
-    summary="Complete an appointment",
-    description="CHECKED_IN → COMPLETED. Admin, staff, and the appointment's doctor.",
-    responses=change_responses(),
-)
-async def complete(
-    change: ChangeDep,
-    requester: RequesterDep,
-    services: ServicesDep,
-    response: Response,
-    body: ChangeReason | None = None,
-) -> AppointmentOut:
-    return await _change("complete", change, body, requester, services, response)
-
-
-@router.post(
-    "/{appointment_id}/no-show",
-    response_model=AppointmentOut,
-    summary="Record a no-show",
-    description="SCHEDULED or CONFIRMED → NO_SHOW, once the appointment's start time has "
-    "passed. Admin, staff, and the appointment's doctor.",
-    responses=change_responses(no_show_before_start="the appointment has not started yet"),
-)
-async def no_show(
-    change: ChangeDep,
-    requester: RequesterDep,
-    services: ServicesDep,
-    response: Response,
-    body: ChangeReason | None = None,
-) -> AppointmentOut:
-    return await _change("no-show", change, body, requester, services, response)
+for _spec in STATUS_CHANGES:
+    _status_change_route(_spec)
 
 
 def _saga_answer(response: Response, result: Appointment | SagaRunning) -> Any:

@@ -4,8 +4,7 @@ exercised end to end in tests/e2e/test_graphql.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,47 +44,9 @@ def Row(**changes: Any) -> ScheduleEntry:
     return ScheduleEntry(**(values | changes))
 
 
-@dataclass
-class FakeSchedule(FakeView):
-    """The read view's port; ``fail`` makes every call raise it, ``calls`` records them."""
-
-    rows: list[ScheduleEntry] = field(default_factory=lambda: [Row()])
-    fail: BaseException | None = None
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-
-    def _called(self, name: str, *args: Any) -> None:
-        self.calls.append((name, args))
-        if self.fail is not None:
-            raise self.fail
-
-    async def doctor_schedule(
-        self, doctor_id: str, start_from: datetime, start_to: datetime
-    ) -> list[ScheduleEntry]:
-        self._called("doctor_schedule", doctor_id, start_from, start_to)
-        return await super().doctor_schedule(doctor_id, start_from, start_to)
-
-    async def patient_appointments(
-        self,
-        patient_id: str,
-        start_from: datetime,
-        start_to: datetime,
-        *,
-        doctor_id: str | None = None,
-    ) -> list[ScheduleEntry]:
-        self._called("patient_appointments", patient_id, start_from, start_to, doctor_id)
-        return await super().patient_appointments(
-            patient_id, start_from, start_to, doctor_id=doctor_id
-        )
-
-    async def appointment(self, appointment_id: str) -> ScheduleEntry | None:
-        self._called("appointment", appointment_id)
-        return await super().appointment(appointment_id)
-
-    async def busy(
-        self, doctor_id: str, start_from: datetime, start_to: datetime
-    ) -> Sequence[tuple[datetime, datetime]]:
-        self._called("busy", doctor_id, start_from, start_to)
-        return await super().busy(doctor_id, start_from, start_to)
+def FakeSchedule(rows: list[ScheduleEntry] | None = None, **options: Any) -> FakeView:
+    """The read view's fake, holding one row unless told otherwise."""
+    return FakeView(rows=[Row()] if rows is None else rows, **options)
 
 
 # One slot a week: Mondays 09:00-09:15 in Berlin (2030-01-07 08:00Z), for every doctor.
@@ -107,7 +68,7 @@ MakeContext = Callable[..., GraphQLContext]
 @pytest.fixture
 def make_context(settings: Settings) -> MakeContext:
     def make(
-        role: str = "staff", subject: str = "frontdesk-1", schedule: FakeSchedule | None = None
+        role: str = "staff", subject: str = "frontdesk-1", schedule: FakeView | None = None
     ) -> GraphQLContext:
         world = World(settings=settings, view=schedule or FakeSchedule(), calendars=calendars())
         return GraphQLContext(
