@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependencies change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint typecheck pytest pytest-fast clean
+.PHONY: install run test test-fast lint typecheck pytest pytest-unit pytest-workflows clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,10 @@ run: install
 ## make test: lint, type check, then every test (unit, workflow, integration, e2e)
 test: install lint typecheck pytest
 
-## make test-fast: lint, then type check and the unit and workflow tests side by side
-## (no servers but Temporal's time-skipping test server): under a minute
+## make test-fast: lint, then the type check, the unit tests and the workflow tests side
+## by side (no servers but Temporal's time-skipping test server): under a minute
 test-fast: install lint
-	@$(MAKE) --no-print-directory -j2 typecheck pytest-fast
+	@$(MAKE) --no-print-directory -j3 typecheck pytest-unit pytest-workflows
 
 lint: install
 	$(BIN)/ruff check .
@@ -39,8 +39,11 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-pytest-fast: install
-	$(BIN)/pytest -q tests/unit tests/workflows
+pytest-unit: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+pytest-workflows: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/workflows
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -121,3 +122,23 @@ RequesterDep = Annotated[Requester, Depends(requester)]
 BookingKeyDep = Annotated[str, Depends(booking_key)]
 ChangeKeyDep = Annotated[str | None, Depends(change_key)]
 WaitDep = Annotated[float, Depends(wait)]
+
+
+@dataclass(frozen=True, slots=True)
+class SagaCall:
+    """What a saga-backed request (book, cancel, reschedule) brings besides its body: who
+    asks, the Idempotency-Key (made when absent), how long to wait, and the use cases."""
+
+    requester: Requester
+    key: str
+    wait: float
+    services: Services
+
+
+def saga_call(
+    requester: RequesterDep, key: BookingKeyDep, wait: WaitDep, services: ServicesDep
+) -> SagaCall:
+    return SagaCall(requester, key, wait, services)
+
+
+SagaCallDep = Annotated[SagaCall, Depends(saga_call)]

@@ -171,7 +171,10 @@ def install(app: FastAPI) -> None:
         return problem_response(request, 403, "forbidden", "Not allowed", str(error))
 
     @app.exception_handler(NotVisible)
-    async def on_not_visible(request: Request, error: NotVisible) -> JSONResponse:
+    @app.exception_handler(errors.AppointmentNotFound)
+    async def on_not_found(request: Request, error: Exception) -> JSONResponse:
+        # Someone else's appointment answers exactly like one that does not exist, down to
+        # the missing detail: nothing tells the two apart.
         return problem_response(request, 404, "appointment-not-found", "Appointment not found")
 
     @app.exception_handler(ProblemError)

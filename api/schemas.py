@@ -104,13 +104,7 @@ class PendingAppointment(BaseModel):
 
     @classmethod
     def of(cls, pending: PendingBooking) -> PendingAppointment:
-        return cls(
-            id=pending.id,
-            patient_id=pending.patient_id,
-            doctor_id=pending.doctor_id,
-            step=pending.step,
-            workflow_id=pending.workflow_id,
-        )
+        return cls(**dataclasses.asdict(pending))
 
 
 class ChangeReason(BaseModel):

@@ -58,8 +58,8 @@ class Reads:
 
     async def history(self, appointment_id: str, requester: Requester) -> list[AppointmentEvent]:
         """The appointment's events in seq order. A patient or a doctor sees that staff (or
-        the system) made a change, not which user, nor the request: no internal id of
-        another user leaves the service (ARCHITECTURE §4)."""
+        the system) made a change, not which user, and no one else's request id: no
+        internal id of another user leaves the service (ARCHITECTURE §4)."""
         who = requester.principal
         appointment = await visible(self._repository, who, Action.READ, appointment_id)
         events = await self._repository.history(appointment.id)
@@ -69,12 +69,18 @@ class Reads:
             f"{Role.PATIENT}:{appointment.patient_id}",
             f"{Role.DOCTOR}:{appointment.doctor_id}",
         }
-        return [e if e.context.actor in owners else _without_who(e) for e in events]
+        return [_as_seen_by(who.actor, owners, event) for event in events]
 
 
-def _without_who(event: AppointmentEvent) -> AppointmentEvent:
-    role = event.context.actor.split(":", 1)[0]
-    context = dataclasses.replace(event.context, actor=role, request_id=None)
+def _as_seen_by(viewer: str, owners: set[str], event: AppointmentEvent) -> AppointmentEvent:
+    """The event as the appointment's patient or doctor may see it: their own changes as
+    recorded; the other owner by name (both know each other from the appointment) but not
+    their request; anyone else by role only."""
+    actor = event.context.actor
+    if actor == viewer:
+        return event
+    shown = actor if actor in owners else actor.split(":", 1)[0]
+    context = dataclasses.replace(event.context, actor=shown, request_id=None)
     return dataclasses.replace(event, context=context)
 
 

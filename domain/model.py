@@ -120,16 +120,8 @@ def request(
         cancellation_fee_cents=policy.late_fee_cents,
     )
     after = {k: v for k, v in dataclasses.asdict(state).items() if k != "version"}
-    event = AppointmentEvent(
-        event_id=event_id,
-        appointment_id=appointment_id,
-        seq=1,
-        type=EVENT_FOR_STATUS[AppointmentStatus.PENDING],
-        occurred_at=now,
-        context=context,
-        after=after,
-    )
-    return Change(state=state, event=event, expected_version=None)
+    requested = EVENT_FOR_STATUS[AppointmentStatus.PENDING]
+    return _recorded(state, requested, {}, after, event_id, now, context, expected=None)
 
 
 def transition(
@@ -274,19 +266,35 @@ def _change(
 ) -> Change:
     after: dict[str, Any] = {**changes, "updated_at": now}
     before = {key: getattr(appointment, key) for key in after}
-    seq = appointment.version + 1
-    state = dataclasses.replace(appointment, **after, version=seq)
+    state = dataclasses.replace(appointment, **after, version=appointment.version + 1)
+    return _recorded(
+        state, event_type, before, after, event_id, now, context, expected=appointment.version
+    )
+
+
+def _recorded(
+    state: Appointment,
+    event_type: EventType,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+    *,
+    expected: int | None,
+) -> Change:
+    """``state`` with the event that made it: the event's seq is the state's version."""
     event = AppointmentEvent(
         event_id=event_id,
-        appointment_id=appointment.id,
-        seq=seq,
+        appointment_id=state.id,
+        seq=state.version,
         type=event_type,
         occurred_at=now,
         context=context,
         before=before,
         after=after,
     )
-    return Change(state=state, event=event, expected_version=appointment.version)
+    return Change(state=state, event=event, expected_version=expected)
 
 
 class BrokenEventLog(ValueError):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import BookingKeyDep, RequesterDep, ServicesDep, WaitDep
+from api.deps import RequesterDep, SagaCallDep, ServicesDep
 from api.routes.transitions import (
     ETAG,
     LOCATION,
@@ -87,29 +87,21 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
         **_problems(400, 401, 402, 403, 409, 413, 422, 503),
     },
 )
-async def book_appointment(
-    body: BookAppointment,
-    response: Response,
-    requester: RequesterDep,
-    services: ServicesDep,
-    key: BookingKeyDep,
-    wait: WaitDep,
-) -> Any:
-    booked = await services.booking.book(
-        Book(appointment=body, idempotency_key=key), requester, wait
-    )
-    headers = {"Idempotency-Key": key}
+async def book_appointment(body: BookAppointment, response: Response, call: SagaCallDep) -> Any:
+    command = Book(appointment=body, idempotency_key=call.key)
+    booked = await call.services.booking.book(command, call.requester, call.wait)
+    headers = {"Idempotency-Key": call.key}
     if not isinstance(booked, SagaRunning):
         response.headers.update(headers | {"Location": f"{router.prefix}/{booked.id}"})
         return AppointmentOut.of(booked)
     accepted = BookingAccepted(
         appointment_id=booked.appointment_id, step=booked.step, workflow_id=booked.workflow_id
     )
+    location = f"{router.prefix}/{booked.appointment_id}"
     return JSONResponse(
         accepted.model_dump(),
         status_code=status.HTTP_202_ACCEPTED,
-        headers=headers
-        | {"Location": f"{router.prefix}/{booked.appointment_id}", "Retry-After": "1"},
+        headers=headers | {"Location": location, "Retry-After": "1"},
     )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import BookingKeyDep, ChangeKeyDep, RequesterDep, ServicesDep, WaitDep
+from api.deps import ChangeKeyDep, RequesterDep, SagaCallDep, ServicesDep
 from api.problems import Problem, ProblemError
 from api.schemas import (
     AppointmentOut,
@@ -207,14 +207,12 @@ _SAGA_RESPONSES = {
 async def cancel(
     appointment_id: AppointmentIdPath,
     body: CancelAppointment,
-    requester: RequesterDep,
-    key: BookingKeyDep,
-    wait: WaitDep,
-    services: ServicesDep,
+    call: SagaCallDep,
     response: Response,
 ) -> Any:
-    command = Cancel(appointment_id=appointment_id, cancellation=body, idempotency_key=key)
-    return _saga_answer(response, await services.sagas.cancel(command, requester, wait))
+    command = Cancel(appointment_id=appointment_id, cancellation=body, idempotency_key=call.key)
+    cancelled = await call.services.sagas.cancel(command, call.requester, call.wait)
+    return _saga_answer(response, cancelled)
 
 
 @router.post(
@@ -229,11 +227,9 @@ async def cancel(
 async def reschedule(
     appointment_id: AppointmentIdPath,
     body: RescheduleAppointment,
-    requester: RequesterDep,
-    key: BookingKeyDep,
-    wait: WaitDep,
-    services: ServicesDep,
+    call: SagaCallDep,
     response: Response,
 ) -> Any:
-    command = Reschedule(appointment_id=appointment_id, new_time=body, idempotency_key=key)
-    return _saga_answer(response, await services.sagas.reschedule(command, requester, wait))
+    command = Reschedule(appointment_id=appointment_id, new_time=body, idempotency_key=call.key)
+    moved = await call.services.sagas.reschedule(command, call.requester, call.wait)
+    return _saga_answer(response, moved)
