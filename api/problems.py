@@ -203,7 +203,7 @@ def install(app: FastAPI) -> None:
             503,
             "peer-unavailable",
             "Service unavailable",
-            f"The {error.peer} service is not reachable; retry shortly.",
+            f"The {error.peer.title()} Service is not reachable; retry shortly.",
             headers=retry_after(error),
         )
 

@@ -13,13 +13,7 @@ class BillingClient(PeerClient):
         """The same key answers the same invoice, so a retried saga step bills once.
         Raises ``BillingRefused``; reusing a key for a different request is a
         ``PeerContractError``."""
-        response = await self._http.request(
-            "POST",
-            "/invoices",
-            json=request.model_dump(mode="json"),
-            idempotency_key=idempotency_key,
-        )
-        return self._http.parse(Invoice, response)
+        return await self._http.create("/invoices", request, idempotency_key, Invoice)
 
     async def void_invoice(self, invoice_id: str) -> Invoice:
         """Idempotent: voiding a void invoice answers it again."""

@@ -38,13 +38,8 @@ class DoctorClient(PeerClient):
     async def hold_slot(self, doctor_id: str, request: HoldRequest, idempotency_key: str) -> Hold:
         """Hold a slot. The same key always answers the same hold, so a retry after a lost
         response never holds twice. Raises ``SlotUnavailable`` or ``SlotNotOffered``."""
-        response = await self._http.request(
-            "POST",
-            f"/doctors/{segment(doctor_id)}/holds",
-            json=request.model_dump(mode="json"),
-            idempotency_key=idempotency_key,
-        )
-        return self._http.parse(Hold, response)
+        path = f"/doctors/{segment(doctor_id)}/holds"
+        return await self._http.create(path, request, idempotency_key, Hold)
 
     async def confirm_hold(self, hold_id: str) -> Hold:
         """Idempotent. Raises ``SlotUnavailable`` if the hold expired before this call."""

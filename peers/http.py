@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from domain.errors import (
     BillingRefused,
@@ -162,6 +162,14 @@ class PeerHttp:
             raise PeerContractError(
                 self.peer, response.status_code, f"unexpected body: {exc}"
             ) from exc
+
+    async def create(self, path: str, body: BaseModel, idempotency_key: str, shape: type[T]) -> T:
+        """POST ``body`` under ``idempotency_key``: the peer answers the same resource for
+        the same key, so a retry after a lost answer never creates a second one."""
+        response = await self.request(
+            "POST", path, json=body.model_dump(mode="json"), idempotency_key=idempotency_key
+        )
+        return self.parse(shape, response)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -8,9 +8,11 @@ There is no ``expectedVersion``: REST's cancel and reschedule take no If-Match e
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
+from pydantic import BaseModel
 
 from api.graphql.context import GraphQLContext
 from api.graphql.inputs import (
@@ -21,7 +23,10 @@ from api.graphql.inputs import (
 )
 from api.graphql.types import AppointmentOutcome
 from application import identifiers
+from application.access import Requester
 from application.commands import Book, Cancel, Reschedule
+from application.results import SagaRunning
+from domain import model
 
 Info = strawberry.Info[GraphQLContext, None]
 AppointmentId = Annotated[strawberry.ID, strawberry.argument(name="id")]
@@ -32,21 +37,35 @@ IdempotencyKey = Annotated[
         f"outcome, and never a second saga. {identifiers.KEY_RULE} (use a UUID)."
     ),
 ]
-# Where a command's field is not its argument's camelCase name.
-_ARGUMENTS = {"appointment_id": "id", "appointment": "input", "new_time": "input"}
+# Where a command's field is not its argument's camelCase name ("": left out).
+_ARGUMENTS = {
+    "appointment_id": "id",
+    "appointment": "input",
+    "new_time": "input",
+    "cancellation": "",
+}
+
+
+C = TypeVar("C", bound=BaseModel)
+UseCase = Callable[[C, Requester, float], Awaitable[model.Appointment | SagaRunning]]
+
+
+async def _run_saga(
+    info: Info, use: UseCase[C], kind: type[C], key: str, values: dict[str, Any]
+) -> AppointmentOutcome:
+    """The saga's command from the arguments (the key checked first, by REST's rule), run
+    by the use case within the request's wait budget."""
+    values |= {"idempotency_key": identifiers.idempotency_key(key)}
+    context = info.context
+    answer = await use(command(kind, values, _ARGUMENTS), context.requester, context.wait_seconds)
+    return AppointmentOutcome.of(answer)
 
 
 async def book_appointment(
     info: Info, input: BookAppointmentInput, idempotency_key: IdempotencyKey
 ) -> AppointmentOutcome | None:
-    context = info.context
-    values = {
-        "appointment": arguments(input),
-        "idempotency_key": identifiers.idempotency_key(idempotency_key),
-    }
-    book = command(Book, values, _ARGUMENTS)
-    answer = await context.services.booking.book(book, context.requester, context.wait_seconds)
-    return AppointmentOutcome.of(answer)
+    use = info.context.services.booking.book
+    return await _run_saga(info, use, Book, idempotency_key, {"appointment": arguments(input)})
 
 
 async def cancel_appointment(
@@ -55,15 +74,9 @@ async def cancel_appointment(
     idempotency_key: IdempotencyKey,
     reason: str | None = None,
 ) -> AppointmentOutcome | None:
-    context = info.context
-    values = {
-        "appointment_id": appointment_id,
-        "cancellation": {"reason": reason},
-        "idempotency_key": identifiers.idempotency_key(idempotency_key),
-    }
-    cancel = command(Cancel, values, _ARGUMENTS | {"cancellation": ""})
-    answer = await context.services.sagas.cancel(cancel, context.requester, context.wait_seconds)
-    return AppointmentOutcome.of(answer)
+    values = {"appointment_id": appointment_id, "cancellation": {"reason": reason}}
+    use = info.context.services.sagas.cancel
+    return await _run_saga(info, use, Cancel, idempotency_key, values)
 
 
 async def reschedule_appointment(
@@ -72,15 +85,9 @@ async def reschedule_appointment(
     input: RescheduleAppointmentInput,
     idempotency_key: IdempotencyKey,
 ) -> AppointmentOutcome | None:
-    context = info.context
-    values = {
-        "appointment_id": appointment_id,
-        "new_time": arguments(input),
-        "idempotency_key": identifiers.idempotency_key(idempotency_key),
-    }
-    move = command(Reschedule, values, _ARGUMENTS)
-    answer = await context.services.sagas.reschedule(move, context.requester, context.wait_seconds)
-    return AppointmentOutcome.of(answer)
+    values = {"appointment_id": appointment_id, "new_time": arguments(input)}
+    use = info.context.services.sagas.reschedule
+    return await _run_saga(info, use, Reschedule, idempotency_key, values)
 
 
 @strawberry.type

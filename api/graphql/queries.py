@@ -7,8 +7,9 @@ appointment."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -16,7 +17,9 @@ from api.graphql.context import GraphQLContext
 from api.graphql.inputs import appointment_id as checked_id
 from api.graphql.inputs import command
 from api.graphql.types import FreeSlot, ScheduleEntry
-from application.commands import DoctorSchedule, FreeSlots, PatientAppointments
+from application import results
+from application.access import Requester
+from application.commands import DoctorSchedule, FreeSlots, PatientAppointments, Window
 from domain.status import AppointmentStatus
 
 Info = strawberry.Info[GraphQLContext, None]
@@ -34,6 +37,19 @@ Statuses = Annotated[
 _ARGUMENTS = {"start_from": "from", "start_to": "to"}
 
 
+W = TypeVar("W", bound=Window)
+WindowRead = Callable[[W, Requester], Awaitable[list[results.ScheduleEntry]]]
+
+
+async def _entries(
+    info: Info, read: WindowRead[W], kind: type[W], values: dict[str, Any]
+) -> list[ScheduleEntry]:
+    """The entries a window query of the read view answers, its arguments checked by the
+    query's command."""
+    rows = await read(command(kind, values, _ARGUMENTS), info.context.requester)
+    return [ScheduleEntry.of(row) for row in rows]
+
+
 async def doctor_schedule(
     info: Info,
     doctor_id: strawberry.ID,
@@ -41,10 +57,9 @@ async def doctor_schedule(
     start_to: To,
     statuses: Statuses = None,
 ) -> list[ScheduleEntry] | None:
-    values = {"doctor_id": doctor_id, "start_from": start_from, "start_to": start_to}
-    query = command(DoctorSchedule, values | {"statuses": statuses}, _ARGUMENTS)
-    rows = await info.context.services.schedule.doctor_schedule(query, info.context.requester)
-    return [ScheduleEntry.of(row) for row in rows]
+    values = {"start_from": start_from, "start_to": start_to, "statuses": statuses}
+    read = info.context.services.schedule.doctor_schedule
+    return await _entries(info, read, DoctorSchedule, values | {"doctor_id": doctor_id})
 
 
 async def patient_appointments(
@@ -54,10 +69,9 @@ async def patient_appointments(
     start_to: To,
     statuses: Statuses = None,
 ) -> list[ScheduleEntry] | None:
-    values = {"patient_id": patient_id, "start_from": start_from, "start_to": start_to}
-    query = command(PatientAppointments, values | {"statuses": statuses}, _ARGUMENTS)
-    rows = await info.context.services.schedule.patient_appointments(query, info.context.requester)
-    return [ScheduleEntry.of(row) for row in rows]
+    values = {"start_from": start_from, "start_to": start_to, "statuses": statuses}
+    read = info.context.services.schedule.patient_appointments
+    return await _entries(info, read, PatientAppointments, values | {"patient_id": patient_id})
 
 
 async def appointment(
