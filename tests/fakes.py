@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from adapters.readiness import ServiceReadiness
 from application.errors import IdempotencyKeyReused, Refused
-from application.ports import AppointmentFilter
+from application.ports import AppointmentFilter, Readiness
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
 from application.services import Services
 from config import Settings, load_settings
@@ -36,6 +37,7 @@ from domain.model import Appointment, Change
 from domain.rules import BookingLimits, validate_requested_time
 from domain.schedule import WorkingCalendar, WorkingInterval
 from domain.status import AppointmentStatus
+from peers.breaker import CircuitBreaker
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
@@ -126,40 +128,20 @@ class FakeRepository:
         """An appointment booked (and moved on to ``status``) as the sagas would have."""
         start = start or datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
         start = start - timedelta(minutes=start.minute % 5)
-        appointment_id = str(uuid.uuid4())
-        context = EventContext(actor=actor, workflow_id=f"booking-{appointment_id}")
-        change = model.request(
-            appointment_id=appointment_id,
-            event_id=event_id_for(f"{appointment_id}/pending"),
+        return await plant_into(
+            self.commit,
             patient_id=patient_id,
             doctor_id=doctor_id,
             start=start,
             duration_minutes=duration_minutes,
-            timezone="Europe/Berlin",
-            reason="planted",
-            hold_id=f"hold-{appointment_id}",
-            now=now_utc(),
-            context=context,
+            status=status,
+            actor=actor,
         )
-        current = await self.commit(change)
-        for target in _path_to(status):
-            # A no-show is recorded only once the appointment has begun (NoShowBeforeStart).
-            at = max(now_utc(), start) if target is _S.NO_SHOW else now_utc()
-            current = await self.commit(
-                model.transition(
-                    current,
-                    target,
-                    event_id=event_id_for(f"{appointment_id}/{target}"),
-                    now=at,
-                    context=context,
-                    **({"invoice_id": f"inv-{appointment_id}"} if target is _S.SCHEDULED else {}),
-                )
-            )
-        return current
 
 
 _S = AppointmentStatus
-_PATHS: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
+# The transitions that lead from PENDING to each status.
+PATHS: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
     _S.PENDING: (),
     _S.SCHEDULED: (_S.SCHEDULED,),
     _S.CONFIRMED: (_S.SCHEDULED, _S.CONFIRMED),
@@ -171,8 +153,58 @@ _PATHS: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
 }
 
 
-def _path_to(status: AppointmentStatus) -> tuple[AppointmentStatus, ...]:
-    return _PATHS[status]
+async def plant_into(
+    commit: Callable[[Change], Awaitable[Appointment]],
+    *,
+    patient_id: str,
+    doctor_id: str,
+    start: datetime,
+    duration_minutes: int = 15,
+    status: AppointmentStatus = AppointmentStatus.SCHEDULED,
+    actor: str = "staff:frontdesk-1",
+    held: bool = True,
+    reason: str | None = "planted",
+    appointment_id: str | None = None,
+    workflow_id: str | None = None,
+    context: EventContext | None = None,
+) -> Appointment:
+    """An appointment requested and moved on to ``status`` change by change through
+    ``commit`` (the fake repository's, or the real store's), as the booking saga
+    ``workflow_id`` would have: with a hold and an invoice unless not ``held`` (then no
+    saga has a peer's step to undo), its ids derived from the run's."""
+    appointment_id = appointment_id or str(uuid.uuid4())
+    key = workflow_id or appointment_id  # what the changes' ids derive from
+    context = context or EventContext(actor=actor, workflow_id=f"booking-{appointment_id}")
+    current = await commit(
+        model.request(
+            appointment_id=appointment_id,
+            event_id=event_id_for(f"{key}/pending"),
+            patient_id=patient_id,
+            doctor_id=doctor_id,
+            start=start,
+            duration_minutes=duration_minutes,
+            timezone="Europe/Berlin",
+            reason=reason,
+            hold_id=f"hold-{key}" if held else None,
+            now=now_utc(),
+            context=context,
+        )
+    )
+    for target in PATHS[status]:
+        # A no-show is recorded only once the appointment has begun (NoShowBeforeStart).
+        at = max(now_utc(), start) if target is _S.NO_SHOW else now_utc()
+        invoiced = held and target is _S.SCHEDULED
+        current = await commit(
+            model.transition(
+                current,
+                target,
+                event_id=event_id_for(f"{key}/{target}"),
+                now=at,
+                context=context,
+                **({"invoice_id": f"inv-{key}"} if invoiced else {}),
+            )
+        )
+    return current
 
 
 @dataclass
@@ -197,29 +229,16 @@ class FakeSagas:
         workflow_id = f"booking-{request.idempotency_key}"
 
         async def saga() -> SagaAnswer:
-            change = model.request(
+            await plant_into(
+                self.repository.commit,
                 appointment_id=request.appointment_id,
-                event_id=event_id_for(f"{workflow_id}/pending"),
+                workflow_id=workflow_id,
                 patient_id=request.patient_id,
                 doctor_id=request.doctor_id,
                 start=request.start.astimezone(UTC),
                 duration_minutes=request.duration_minutes,
-                timezone="Europe/Berlin",
                 reason=request.reason,
-                hold_id=f"hold-{workflow_id}",
-                now=now_utc(),
                 context=dataclasses.replace(request.caller, workflow_id=workflow_id),
-            )
-            pending = await self.repository.commit(change)
-            await self.repository.commit(
-                model.transition(
-                    pending,
-                    AppointmentStatus.SCHEDULED,
-                    event_id=event_id_for(f"{workflow_id}/scheduled"),
-                    now=now_utc(),
-                    context=change.event.context,
-                    invoice_id=f"inv-{workflow_id}",
-                )
             )
             return SagaDone(request.appointment_id)
 
@@ -239,45 +258,51 @@ class FakeSagas:
     async def cancel(
         self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
     ) -> SagaAnswer:
-        workflow_id = f"cancellation-{key}"
-
-        async def saga() -> SagaAnswer:
-            await self.repository.commit(
-                model.transition(
-                    on,
-                    AppointmentStatus.CANCELLED,
-                    event_id=event_id_for(f"{workflow_id}/cancelled"),
-                    now=now_utc(),
-                    context=dataclasses.replace(request.caller, reason=request.reason),
-                )
+        def cancelled(workflow_id: str) -> Change:
+            return model.transition(
+                on,
+                AppointmentStatus.CANCELLED,
+                event_id=event_id_for(f"{workflow_id}/cancelled"),
+                now=now_utc(),
+                context=dataclasses.replace(request.caller, reason=request.reason),
             )
-            return SagaDone(on.id)
 
-        return await self._run(workflow_id, request, on.id, wait_seconds, saga)
+        return await self._change(f"cancellation-{key}", request, on, wait_seconds, cancelled)
 
     async def reschedule(
         self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
     ) -> SagaAnswer:
-        workflow_id = f"reschedule-{key}"
-
-        async def saga() -> SagaAnswer:
+        def moved(workflow_id: str) -> Change:
             # prepare_reschedule: an appointment that cannot move, then the booking rules
             if on.status not in model.RESCHEDULABLE:
                 raise IllegalTransition(on.status.value, "rescheduled")
             duration = request.duration_minutes or on.duration_minutes
             validate_requested_time(request.start, duration, self.clock(), self.limits)
-            await self.repository.commit(
-                model.reschedule(
-                    on,
-                    start=request.start.astimezone(UTC),
-                    duration_minutes=duration,
-                    hold_id=f"hold-{workflow_id}",
-                    invoice_id=f"inv-{workflow_id}",
-                    event_id=event_id_for(f"{workflow_id}/moved"),
-                    now=now_utc(),
-                    context=dataclasses.replace(request.caller, reason=request.reason),
-                )
+            return model.reschedule(
+                on,
+                start=request.start.astimezone(UTC),
+                duration_minutes=duration,
+                hold_id=f"hold-{workflow_id}",
+                invoice_id=f"inv-{workflow_id}",
+                event_id=event_id_for(f"{workflow_id}/moved"),
+                now=now_utc(),
+                context=dataclasses.replace(request.caller, reason=request.reason),
             )
+
+        return await self._change(f"reschedule-{key}", request, on, wait_seconds, moved)
+
+    async def _change(
+        self,
+        workflow_id: str,
+        request: CancellationRequest | RescheduleRequest,
+        on: Appointment,
+        wait_seconds: float,
+        change: Callable[[str], Change],
+    ) -> SagaAnswer:
+        """A saga that ends in one change of ``on``: the one ``change`` makes (or refuses)."""
+
+        async def saga() -> SagaAnswer:
+            await self.repository.commit(change(workflow_id))
             return SagaDone(on.id)
 
         return await self._run(workflow_id, request, on.id, wait_seconds, saga)
@@ -433,6 +458,32 @@ class FakeReadiness:
         return dict(self.states)
 
 
+class _Pinged:
+    """What the readiness probe asks of the real clients: MongoDB's ``admin.command``
+    (a ping, which times out when ``down``) and Temporal's
+    ``workflow_service.get_system_info``."""
+
+    def __init__(self, down: bool) -> None:
+        self.admin = self.workflow_service = self
+        self._down = down
+
+    async def command(self, name: str) -> dict[str, int]:
+        if self._down:
+            raise TimeoutError
+        return {"ok": 1}
+
+    async def get_system_info(self, request: object) -> object:
+        return object()
+
+
+def probed_readiness(
+    breakers: Callable[[], Iterable[CircuitBreaker]] = list, *, mongodb_down: bool = False
+) -> ServiceReadiness:
+    """The real readiness adapter, probing stand-ins of MongoDB's and Temporal's clients."""
+    mongo, temporal = _Pinged(mongodb_down), _Pinged(False)
+    return ServiceReadiness(cast(Any, mongo), cast(Any, temporal), breakers)
+
+
 @dataclass
 class World:
     """Every port's fake, and the use cases on them."""
@@ -441,7 +492,7 @@ class World:
     repository: FakeRepository = field(default_factory=FakeRepository)
     view: FakeView = field(default_factory=FakeView)
     calendars: FakeCalendars = field(default_factory=FakeCalendars)
-    readiness: FakeReadiness = field(default_factory=FakeReadiness)
+    readiness: Readiness = field(default_factory=FakeReadiness)
     now: datetime | None = None  # None: the real clock
     sagas: FakeSagas = field(init=False)
 

@@ -11,9 +11,17 @@ from typing import TypeVar
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05
+# What is awaited, for the failure's message; a function says it as it stands by then
+# (what is still missing, say).
+What = str | Callable[[], str]
 
 
-def eventually(probe: Callable[[], T | None], within: float = 30.0, what: str = "") -> T:
+def _not_within(within: float, what: What, value: object) -> AssertionError:
+    said = what() if callable(what) else what
+    return AssertionError(f"not within {within}s: {said} (last: {value!r})")
+
+
+def eventually(probe: Callable[[], T | None], within: float = 30.0, what: What = "") -> T:
     """Poll ``probe`` until it answers something truthy."""
     deadline = time.monotonic() + within
     while True:
@@ -21,12 +29,12 @@ def eventually(probe: Callable[[], T | None], within: float = 30.0, what: str = 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what} (last: {value!r})")
+            raise _not_within(within, what, value)
         time.sleep(POLL_SECONDS)
 
 
 async def eventually_async(
-    probe: Callable[[], Awaitable[T | None]], within: float = 30.0, what: str = ""
+    probe: Callable[[], Awaitable[T | None]], within: float = 30.0, what: What = ""
 ) -> T:
     """Await ``probe`` until it answers something truthy."""
     deadline = time.monotonic() + within
@@ -35,5 +43,5 @@ async def eventually_async(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what} (last: {value!r})")
+            raise _not_within(within, what, value)
         await asyncio.sleep(POLL_SECONDS)

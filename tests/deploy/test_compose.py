@@ -50,6 +50,14 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in (service.get("environment") or {}).items()}
 
 
+def settings_of(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], Any]:
+    """The service ``name`` of the file, and the Settings its environment makes."""
+    service = services(compose)[name]
+    return service, settings_from(environment(service), monkeypatch)
+
+
 # --- the tools ------------------------------------------------------------------------
 
 
@@ -147,7 +155,7 @@ def test_every_appointments_variable_is_a_setting(compose: dict[str, Any]) -> No
 def test_each_process_gets_settings_the_service_accepts(
     compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_from(environment(services(compose)[name]), monkeypatch)
+    _, settings = settings_of(compose, name, monkeypatch)
     assert settings.environment == "production"
     assert settings.log_json is True
     assert "replicaSet=rs0" in settings.mongo_uri
@@ -159,8 +167,7 @@ def test_each_process_gets_settings_the_service_accepts(
 def test_the_api_listens_on_every_interface_of_its_published_port(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api = services(compose)["api"]
-    settings = settings_from(environment(api), monkeypatch)
+    api, settings = settings_of(compose, "api", monkeypatch)
     assert settings.api_host == "0.0.0.0"
     assert {port["target"] for port in api["ports"]} == {settings.api_port}
     assert settings.jwt_secret_file is not None
@@ -171,8 +178,7 @@ def test_the_api_listens_on_every_interface_of_its_published_port(
 def test_the_worker_serves_metrics_where_its_health_check_looks(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    worker = services(compose)["worker"]
-    settings = settings_from(environment(worker), monkeypatch)
+    worker, settings = settings_of(compose, "worker", monkeypatch)
     assert settings.worker_metrics_host == "0.0.0.0"
     assert f"127.0.0.1:{settings.worker_metrics_port}/metrics" in " ".join(
         worker["healthcheck"]["test"]
@@ -300,7 +306,7 @@ def test_kafka_creates_the_services_topic(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     init = environment(services(compose)["kafka-init"])
-    settings = settings_from(environment(services(compose)["relay"]), monkeypatch)
+    _, settings = settings_of(compose, "relay", monkeypatch)
     assert init["TOPIC"] == settings.kafka_topic == "appointment.events"
     assert init["PARTITIONS"] == "3"
     kafka = environment(services(compose)["kafka"])
@@ -321,7 +327,7 @@ def test_temporal_registers_the_local_stacks_search_attributes(
     assert {kind for _, kind in SEARCH_ATTRIBUTES} == {"Keyword"}
     assert "--type Keyword" in script
     init = environment(services(compose)["temporal-init"])
-    settings = settings_from(environment(services(compose)["worker"]), monkeypatch)
+    _, settings = settings_of(compose, "worker", monkeypatch)
     assert init["TEMPORAL_NAMESPACE"] == settings.temporal_namespace
     assert init["TEMPORAL_ADDRESS"] == settings.temporal_address
 

@@ -4,13 +4,13 @@ free ports by the same LocalService that ``make run`` uses, and stopped at the e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -18,12 +18,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from localstack.service import LocalService, ServicePorts
-from workflows.client import connect_temporal
-
-if TYPE_CHECKING:
-    from tests.e2e.faults import Stack
-
-T = TypeVar("T")
+from tests.e2e.support import Stack
 
 
 @pytest.fixture(scope="session")
@@ -37,22 +32,36 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
         yield local
 
 
-def front_desk(service: LocalService) -> httpx.Client:
-    """A client of ``service``'s API as the front desk (role staff)."""
-    headers = {"Authorization": f"Bearer {service.token('staff', 'frontdesk-test')}"}
-    return httpx.Client(base_url=service.api_url, timeout=60, headers=headers)
+def client_of(service: LocalService, role: str | None = None, subject: str = "") -> httpx.Client:
+    """A client of ``service``'s API with that caller's token (none without a role)."""
+    token = {"Authorization": f"Bearer {service.token(role, subject)}"} if role else {}
+    return httpx.Client(base_url=service.api_url, timeout=60, headers=token)
+
+
+def peer_of(service: LocalService, name: str) -> httpx.Client:
+    """A client of one of ``service``'s simulated peers (patient, doctor, billing)."""
+    return httpx.Client(base_url=service.peer_url(name), timeout=10)
+
+
+@contextmanager
+def database_of(service: LocalService) -> Iterator[Database[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(service.settings.mongo_uri, tz_aware=True)
+    try:
+        yield client[service.settings.mongo_database]
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
 def api(service: LocalService) -> Iterator[httpx.Client]:
     """The API as the front desk sees it (role staff)."""
-    with front_desk(service) as client:
+    with client_of(service, "staff", "frontdesk-test") as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def anonymous(service: LocalService) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.api_url, timeout=60) as client:
+    with client_of(service) as client:
         yield client
 
 
@@ -62,12 +71,8 @@ def as_role(service: LocalService) -> Iterator[Callable[[str, str], httpx.Client
     clients: list[httpx.Client] = []
 
     def client(role: str, subject: str) -> httpx.Client:
-        token = service.token(role, subject)
-        made = httpx.Client(
-            base_url=service.api_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
-        )
-        clients.append(made)
-        return made
+        clients.append(client_of(service, role, subject))
+        return clients[-1]
 
     yield client
     for made in clients:
@@ -76,10 +81,7 @@ def as_role(service: LocalService) -> Iterator[Callable[[str, str], httpx.Client
 
 @pytest.fixture(scope="session")
 def peers(service: LocalService) -> Iterator[dict[str, httpx.Client]]:
-    clients = {
-        name: httpx.Client(base_url=service.peer_url(name), timeout=10)
-        for name in ("patient", "doctor", "billing")
-    }
+    clients = {name: peer_of(service, name) for name in ("patient", "doctor", "billing")}
     yield clients
     for client in clients.values():
         client.close()
@@ -87,9 +89,8 @@ def peers(service: LocalService) -> Iterator[dict[str, httpx.Client]]:
 
 @pytest.fixture(scope="session")
 def mongo(service: LocalService) -> Iterator[Database[dict[str, Any]]]:
-    client: MongoClient[dict[str, Any]] = MongoClient(service.settings.mongo_uri, tz_aware=True)
-    yield client[service.settings.mongo_database]
-    client.close()
+    with database_of(service) as database:
+        yield database
 
 
 @pytest.fixture
@@ -99,9 +100,7 @@ def stack(
     peers: dict[str, httpx.Client],
     mongo: Database[dict[str, Any]],
 ) -> Stack:
-    """The whole stack in one handle, for the fault tests' final-state checks."""
-    from tests.e2e.faults import Stack  # faults imports this module: import it late
-
+    """The whole stack in one handle."""
     return Stack(service, api, peers, mongo)
 
 
@@ -155,30 +154,3 @@ class Slots:
 @pytest.fixture(scope="session")
 def slots(peers: dict[str, httpx.Client]) -> Slots:
     return Slots(peers["doctor"])
-
-
-def describe_workflow(service: LocalService, workflow_id: str) -> Any:
-    async def describe() -> Any:
-        client = await connect_temporal(service.settings)
-        return await client.get_workflow_handle(workflow_id).describe()
-
-    return asyncio.run(describe())
-
-
-def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
-    return {
-        name: db[name].count_documents({})
-        for name in ("appointments", "appointment_events", "outbox_events")
-    }
-
-
-def log_lines(service: LocalService, process: str, needle: str, timeout: float = 5.0) -> list[Any]:
-    """The JSON log lines of ``process`` that mention ``needle``. Polled: a request's line is
-    written once its last byte has been sent, so just after the answer it may not be there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = (service.infra.log_dir / f"{process}.log").read_text()
-        found = [json.loads(line) for line in text.splitlines() if needle in line]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)

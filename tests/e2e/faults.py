@@ -1,5 +1,6 @@
-"""What the fault tests share: driving bookings, waiting for sagas to end, and the checks
-of the final state after a crash or a peer fault.
+"""What the fault tests share: waiting for sagas to end, the processes restored, and the
+checks of the final state after a crash or a peer fault (the bookings they drive are made
+with tests/e2e/support.py's).
 
 A booking saga that survived a fault ends in one of two states, and nothing in between:
 
@@ -16,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
-import uuid
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,16 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo.database import Database
 from temporalio.client import WorkflowExecutionStatus
 
+from localstack.processes import ManagedProcess
 from localstack.service import LocalService
-from tests.waiting import eventually
+from tests.e2e.support import DOCTOR, Stack
+from tests.waiting import eventually, eventually_async
 from workflows.client import connect_temporal
 
-DOCTOR = "doc-on-call"
 PATIENTS = (
     "pat-anna-schmidt",
     "pat-ben-okafor",
@@ -47,45 +46,6 @@ PATIENTS = (
 )
 SETTLED = {"SCHEDULED", "FAILED"}
 ACTIVE_HOLDS = {"HELD", "CONFIRMED"}
-
-
-@dataclass(frozen=True)
-class Stack:
-    """The shared e2e stack, as the fault tests drive and inspect it."""
-
-    service: LocalService
-    api: httpx.Client
-    peers: dict[str, httpx.Client]
-    mongo: Database[dict[str, Any]]
-
-    def fault(self, peer: str, mode: str, **options: float) -> None:
-        """Tell one simulator to misbehave (``mode="ok"`` heals it)."""
-        answer = self.peers[peer].put("/_sim/faults", json={"mode": mode, **options})
-        answer.raise_for_status()
-
-    def appointments(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
-        found = self.mongo["appointments"].find({"_id": {"$in": sorted(ids)}})
-        return {row["_id"]: row for row in found}
-
-
-# --- driving bookings ---------------------------------------------------------------------
-
-
-def booking(start: str, patient_id: str = PATIENTS[0]) -> dict[str, Any]:
-    return {"patient_id": patient_id, "doctor_id": DOCTOR, "start": start, "duration_minutes": 15}
-
-
-def book(
-    api: httpx.Client, body: dict[str, Any], key: str | None = None, *, respond_async: bool = False
-) -> httpx.Response:
-    headers = {"Idempotency-Key": key or str(uuid.uuid4())}
-    if respond_async:
-        headers["Prefer"] = "respond-async"
-    return api.post("/api/v1/appointments", json=body, headers=headers)
-
-
-def workflow_id(key: str) -> str:
-    return f"booking-{key}"
 
 
 # --- sagas in Temporal --------------------------------------------------------------------
@@ -121,52 +81,34 @@ def wait_sagas_ended(
         client = await connect_temporal(service.settings)
         pending = set(workflow_ids)
         found: dict[str, SagaEnd] = {}
-        deadline = time.monotonic() + within
-        while pending:
+
+        async def none_running() -> bool:
             for wid in sorted(pending):
                 described = await client.get_workflow_handle(wid).describe()
                 if described.status not in (None, WorkflowExecutionStatus.RUNNING):
                     memo = await described.memo()
                     found[wid] = SagaEnd(described.status.name, str(memo["appointment_id"]))
-            pending -= set(found)
-            if pending and time.monotonic() > deadline:
-                raise AssertionError(f"sagas still running after {within}s: {sorted(pending)}")
-            await asyncio.sleep(0.2)
+            pending.difference_update(found)
+            return not pending
+
+        await eventually_async(
+            none_running, within, lambda: f"sagas still running: {sorted(pending)}"
+        )
         return found
 
     return asyncio.run(ends())
 
 
-def runs_of(service: LocalService, wid: str) -> int:
-    """How many runs Temporal has under one workflow id."""
-
-    async def count() -> int:
-        client = await connect_temporal(service.settings)
-        return len([run async for run in client.list_workflows(f"WorkflowId = '{wid}'")])
-
-    return asyncio.run(count())
-
-
 @contextmanager
-def worker_restored(service: LocalService) -> Iterator[None]:
-    """However the test ends, the shared worker runs again afterwards."""
+def restored(process: ManagedProcess) -> Iterator[None]:
+    """However the test ends, the shared process (the worker, the relay) runs again
+    afterwards."""
     try:
         yield
     finally:
-        if not service.worker.is_running:
-            service.worker.start()
-            service.worker.wait_ready()
-
-
-@contextmanager
-def relay_restored(service: LocalService) -> Iterator[None]:
-    """However the test ends, the shared outbox relay runs again afterwards."""
-    try:
-        yield
-    finally:
-        if not service.relay.is_running:
-            service.relay.start()
-            service.relay.wait_ready()
+        if not process.is_running:
+            process.start()
+            process.wait_ready()
 
 
 def unread_by_broker(client_pid: int, broker_port: int) -> int:
@@ -274,17 +216,21 @@ def read_topic_until(
             await consumer.seek_to_beginning(*partitions)
             found: list[ConsumerRecord[bytes, bytes]] = []
             seen: set[str] = set()
-            deadline = time.monotonic() + within
-            while not expected <= seen:
-                if time.monotonic() > deadline:
-                    missing = sorted(expected - seen)
-                    raise AssertionError(f"{len(missing)} events never reached Kafka: {missing}")
+
+            async def everything_read() -> bool:
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for record in records:
                         if record.key is not None and record.key.decode() in appointment_ids:
                             found.append(record)
                             seen.add(json.loads(record.value or b"{}")["event_id"])
+                return expected <= seen
+
+            await eventually_async(
+                everything_read,
+                within,
+                lambda: f"events never reached Kafka: {sorted(expected - seen)}",
+            )
             return found
         finally:
             await consumer.stop()

@@ -9,20 +9,17 @@ second, so Billing's return shows within seconds rather than a minute."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pymongo import MongoClient
-from pymongo.database import Database
 
 from domain.model import replay
 from localstack.service import LocalService, ServicePorts
 from persistence import AppointmentStore, connect
-from tests.e2e.conftest import Slots, describe_workflow, front_desk
+from tests.e2e.conftest import Slots, client_of, database_of, peer_of
+from tests.e2e.support import Stack, book_run, changed, describe_workflow, event_types
 from tests.waiting import eventually
 from workflows.search_attributes import BOOKING_STATUS
 
@@ -44,163 +41,114 @@ def retrying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]
 
 
 @pytest.fixture(scope="module")
-def api(retrying: LocalService) -> Iterator[httpx.Client]:
-    with front_desk(retrying) as client:
-        yield client
+def stack(retrying: LocalService) -> Iterator[Stack]:
+    """This module's own stack, in the shared one's handle."""
+    with (
+        client_of(retrying, "staff", "frontdesk-test") as api,
+        peer_of(retrying, "billing") as billing,
+        peer_of(retrying, "doctor") as doctor,
+        database_of(retrying) as mongo,
+    ):
+        yield Stack(retrying, api, {"billing": billing, "doctor": doctor}, mongo)
 
 
 @pytest.fixture(scope="module")
-def billing(retrying: LocalService) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=retrying.peer_url("billing"), timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def mongo(retrying: LocalService) -> Iterator[Database[dict[str, Any]]]:
-    client: MongoClient[dict[str, Any]] = MongoClient(retrying.settings.mongo_uri, tz_aware=True)
-    yield client[retrying.settings.mongo_database]
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def slots(retrying: LocalService) -> Iterator[Slots]:
-    with httpx.Client(base_url=retrying.peer_url("doctor"), timeout=10) as doctor:
-        yield Slots(doctor)
+def slots(stack: Stack) -> Slots:
+    return Slots(stack.peers["doctor"])
 
 
 @pytest.fixture(autouse=True)
-def healthy_peers(billing: httpx.Client) -> Iterator[None]:
+def healthy_peers(stack: Stack) -> Iterator[None]:
     """This module's own stack (the shared one's fixture would start that one too)."""
-    billing.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    stack.fault("billing", "ok")
     yield
-    billing.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    stack.fault("billing", "ok")
 
 
-def book(api: httpx.Client, start: str) -> tuple[str, httpx.Response]:
-    key = str(uuid.uuid4())
-    answer = api.post(
-        "/api/v1/appointments",
-        json={"patient_id": PATIENT, "doctor_id": "doc-on-call", "start": start,
-              "duration_minutes": 15},
-        headers={"Idempotency-Key": key},
-    )  # fmt: skip
-    return f"booking-{key}", answer
-
-
-def booked_while_billing_is_down(
-    api: httpx.Client, billing: httpx.Client, slots: Slots
-) -> tuple[str, dict[str, Any]]:
-    billing.put("/_sim/faults", json={"mode": "fail"}).raise_for_status()
-    workflow_id, answer = book(api, slots.next())
+def booked_while_billing_is_down(stack: Stack, slots: Slots) -> tuple[str, dict[str, Any]]:
+    stack.fault("billing", "fail")
+    wid, answer = book_run(stack.api, slots.next())
     assert answer.status_code == 201, answer.text
-    return workflow_id, answer.json()
+    return wid, answer.json()
 
 
-def event_types(mongo: Database[dict[str, Any]], appointment_id: str) -> list[str]:
-    events = mongo["appointment_events"].find({"appointment_id": appointment_id}).sort("seq")
-    return [event["type"] for event in events]
-
-
-def invoices(billing: httpx.Client, appointment_id: str) -> list[dict[str, Any]]:
-    answer = billing.get("/invoices", params={"appointment_id": appointment_id})
-    return list(answer.raise_for_status().json())
+def run_of(stack: Stack, wid: str) -> Any:
+    return describe_workflow(stack.service, wid)
 
 
 def test_a_booking_made_while_billing_is_down_is_invoiced_once_it_is_back(
-    api: httpx.Client,
-    billing: httpx.Client,
-    mongo: Database[dict[str, Any]],
-    retrying: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
-    workflow_id, created = booked_while_billing_is_down(api, billing, slots)
+    wid, created = booked_while_billing_is_down(stack, slots)
     assert (created["status"], created["invoice_id"]) == ("SCHEDULED", None)
 
-    run = describe_workflow(retrying, workflow_id)
+    run = run_of(stack, wid)
     assert run.status.name == "RUNNING", "the saga is still running: it waits on Billing"
     assert run.typed_search_attributes[BOOKING_STATUS] == "AWAITING_BILLING"
-    assert event_types(mongo, created["id"]) == ["appointment.requested", "appointment.scheduled"]
+    history = event_types(stack.mongo, created["id"])
+    assert history == ["appointment.requested", "appointment.scheduled"]
 
-    billing.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    stack.fault("billing", "ok")
     stored = eventually(
-        lambda: mongo["appointments"].find_one({"_id": created["id"], "invoice_id": {"$ne": None}}),
+        lambda: stack.mongo["appointments"].find_one(
+            {"_id": created["id"], "invoice_id": {"$ne": None}}
+        ),
         what="the invoice recorded once Billing is back",
     )
     assert (stored["status"], stored["version"]) == ("SCHEDULED", 3)
-    assert event_types(mongo, created["id"])[-1] == "appointment.invoiced"
-    outbox = mongo["outbox_events"].find_one({"key": created["id"], "seq": 3})
+    assert event_types(stack.mongo, created["id"])[-1] == "appointment.invoiced"
+    outbox = stack.mongo["outbox_events"].find_one({"key": created["id"], "seq": 3})
     assert outbox is not None
     assert outbox["envelope"]["type"] == "appointment.invoiced"
-    assert [(i["id"], i["status"]) for i in invoices(billing, created["id"])] == [
-        (stored["invoice_id"], "OPEN")
-    ]
-    eventually(lambda: describe_workflow(retrying, workflow_id).status.name == "COMPLETED")
-    run = describe_workflow(retrying, workflow_id)
-    assert run.typed_search_attributes[BOOKING_STATUS] == "SCHEDULED"
-    fetched = api.get(f"/api/v1/appointments/{created['id']}").json()
+    invoices = stack.invoices(created["id"])
+    assert [(i["id"], i["status"]) for i in invoices] == [(stored["invoice_id"], "OPEN")]
+    eventually(lambda: run_of(stack, wid).status.name == "COMPLETED")
+    assert run_of(stack, wid).typed_search_attributes[BOOKING_STATUS] == "SCHEDULED"
+    fetched = stack.api.get(f"/api/v1/appointments/{created['id']}").json()
     assert fetched["invoice_id"] == stored["invoice_id"]
-    assert asyncio.run(_replays(retrying, created["id"])), "the events rebuild the state"
+    assert asyncio.run(_replays(stack.service, created["id"])), "the events rebuild the state"
 
 
 def test_cancelling_while_the_invoice_is_pending_stops_the_invoicing(
-    api: httpx.Client,
-    billing: httpx.Client,
-    mongo: Database[dict[str, Any]],
-    retrying: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
-    workflow_id, created = booked_while_billing_is_down(api, billing, slots)
+    wid, created = booked_while_billing_is_down(stack, slots)
 
-    answer = api.post(
-        f"/api/v1/appointments/{created['id']}/cancel",
-        json={"reason": "found another doctor"},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "CANCELLED"  # nothing to void: there is no invoice
+    cancelled = changed(stack.api, created["id"], "cancel", reason="found another doctor")
+    assert cancelled["status"] == "CANCELLED"  # nothing to void: there is no invoice
 
-    billing.put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
-    eventually(lambda: describe_workflow(retrying, workflow_id).status.name == "COMPLETED")
-    assert invoices(billing, created["id"]) == [], "the waiting run created nothing"
-    stored = mongo["appointments"].find_one({"_id": created["id"]})
-    assert stored is not None
+    stack.fault("billing", "ok")
+    eventually(lambda: run_of(stack, wid).status.name == "COMPLETED")
+    assert stack.invoices(created["id"]) == [], "the waiting run created nothing"
+    stored = stack.stored(created["id"])
     assert (stored["status"], stored["invoice_id"]) == ("CANCELLED", None)
-    assert "appointment.invoiced" not in event_types(mongo, created["id"])
+    assert "appointment.invoiced" not in event_types(stack.mongo, created["id"])
 
 
-def test_a_refusal_from_billing_still_compensates(
-    api: httpx.Client, billing: httpx.Client, mongo: Database[dict[str, Any]], slots: Slots
-) -> None:
-    billing.put("/_sim/faults", json={"mode": "refuse", "times": 1}).raise_for_status()
-    workflow_id, answer = book(api, slots.next())
+def test_a_refusal_from_billing_still_compensates(stack: Stack, slots: Slots) -> None:
+    stack.fault("billing", "refuse", times=1)
+    wid, answer = book_run(stack.api, slots.next())
     assert answer.status_code == 402, answer.text
     stored = eventually(
-        lambda: mongo["appointments"].find_one(
-            {"booking_workflow_id": workflow_id, "status": "FAILED"}
+        lambda: stack.mongo["appointments"].find_one(
+            {"booking_workflow_id": wid, "status": "FAILED"}
         )
     )
-    assert invoices(billing, stored["_id"]) == []
+    assert stack.invoices(stored["_id"]) == []
 
 
 def test_billing_refusing_the_late_invoice_withdraws_the_booking(
-    api: httpx.Client,
-    billing: httpx.Client,
-    mongo: Database[dict[str, Any]],
-    retrying: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
     """Past the commit point there is no FAILED: the booking is cancelled, its slot freed."""
-    workflow_id, created = booked_while_billing_is_down(api, billing, slots)
-    billing.put("/_sim/faults", json={"mode": "refuse"}).raise_for_status()
-    eventually(lambda: describe_workflow(retrying, workflow_id).status.name == "FAILED")
-    stored = mongo["appointments"].find_one({"_id": created["id"]})
-    assert stored is not None
+    wid, created = booked_while_billing_is_down(stack, slots)
+    stack.fault("billing", "refuse")
+    eventually(lambda: run_of(stack, wid).status.name == "FAILED")
+    stored = stack.stored(created["id"])
     assert (stored["status"], stored["invoice_id"]) == ("CANCELLED", None)
-    assert event_types(mongo, created["id"])[-1] == "appointment.cancelled"
-    with httpx.Client(base_url=retrying.peer_url("doctor"), timeout=10) as doctor:
-        assert doctor.get(f"/holds/{created['hold_id']}").json()["status"] == "RELEASED"
-    run = describe_workflow(retrying, workflow_id)
-    assert run.typed_search_attributes[BOOKING_STATUS] == "REJECTED"
+    assert event_types(stack.mongo, created["id"])[-1] == "appointment.cancelled"
+    assert stack.hold(created["hold_id"])["status"] == "RELEASED"
+    assert run_of(stack, wid).typed_search_attributes[BOOKING_STATUS] == "REJECTED"
 
 
 async def _replays(service: LocalService, appointment_id: str) -> bool:

@@ -1,19 +1,32 @@
 """Booking over HTTP on the real local stack: the saga's effects in MongoDB, at the
-simulators and in Temporal, idempotency, double booking, and a failing Billing."""
+simulators and in Temporal, one Idempotency-Key sent at once, the peers' refusals, a
+failing Billing, a saga past the wait budget, and the log lines of one request. The
+booking rules and the bodies the door refuses are tests/unit's (application/
+test_booking.py, api/test_rest_door.py); a slot taken by a stampede, test_faults_races'."""
 
 from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from pymongo.database import Database
 
-from localstack.service import LocalService
-from tests.e2e.conftest import Slots, describe_workflow, log_lines
+from messaging.contract import validate_envelope
+from tests.e2e.conftest import Slots
+from tests.e2e.support import (
+    DOCTOR,
+    PATIENT,
+    Stack,
+    book,
+    booking,
+    counts,
+    describe_workflow,
+    events_of,
+    log_lines,
+    problem_type,
+)
 from tests.waiting import eventually
 from workflows.search_attributes import (
     APPOINTMENT_ID,
@@ -24,51 +37,28 @@ from workflows.search_attributes import (
 
 pytestmark = pytest.mark.e2e
 
-PATIENT = "pat-anna-schmidt"
-DOCTOR = "doc-on-call"
-
 
 def body(start: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "patient_id": PATIENT,
-        "doctor_id": DOCTOR,
-        "start": start,
-        "duration_minutes": 15,
-        "reason": "Persistent cough",
-        **extra,
-    }
-
-
-def book(api: httpx.Client, payload: dict[str, Any], key: str | None = None) -> httpx.Response:
-    return api.post(
-        "/api/v1/appointments", json=payload, headers={"Idempotency-Key": key or str(uuid.uuid4())}
-    )
+    return booking(start, reason="Persistent cough", **extra)
 
 
 def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_run(
-    api: httpx.Client,
-    peers: dict[str, httpx.Client],
-    mongo: Database[dict[str, Any]],
-    service: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
     key = str(uuid.uuid4())
-    answer = book(api, body(slots.next()), key)
+    answer = book(stack.api, body(slots.next()), key)
 
     assert answer.status_code == 201, answer.text
     created = answer.json()
-    assert created["status"] == "SCHEDULED"
-    assert created["fhir_status"] == "booked"
+    assert (created["status"], created["fhir_status"]) == ("SCHEDULED", "booked")
     assert answer.headers["Location"] == f"/api/v1/appointments/{created['id']}"
     assert answer.headers["X-Request-ID"]
 
-    stored = mongo["appointments"].find_one({"_id": created["id"]})
-    assert stored is not None
-    assert stored["status"] == "SCHEDULED"
-    assert stored["version"] == 2
+    stored = stack.stored(created["id"])
+    assert (stored["status"], stored["version"]) == ("SCHEDULED", 2)
     assert stored["invoice_id"] == created["invoice_id"]
 
-    events = list(mongo["appointment_events"].find({"appointment_id": created["id"]}).sort("seq"))
+    events = events_of(stack.mongo, created["id"])
     assert [(e["seq"], e["type"]) for e in events] == [
         (1, "appointment.requested"),
         (2, "appointment.scheduled"),
@@ -77,149 +67,126 @@ def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_
     assert all(e["run_id"] for e in events)
     assert events[0]["request_id"] == answer.headers["X-Request-ID"]
 
-    outbox = list(mongo["outbox_events"].find({"key": created["id"]}).sort("created_at"))
+    outbox = list(stack.mongo["outbox_events"].find({"key": created["id"]}).sort("created_at"))
     assert [o["_id"] for o in outbox] == [e["_id"] for e in events]
-    envelope = outbox[-1]["envelope"]
-    assert set(envelope) == {
-        "event_id",
-        "type",
-        "schema_version",
-        "occurred_at",
-        "appointment_id",
-        "actor",
-        "data",
-    }
-    assert envelope["data"]["status"] == "SCHEDULED"
+    for row in outbox:
+        validate_envelope(row["envelope"])  # the event contract (messaging/schemas)
+    assert outbox[-1]["envelope"]["data"]["status"] == "SCHEDULED"
     # Whether the relay has published them yet is test_events_flow's business.
 
-    invoices = peers["billing"].get("/invoices", params={"appointment_id": created["id"]}).json()
+    invoices = stack.invoices(created["id"])
     assert [(i["id"], i["status"]) for i in invoices] == [(created["invoice_id"], "OPEN")]
-    holds = peers["doctor"].get("/holds", params={"doctor_id": DOCTOR}).json()
-    assert {h["id"]: h["status"] for h in holds}[created["hold_id"]] == "CONFIRMED"
+    assert stack.hold(created["hold_id"])["status"] == "CONFIRMED"
 
-    run = describe_workflow(service, f"booking-{key}")
+    run = describe_workflow(stack.service, f"booking-{key}")
     assert run.status.name == "COMPLETED"
     attributes = run.typed_search_attributes
-    assert attributes[APPOINTMENT_ID] == created["id"]
-    assert attributes[PATIENT_ID] == PATIENT
-    assert attributes[DOCTOR_ID] == DOCTOR
-    assert attributes[BOOKING_STATUS] == "SCHEDULED"
+    assert (attributes[APPOINTMENT_ID], attributes[BOOKING_STATUS]) == (created["id"], "SCHEDULED")
+    assert (attributes[PATIENT_ID], attributes[DOCTOR_ID]) == (PATIENT, DOCTOR)
 
-    fetched = api.get(answer.headers["Location"])
-    assert fetched.status_code == 200
-    assert fetched.json() == created
+    fetched = stack.api.get(answer.headers["Location"])
+    assert (fetched.status_code, fetched.json()) == (200, created)
 
 
-def test_the_same_idempotency_key_gives_one_appointment(
-    api: httpx.Client, mongo: Database[dict[str, Any]], slots: Slots
-) -> None:
+def test_one_idempotency_key_sent_at_once_gives_one_appointment(stack: Stack, slots: Slots) -> None:
     key = str(uuid.uuid4())
     payload = body(slots.next())
     with ThreadPoolExecutor(max_workers=4) as pool:
-        concurrent = list(pool.map(lambda _: book(api, payload, key), range(4)))
-    after = book(api, payload, key)
+        concurrent = list(pool.map(lambda _: book(stack.api, payload, key), range(4)))
+    after = book(stack.api, payload, key)
+    other = book(stack.api, body(slots.next()), key)
 
     answers = [*concurrent, after]
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["id"] for a in answers}) == 1
-    assert mongo["appointments"].count_documents({"booking_workflow_id": f"booking-{key}"}) == 1
+    appointments = stack.mongo["appointments"]
+    assert appointments.count_documents({"booking_workflow_id": f"booking-{key}"}) == 1
+    # The key of a run that ended, with another request: refused by what Temporal kept.
+    assert (other.status_code, problem_type(other)) == (422, "idempotency-key-reused")
 
 
-def test_the_same_key_with_another_request_is_refused(api: httpx.Client, slots: Slots) -> None:
-    key = str(uuid.uuid4())
-    assert book(api, body(slots.next()), key).status_code == 201
-    reused = book(api, body(slots.next()), key)
-    assert reused.status_code == 422
-    assert reused.json()["type"].endswith("/idempotency-key-reused")
-
-
-def test_a_second_booking_of_the_same_slot_gets_409(
-    api: httpx.Client, mongo: Database[dict[str, Any]], slots: Slots
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"patient_id": "pat-nobody"}, "patient-not-found"),
+        ({"doctor_id": "doc-nobody"}, "doctor-not-found"),
+        ({"start": "off the grid"}, "slot-not-offered"),
+    ],
+    ids=["the Patient Service", "the Doctor Service", "the doctor's grid"],
+)
+def test_a_booking_a_peer_refuses_is_a_422_and_leaves_nothing_anywhere(
+    change: dict[str, Any], problem: str, stack: Stack, slots: Slots
 ) -> None:
     start = slots.next()
-    first = book(api, body(start))
-    assert first.status_code == 201
-    second = book(api, body(start, patient_id="pat-ben-okafor"))
+    if change.get("start"):  # the on-call doctor's grid is 15 minutes
+        change = {"start": (datetime.fromisoformat(start) + timedelta(minutes=5)).isoformat()}
 
-    assert second.status_code == 409
-    assert second.headers["content-type"] == "application/problem+json"
-    assert second.json()["type"].endswith("/slot-unavailable")
-    active = mongo["appointments"].count_documents(
-        {"doctor_id": DOCTOR, "start": _utc(start), "status": {"$in": ["PENDING", "SCHEDULED"]}}
-    )
-    assert active == 1
+    def everything() -> tuple[dict[str, int], int, int]:
+        peers = stack.peers
+        holds, invoices = peers["doctor"].get("/holds"), peers["billing"].get("/invoices")
+        return counts(stack.mongo), len(holds.json()), len(invoices.json())
 
+    before = everything()
+    answer = book(stack.api, body(start) | change)
 
-def _utc(iso: str) -> datetime:
-    return datetime.fromisoformat(iso).astimezone(UTC)
+    assert (answer.status_code, problem_type(answer)) == (422, problem)
+    assert everything() == before
 
 
 def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_invoice(
-    api: httpx.Client,
-    peers: dict[str, httpx.Client],
-    mongo: Database[dict[str, Any]],
-    service: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
-    peers["billing"].put("/_sim/faults", json={"mode": "fail"}).raise_for_status()
+    stack.fault("billing", "fail")
     key = str(uuid.uuid4())
     start = slots.next()
-    answer = book(api, body(start), key)
+    answer = book(stack.api, body(start), key)
 
     assert answer.status_code == 503, answer.text
     assert answer.json()["type"].endswith("/booking-failed")
     stored = eventually(
-        lambda: mongo["appointments"].find_one(
+        lambda: stack.mongo["appointments"].find_one(
             {"booking_workflow_id": f"booking-{key}", "status": "FAILED"}
         )
     )
-    events = list(mongo["appointment_events"].find({"appointment_id": stored["_id"]}).sort("seq"))
-    assert [e["type"] for e in events] == ["appointment.requested", "appointment.booking_failed"]
-    holds = peers["doctor"].get("/holds", params={"doctor_id": DOCTOR}).json()
-    assert {h["id"]: h["status"] for h in holds}[stored["hold_id"]] == "RELEASED"
+    assert [e["type"] for e in events_of(stack.mongo, stored["_id"])] == [
+        "appointment.requested",
+        "appointment.booking_failed",
+    ]
+    assert stack.hold(stored["hold_id"])["status"] == "RELEASED"
 
     # Billing comes back: the void compensation finds nothing to void, the saga ends.
-    peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
-    eventually(lambda: describe_workflow(service, f"booking-{key}").status.name == "FAILED")
-    invoices = peers["billing"].get("/invoices", params={"appointment_id": stored["_id"]}).json()
-    assert invoices == []
+    stack.fault("billing", "ok")
+    eventually(lambda: describe_workflow(stack.service, f"booking-{key}").status.name == "FAILED")
+    assert stack.invoices(stored["_id"]) == []
     # The slot is free again: someone else can book it.
-    assert book(api, body(start, patient_id="pat-ben-okafor")).status_code == 201
+    assert book(stack.api, body(start, patient_id="pat-ben-okafor")).status_code == 201
 
 
 def test_a_saga_outlasting_the_wait_budget_answers_202_with_a_location_that_resolves(
-    api: httpx.Client, peers: dict[str, httpx.Client], slots: Slots
+    stack: Stack, slots: Slots
 ) -> None:
-    peers["doctor"].put(
-        "/_sim/faults", json={"mode": "slow", "delay_seconds": 1.0, "times": 2}
-    ).raise_for_status()
-    answer = api.post(
-        "/api/v1/appointments",
-        json=body(slots.next()),
-        headers={"Idempotency-Key": str(uuid.uuid4()), "Prefer": "respond-async"},
-    )
+    stack.fault("doctor", "slow", delay_seconds=1.0, times=2)
+    answer = book(stack.api, body(slots.next()), prefer="respond-async")
     assert answer.status_code == 202, answer.text
     location = answer.headers["Location"]
     assert answer.json()["appointment_id"] in location
 
-    pending = api.get(location)
+    pending = stack.api.get(location)
     assert pending.status_code == 200
     assert pending.json()["status"] in {"PENDING", "SCHEDULED"}
-    final = eventually(lambda: (r := api.get(location).json())["status"] == "SCHEDULED" and r)
+    final = eventually(
+        lambda: (found := stack.api.get(location).json())["status"] == "SCHEDULED" and found
+    )
     assert final["id"] == answer.json()["appointment_id"]
 
 
-def test_one_request_id_finds_every_log_line_of_a_booking(
-    api: httpx.Client, service: LocalService, slots: Slots
-) -> None:
+def test_one_request_id_finds_every_log_line_of_a_booking(stack: Stack, slots: Slots) -> None:
     request_id = uuid.uuid4().hex
-    answer = api.post(
-        "/api/v1/appointments",
-        json=body(slots.next()),
-        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Request-ID": request_id},
+    answer = stack.api.post(
+        "/api/v1/appointments", json=body(slots.next()), headers={"X-Request-ID": request_id}
     )
     assert answer.status_code == 201
 
-    assert [line["status"] for line in log_lines(service, "api", request_id)] == [201]
-    activities = {line["activity"] for line in log_lines(service, "worker", request_id)}
+    assert [line["status"] for line in log_lines(stack.service, "api", request_id)] == [201]
+    activities = {line["activity"] for line in log_lines(stack.service, "worker", request_id)}
     assert {"validate_patient", "reserve_slot", "persist_pending", "mark_scheduled"} <= activities

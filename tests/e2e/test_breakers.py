@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from typing import Any
+from functools import partial
 
-import httpx
 import pytest
-from pymongo.database import Database
 
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, describe_workflow
+from tests.e2e.conftest import Slots
+from tests.e2e.support import Stack, book_run, describe_workflow
 from tests.waiting import eventually
 from workflows.booking import BookingWorkflow
 from workflows.client import connect_temporal
@@ -30,22 +28,6 @@ pytestmark = pytest.mark.e2e
 # Generous for any reset time up to the default 15 s: the compensations that wait for the
 # breaker retry within about twice the reset time.
 BREAKER_WITHIN = 40.0
-
-
-def booking(start: str) -> dict[str, Any]:
-    return {
-        "patient_id": "pat-anna-schmidt",
-        "doctor_id": "doc-on-call",
-        "start": start,
-        "duration_minutes": 15,
-    }
-
-
-def book(api: httpx.Client, start: str, prefer: str | None = None) -> tuple[str, httpx.Response]:
-    key = str(uuid.uuid4())
-    headers = {"Idempotency-Key": key} | ({"Prefer": prefer} if prefer else {})
-    answer = api.post("/api/v1/appointments", json=booking(start), headers=headers)
-    return f"booking-{key}", answer
 
 
 def progress(service: LocalService, workflow_id: str) -> BookingProgress | None:
@@ -63,6 +45,10 @@ def failure_type(service: LocalService, workflow_id: str) -> str | None:
     return answer.error_type if answer else None
 
 
+def ended_failed(service: LocalService, workflow_id: str) -> bool:
+    return bool(describe_workflow(service, workflow_id).status.name == "FAILED")
+
+
 def billing_breaker(service: LocalService) -> list[str]:
     """The worker's billing breaker's states, oldest first, from its JSON log."""
     text = (service.infra.log_dir / "worker.log").read_text()
@@ -71,24 +57,21 @@ def billing_breaker(service: LocalService) -> list[str]:
 
 
 def test_a_billing_outage_opens_the_workers_breaker_and_its_recovery_closes_it(
-    api: httpx.Client,
-    peers: dict[str, httpx.Client],
-    mongo: Database[dict[str, Any]],
-    service: LocalService,
-    slots: Slots,
+    stack: Stack, slots: Slots
 ) -> None:
+    api, service = stack.api, stack.service
     seen = len(billing_breaker(service))
-    peers["billing"].put("/_sim/faults", json={"mode": "fail"}).raise_for_status()
+    stack.fault("billing", "fail")
 
     # The first booking spends its invoice retries on the failing Billing: that opens it.
-    first, answer = book(api, slots.next(), prefer="respond-async")
+    first, answer = book_run(api, slots.next(), prefer="respond-async")
     assert answer.status_code == 202, answer.text
     eventually(lambda: "open" in billing_breaker(service)[seen:], what="billing breaker open")
     # (a fault, or fast already if an earlier test left failures counted)
     assert eventually(lambda: failure_type(service, first)) in {"BookingFailed", "PeerCircuitOpen"}
 
     # The next one does not even ask Billing: it fails fast and compensates.
-    second, answer = book(api, slots.next(), prefer="wait=3")
+    second, answer = book_run(api, slots.next(), prefer="wait=3")
     assert answer.status_code == 503, answer.text
     assert answer.json()["type"].endswith("/booking-failed")
     assert answer.headers["retry-after"]
@@ -103,27 +86,23 @@ def test_a_billing_outage_opens_the_workers_breaker_and_its_recovery_closes_it(
 
     # Billing is back: after the reset time one trial call (a waiting compensation's, or
     # a booking's) closes the breaker, and bookings succeed again.
-    peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
+    stack.fault("billing", "ok")
     eventually(
         lambda: billing_breaker(service)[-1:] == ["closed"],
         within=BREAKER_WITHIN,
         what="billing breaker closed",
     )
-    _, answer = book(api, slots.next())
+    _, answer = book_run(api, slots.next())
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "SCHEDULED"
 
     # Both failed bookings compensated: FAILED, their holds released, no invoice left open.
-    for workflow_id in (first, second):
+    for run in (first, second):
         eventually(
-            lambda wid=workflow_id: describe_workflow(service, wid).status.name == "FAILED",
-            within=BREAKER_WITHIN,
-            what=f"{workflow_id} compensated",
+            partial(ended_failed, service, run), within=BREAKER_WITHIN, what=f"{run} compensated"
         )
-        stored = mongo["appointments"].find_one({"booking_workflow_id": workflow_id})
+        stored = stack.mongo["appointments"].find_one({"booking_workflow_id": run})
         assert stored is not None
         assert stored["status"] == "FAILED"
-        hold = peers["doctor"].get(f"/holds/{stored['hold_id']}").json()
-        assert hold["status"] == "RELEASED"
-        invoices = peers["billing"].get("/invoices", params={"appointment_id": stored["_id"]})
-        assert [i for i in invoices.json() if i["status"] == "OPEN"] == []
+        assert stack.hold(stored["hold_id"])["status"] == "RELEASED"
+        assert [i for i in stack.invoices(stored["_id"]) if i["status"] == "OPEN"] == []

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from typing import Any
 
 import httpx
@@ -21,11 +20,11 @@ from localstack.service import LocalService
 from messaging.contract import validate_envelope
 from tests.e2e.conftest import Slots
 from tests.e2e.faults import read_topic_until
+from tests.e2e.support import DOCTOR, booked, changed, graphql
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-DOCTOR = "doc-on-call"
 PATIENT = "pat-hugo-moreau"
 
 
@@ -33,40 +32,13 @@ def envelopes_of(records: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records]
 
 
-def book(api: httpx.Client, start: str) -> dict[str, Any]:
-    answer = api.post(
-        "/api/v1/appointments",
-        json={"patient_id": PATIENT, "doctor_id": DOCTOR, "start": start, "duration_minutes": 15},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-def change(api: httpx.Client, appointment_id: str, what: str, body: dict[str, Any]) -> Any:
-    answer = api.post(
-        f"/api/v1/appointments/{appointment_id}/{what}",
-        json=body,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def graphql(api: httpx.Client, query: str, **variables: Any) -> Any:
-    answer = api.post("/graphql", json={"query": query, "variables": variables})
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def test_booking_reschedule_and_cancel_reach_kafka_the_view_graphql_and_notifications(
     service: LocalService, api: httpx.Client, mongo: Database[dict[str, Any]], slots: Slots
 ) -> None:
-    booked = book(api, slots.next(DOCTOR))
-    appointment_id = booked["id"]
+    appointment_id = booked(api, slots.next(DOCTOR), PATIENT)["id"]
     moved_to = slots.next(DOCTOR)
-    change(api, appointment_id, "reschedule", {"start": moved_to})
-    cancelled = change(api, appointment_id, "cancel", {"reason": "moving away"})
+    changed(api, appointment_id, "reschedule", start=moved_to)
+    cancelled = changed(api, appointment_id, "cancel", reason="moving away")
     assert cancelled["status"] == "CANCELLED"
 
     # Kafka: every event, in the order they happened, each one valid by the contract.
@@ -104,7 +76,7 @@ def test_booking_reschedule_and_cancel_reach_kafka_the_view_graphql_and_notifica
     # GraphQL answers from the same view.
     answer = graphql(
         api, "query($id: ID!) { appointment(id: $id) { id status start } }", id=appointment_id
-    )
+    ).json()
     assert answer["data"]["appointment"]["status"] == "CANCELLED", answer
 
     # The Notification Service's stand-in: one message per event a patient hears of.
@@ -133,7 +105,7 @@ def test_events_written_while_kafka_is_down_flow_once_it_is_back(
     try:
         # Booking needs no Kafka: the events wait in the outbox, written in the same
         # transaction as the appointment.
-        ids = {book(api, slots.next(DOCTOR))["id"] for _ in range(3)}
+        ids = {booked(api, slots.next(DOCTOR), PATIENT)["id"] for _ in range(3)}
         waiting = mongo["outbox_events"].count_documents(
             {"key": {"$in": sorted(ids)}, "published_at": None}
         )

@@ -16,19 +16,15 @@ import pytest
 from tests.e2e.conftest import Slots
 from tests.e2e.faults import (
     PATIENTS,
-    Stack,
     assert_on_topic,
     assert_outbox_drained,
     assert_settled,
-    book,
-    booking,
-    relay_restored,
+    restored,
     running_sagas,
     unread_by_broker,
     wait_sagas_ended,
-    worker_restored,
-    workflow_id,
 )
+from tests.e2e.support import Stack, book, booking, workflow_id
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -56,9 +52,9 @@ def test_a_worker_killed_mid_saga_finishes_every_booking_once_restarted(
 
     def start_booking(i: int) -> httpx.Response:
         body = booking(starts[i], PATIENTS[i % len(PATIENTS)])
-        return book(stack.api, body, keys[i], respond_async=True)
+        return book(stack.api, body, keys[i], prefer="respond-async")
 
-    with worker_restored(service):
+    with restored(service.worker):
         with ThreadPoolExecutor(max_workers=SAGAS) as pool:
             answers = list(pool.map(start_booking, range(SAGAS)))
         assert [a.status_code for a in answers] == [202] * SAGAS, [a.text for a in answers]
@@ -117,7 +113,7 @@ def test_a_relay_killed_mid_batch_loses_no_event(stack: Stack, slots: Slots) -> 
     ids = [book_one(0)]
     assert_outbox_drained(stack, ids, within=30)
     frozen: list[str] = []
-    with relay_restored(service):
+    with restored(service.relay):
         os.killpg(broker, signal.SIGSTOP)
         try:
             frozen += [book_one(i) for i in range(1, 5)]

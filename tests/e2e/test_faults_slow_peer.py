@@ -12,14 +12,11 @@ import pytest
 from tests.e2e.conftest import Slots
 from tests.e2e.faults import (
     PATIENTS,
-    Stack,
     assert_on_topic,
     assert_settled,
-    book,
-    booking,
     wait_sagas_ended,
-    workflow_id,
 )
+from tests.e2e.support import Stack, book, booking, workflow_id
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +38,7 @@ def test_a_doctor_slower_than_its_timeout_makes_the_saga_undo_everything(
     appointments = stack.mongo["appointments"]
     stack.fault("billing", "slow", delay_seconds=1.5)  # below the 2 s peer timeout
 
-    accepted = book(stack.api, body, key, respond_async=True)
+    accepted = book(stack.api, body, key, prefer="respond-async")
     assert accepted.status_code == 202, accepted.text
     appointment_id = accepted.json()["appointment_id"]
     try:

@@ -4,9 +4,6 @@ shows the completed BookingWorkflow and how long its steps took."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from localstack.servers import HOST
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots
+from tests.e2e.support import book, booking
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -54,22 +52,6 @@ def worker_metrics(service: LocalService) -> str:
     return f"http://{HOST}:{service.ports.worker_metrics}/metrics"
 
 
-def book_one(api: httpx.Client, slots: Slots) -> dict[str, Any]:
-    answer = api.post(
-        "/api/v1/appointments",
-        json={
-            "patient_id": "pat-anna-schmidt",
-            "doctor_id": "doc-on-call",
-            "start": slots.next(),
-            "duration_minutes": 15,
-        },
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert answer.status_code in (201, 202), answer.text
-    created: dict[str, Any] = answer.json()
-    return created
-
-
 def test_one_booking_shows_on_the_api_and_the_worker_metrics(
     service: LocalService,
     api: httpx.Client,
@@ -81,7 +63,9 @@ def test_one_booking_shows_on_the_api_and_the_worker_metrics(
     completed = {"workflow": "BookingWorkflow", "outcome": "completed"}
     before = scrape(worker_metrics)
 
-    created = book_one(api, slots)
+    answer = book(api, booking(slots.next()))
+    assert answer.status_code in (201, 202), answer.text
+    created = answer.json()
 
     # The worker: the saga completed once more, and each of its steps was timed.
     def counted() -> Samples | None:

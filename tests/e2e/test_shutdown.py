@@ -14,17 +14,19 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from localstack.processes import ManagedProcess
 from localstack.service import LocalService
-from tests.e2e.conftest import Slots, log_lines
+from tests.e2e.conftest import Slots
+from tests.e2e.support import book, booking, logged, workflow_id
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
+
+PATIENT = "pat-greta-lindqvist"
 
 
 def stopped_cleanly(process: ManagedProcess) -> int | None:
@@ -48,15 +50,6 @@ def slow_billing(peers: dict[str, httpx.Client]) -> Iterator[None]:
     peers["billing"].put("/_sim/faults", json={"mode": "ok"}).raise_for_status()
 
 
-def booking(slot: str) -> dict[str, Any]:
-    return {
-        "patient_id": "pat-greta-lindqvist",
-        "doctor_id": "doc-on-call",
-        "start": slot,
-        "duration_minutes": 15,
-    }
-
-
 @pytest.mark.parametrize("name", ["relay", "projector", "notifications"])
 def test_the_background_processes_exit_0_on_sigterm(service: LocalService, name: str) -> None:
     assert stopped_cleanly(getattr(service, name)) == 0
@@ -69,17 +62,11 @@ def test_the_api_answers_the_request_in_flight_then_exits_0(
     answers: list[httpx.Response] = []
     key = str(uuid.uuid4())
     request = threading.Thread(
-        target=lambda: answers.append(
-            api.post(
-                "/api/v1/appointments",
-                json=booking(slots.next()),
-                headers={"Idempotency-Key": key},
-            )
-        )
+        target=lambda: answers.append(book(api, booking(slots.next(), PATIENT), key))
     )
     request.start()
     # The saga waits on Billing now, and the API holds the request open meanwhile.
-    eventually(lambda: _waits_on_billing(service, f"booking-{key}"), what="the saga invoices")
+    eventually(lambda: _waits_on_billing(service, workflow_id(key)), what="the saga invoices")
     code = stopped_cleanly(service.api)
     request.join(timeout=60)
     assert code == 0
@@ -91,14 +78,10 @@ def test_the_worker_exits_0_and_the_saga_it_ran_still_books(
     service: LocalService, api: httpx.Client, slots: Slots
 ) -> None:
     key = str(uuid.uuid4())
-    answer = api.post(
-        "/api/v1/appointments",
-        json=booking(slots.next()),
-        headers={"Idempotency-Key": key, "Prefer": "respond-async"},
-    )
+    answer = book(api, booking(slots.next(), PATIENT), key, prefer="respond-async")
     assert answer.status_code == 202, answer.text
     location = answer.headers["Location"]
-    eventually(lambda: _waits_on_billing(service, f"booking-{key}"), what="the saga invoices")
+    eventually(lambda: _waits_on_billing(service, workflow_id(key)), what="the saga invoices")
 
     assert stopped_cleanly(service.worker) == 0
 
@@ -117,7 +100,7 @@ def _waits_on_billing(service: LocalService, workflow_id: str) -> bool:
     so Temporal lists no pending activity, and queries wait for the workflow task."""
     persisted = [
         line
-        for line in log_lines(service, "worker", workflow_id, timeout=0)
+        for line in logged(service, "worker", workflow_id)
         if "persisted PENDING" in line["message"]
     ]
     return bool(persisted)

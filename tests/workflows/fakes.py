@@ -1,5 +1,5 @@
-"""Fake activities with the real activities' names: they record each call and fail on
-demand, so every saga path can be driven without peers or a database."""
+"""Fake activities with the real activities' names and input types: they record each call
+and fail on demand, so every saga path can be driven without peers or a database."""
 
 from __future__ import annotations
 
@@ -13,32 +13,19 @@ from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from activities.appointments import AppointmentActivities
 from activities.models import (
-    AppointmentRef,
     AppointmentSnapshot,
-    Cancel,
     CancellationPlan,
     DeferredInvoice,
-    FeeOrder,
     HeldSlot,
-    HoldAction,
-    InvoiceOrder,
-    InvoiceRecord,
     InvoiceRecorded,
-    InvoiceRef,
-    InvoiceVoid,
     IssuedInvoice,
-    Move,
-    NewAppointment,
-    PatientCheck,
-    RescheduleCheck,
     ReschedulePlan,
-    SlotCheck,
-    SlotReservation,
-    StatusChange,
-    Withdrawal,
     Withdrawn,
 )
+from activities.peers import PeerActivities
+from tests.waiting import eventually_async
 
 
 def refusal(error_type: str, detail: str = "refused") -> ApplicationError:
@@ -66,12 +53,12 @@ async def settled(handle: WorkflowHandle[Any, Any], activity_type: str) -> None:
     """Wait until the run no longer lists ``activity_type`` as pending: a cancelled step
     whose fake was let go has reported back (see conftest.workflow_env: it must, while the
     run is still open)."""
-    for _ in range(200):
+
+    async def reported() -> bool:
         pending = (await handle.describe()).raw_description.pending_activities
-        if all(p.activity_type.name != activity_type for p in pending):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{activity_type} is still pending")
+        return all(p.activity_type.name != activity_type for p in pending)
+
+    await eventually_async(reported, 10.0, f"{activity_type} is no longer pending")
 
 
 @dataclass
@@ -116,141 +103,76 @@ class FakeWorld:
         return self.calls.count(step)
 
     def activities(self) -> list[Callable[..., object]]:
-        world = self
+        """A fake of every activity the worker runs, by its name and input type: it records
+        the call (``_run``), then answers what ``ANSWERS`` says (None if it does not)."""
+        return [self._fake(name, arg_types) for name, arg_types in REAL_ACTIVITIES]
 
-        @activity.defn(name="validate_patient")
-        async def validate_patient(check: PatientCheck) -> None:
-            await world._run("validate_patient", check)
+    def _fake(self, name: str, arg_types: list[type] | None) -> Callable[..., object]:
+        world, answer, named_by = self, ANSWERS.get(name), CALLS_NAMED_BY.get(name)
 
-        @activity.defn(name="check_availability")
-        async def check_availability(check: SlotCheck) -> None:
-            await world._run("check_availability", check)
+        async def fake(arg: Any) -> Any:
+            await world._run(named_by(arg) if named_by else name, arg)
+            return answer(world, arg) if answer else None
 
-        @activity.defn(name="reserve_slot")
-        async def reserve_slot(reservation: SlotReservation) -> HeldSlot:
-            await world._run("reserve_slot", reservation)
-            taken = activity.info().current_attempt_scheduled_time
-            return HeldSlot(hold_id="hold-1", expires_at=taken + world.hold_lifetime)
+        # The input's type, as the real activity's: what Temporal decodes the payload into.
+        fake.__annotations__ = {"arg": (arg_types or [Any])[0]}
+        return activity.defn(name=name)(fake)
 
-        @activity.defn(name="release_slot")
-        async def release_slot(reservation: SlotReservation) -> None:
-            await world._run("release_slot", reservation)
 
-        @activity.defn(name="confirm_slot")
-        async def confirm_slot(action: HoldAction) -> None:
-            await world._run("confirm_slot", action)
+# The worker's activities (activities/), whose names and input types the fakes take.
+REAL_ACTIVITIES = [
+    (definition.name, definition.arg_types)
+    for kind in (AppointmentActivities, PeerActivities)
+    for member in vars(kind).values()
+    if callable(member)
+    and (definition := activity._Definition.from_callable(member))
+    and definition.name
+]
 
-        @activity.defn(name="persist_pending")
-        async def persist_pending(new: NewAppointment) -> AppointmentSnapshot:
-            await world._run("persist_pending", new)
-            return AppointmentSnapshot(
-                appointment_id=new.appointment_id, status="PENDING", version=1
-            )
 
-        @activity.defn(name="create_invoice")
-        async def create_invoice(order: InvoiceOrder) -> IssuedInvoice:
-            await world._run("create_invoice", order)
-            return IssuedInvoice(invoice_id="inv-1")
+def snapshot(status: str, version: int) -> Callable[[FakeWorld, Any], AppointmentSnapshot]:
+    """What a step of the store answers: the appointment it was given, now ``status``."""
+    return lambda _, arg: AppointmentSnapshot(
+        appointment_id=arg.appointment_id, status=status, version=version
+    )
 
-        @activity.defn(name="create_invoice_when_billing_is_back")
-        async def create_invoice_when_billing_is_back(order: InvoiceOrder) -> DeferredInvoice:
-            await world._run("create_invoice_when_billing_is_back", order)
-            return DeferredInvoice(invoice_id="inv-late" if world.awaits_invoice else None)
 
-        @activity.defn(name="record_invoice")
-        async def record_invoice(record: InvoiceRecord) -> InvoiceRecorded:
-            await world._run("record_invoice", record)
-            return InvoiceRecorded(recorded=world.invoice_wanted)
+# What a fake answers once its step worked, from the world and the step's input.
+ANSWERS: dict[str, Callable[[FakeWorld, Any], object]] = {
+    "reserve_slot": lambda world, _: HeldSlot(
+        hold_id="hold-1",
+        expires_at=activity.info().current_attempt_scheduled_time + world.hold_lifetime,
+    ),
+    "persist_pending": snapshot("PENDING", 1),
+    "create_invoice": lambda *_: IssuedInvoice(invoice_id="inv-1"),
+    "create_invoice_when_billing_is_back": lambda world, _: DeferredInvoice(
+        invoice_id="inv-late" if world.awaits_invoice else None
+    ),
+    "record_invoice": lambda world, _: InvoiceRecorded(recorded=world.invoice_wanted),
+    "withdraw_booking": lambda world, _: Withdrawn(withdrawn=world.withdrawable),
+    "mark_scheduled": snapshot("SCHEDULED", 2),
+    "prepare_cancellation": lambda world, _: CancellationPlan(
+        version=3,
+        patient_id="pat-1",
+        hold_id="hold-old",
+        invoice_id="inv-old",
+        fee_cents=world.fee_cents,
+    ),
+    "issue_fee": lambda *_: IssuedInvoice(invoice_id="inv-fee"),
+    "mark_cancelled": snapshot("CANCELLED", 4),
+    "prepare_reschedule": lambda _, check: ReschedulePlan(
+        version=3,
+        patient_id="pat-1",
+        doctor_id="doc-1",
+        duration_minutes=check.duration_minutes or 30,
+        old_hold_id="hold-old",
+        old_invoice_id="inv-old",
+    ),
+    "move_appointment": snapshot("SCHEDULED", 4),
+}
 
-        @activity.defn(name="withdraw_booking")
-        async def withdraw_booking(withdrawal: Withdrawal) -> Withdrawn:
-            await world._run("withdraw_booking", withdrawal)
-            return Withdrawn(withdrawn=world.withdrawable)
-
-        @activity.defn(name="void_invoice")
-        async def void_invoice(void: InvoiceVoid) -> None:
-            await world._run("void_invoice", void)
-
-        @activity.defn(name="mark_scheduled")
-        async def mark_scheduled(change: StatusChange) -> AppointmentSnapshot:
-            await world._run("mark_scheduled", change)
-            return AppointmentSnapshot(
-                appointment_id=change.appointment_id, status="SCHEDULED", version=2
-            )
-
-        @activity.defn(name="mark_failed")
-        async def mark_failed(change: StatusChange) -> None:
-            await world._run("mark_failed", change)
-
-        @activity.defn(name="prepare_cancellation")
-        async def prepare_cancellation(ref: AppointmentRef) -> CancellationPlan:
-            await world._run("prepare_cancellation", ref)
-            return CancellationPlan(
-                version=3,
-                patient_id="pat-1",
-                hold_id="hold-old",
-                invoice_id="inv-old",
-                fee_cents=world.fee_cents,
-            )
-
-        @activity.defn(name="issue_fee")
-        async def issue_fee(order: FeeOrder) -> IssuedInvoice:
-            await world._run("issue_fee", order)
-            return IssuedInvoice(invoice_id="inv-fee")
-
-        @activity.defn(name="void_invoice_id")
-        async def void_invoice_id(ref: InvoiceRef) -> None:
-            await world._run(f"void_invoice_id:{ref.invoice_id}", ref)
-
-        @activity.defn(name="release_hold")
-        async def release_hold(action: HoldAction) -> None:
-            await world._run(f"release_hold:{action.hold_id}", action)
-
-        @activity.defn(name="mark_cancelled")
-        async def mark_cancelled(cancel: Cancel) -> AppointmentSnapshot:
-            await world._run("mark_cancelled", cancel)
-            return AppointmentSnapshot(
-                appointment_id=cancel.appointment_id, status="CANCELLED", version=4
-            )
-
-        @activity.defn(name="prepare_reschedule")
-        async def prepare_reschedule(check: RescheduleCheck) -> ReschedulePlan:
-            await world._run("prepare_reschedule", check)
-            return ReschedulePlan(
-                version=3,
-                patient_id="pat-1",
-                doctor_id="doc-1",
-                duration_minutes=check.duration_minutes or 30,
-                old_hold_id="hold-old",
-                old_invoice_id="inv-old",
-            )
-
-        @activity.defn(name="move_appointment")
-        async def move_appointment(move: Move) -> AppointmentSnapshot:
-            await world._run("move_appointment", move)
-            return AppointmentSnapshot(
-                appointment_id=move.appointment_id, status="SCHEDULED", version=4
-            )
-
-        return [
-            prepare_cancellation,
-            issue_fee,
-            void_invoice_id,
-            release_hold,
-            mark_cancelled,
-            prepare_reschedule,
-            move_appointment,
-            validate_patient,
-            check_availability,
-            reserve_slot,
-            release_slot,
-            confirm_slot,
-            persist_pending,
-            create_invoice,
-            create_invoice_when_billing_is_back,
-            record_invoice,
-            withdraw_booking,
-            void_invoice,
-            mark_scheduled,
-            mark_failed,
-        ]
+# The steps a saga calls once per invoice or hold: their calls are recorded by its id.
+CALLS_NAMED_BY: dict[str, Callable[[Any], str]] = {
+    "void_invoice_id": lambda ref: f"void_invoice_id:{ref.invoice_id}",
+    "release_hold": lambda action: f"release_hold:{action.hold_id}",
+}

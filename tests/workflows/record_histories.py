@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
-
-from temporalio.worker import Worker
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.server import time_skipping_server
 from tests.workflows.test_booking_workflow import request as booking_request
-from tests.workflows.test_replay import CALLER, WORKFLOWS, runs
+from tests.workflows.test_replay import CALLER, history_of, runs
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.contracts.cancellation import CancellationRequest
@@ -67,18 +64,7 @@ async def record(suffix: str) -> None:
     async with time_skipping_server() as env:
         for name, run, arg, failures, settings in every:
             world = FakeWorld(failures=dict(failures), **settings)
-            queue = f"q-{uuid.uuid4()}"
-            async with Worker(
-                env.client, task_queue=queue, workflows=WORKFLOWS, activities=world.activities()
-            ):
-                handle = await env.client.start_workflow(
-                    run, arg, id=f"record-{name}-{uuid.uuid4()}", task_queue=queue
-                )
-                try:
-                    await handle.result()
-                except Exception:  # a compensated run fails on purpose
-                    assert name.endswith("compensated"), name
-            history = await handle.fetch_history()
+            history = await history_of(env.client, name, run, arg, world)
             (HISTORIES / f"{name}-{suffix}.json").write_text(history.to_json())
             print(f"{name}: {' '.join(world.calls)}")
 

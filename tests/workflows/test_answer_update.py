@@ -4,17 +4,26 @@ refuses a request that reuses the key with another body before anything is recor
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import booking_running, request
-from workflows.booking import BookingWorkflow
-from workflows.contracts.booking import KEY_REUSED, BookingStatus
+from workflows.contracts.booking import ANSWER_UPDATE, KEY_REUSED, BookingProgress, BookingStatus
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
+
+
+async def answer_of(handle: WorkflowHandle[Any, Any], fingerprint: str) -> BookingProgress:
+    """The update as the API sends it (adapters/temporal.py): by its contract's name."""
+    answer: BookingProgress = await handle.execute_update(
+        ANSWER_UPDATE, fingerprint, result_type=BookingProgress
+    )
+    return answer
 
 
 @pytest.fixture
@@ -27,7 +36,7 @@ async def test_the_answer_is_the_scheduled_booking(
 ) -> None:
     booking = request()
     async with booking_running(workflow_env, world, booking) as handle:
-        answer = await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
+        answer = await answer_of(handle, booking.fingerprint)
         outcome = await handle.result()
     assert answer.status == BookingStatus.SCHEDULED
     assert answer.appointment_id == booking.appointment_id == outcome.appointment_id
@@ -41,7 +50,7 @@ async def test_a_failed_saga_answers_its_failure_once_undone(
     booking = request()
     async with booking_running(workflow_env, world, booking) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
-            await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
+            await answer_of(handle, booking.fingerprint)
         described = await handle.describe()
     cause = caught.value.cause
     assert isinstance(cause, ApplicationError)
@@ -61,7 +70,7 @@ async def test_a_key_reused_with_another_body_is_refused_before_it_is_recorded(
     booking = request()
     async with booking_running(workflow_env, world, booking) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
-            await handle.execute_update(BookingWorkflow.answer, "another request's fingerprint")
+            await answer_of(handle, "another request's fingerprint")
         await handle.result()
         events = (await handle.fetch_history()).events
     cause = caught.value.cause
@@ -79,6 +88,6 @@ async def test_a_booking_that_waits_on_billing_is_answered_at_once(
     world.always_fail["create_invoice_when_billing_is_back"] = transient("billing: HTTP 503")
     booking = request(billing_outage_policy="retry", billing_retry_max_interval_seconds=30.0)
     async with booking_running(workflow_env, world, booking) as handle:
-        answer = await handle.execute_update(BookingWorkflow.answer, booking.fingerprint)
+        answer = await answer_of(handle, booking.fingerprint)
         await handle.cancel()  # the run would wait on Billing for good
     assert answer.status == BookingStatus.AWAITING_BILLING

@@ -133,24 +133,27 @@ async def test_refusal_before_the_hold_compensates_nothing(
     assert world.calls == HAPPY[: HAPPY.index(step) + 1]
 
 
-async def test_slot_taken_at_reservation_releases_whatever_was_held(
-    workflow_env: WorkflowEnvironment, world: FakeWorld
+@pytest.mark.parametrize(
+    ("step", "undone", "next_step"),
+    [
+        ("reserve_slot", ["release_slot"], "persist_pending"),
+        ("persist_pending", ["mark_failed", "release_slot"], "create_invoice"),
+    ],
+    ids=["at the reservation: whatever was held is released",
+         "by the database: marked failed, then released"],
+)  # fmt: skip
+async def test_a_slot_found_taken_undoes_what_was_done_in_reverse(
+    workflow_env: WorkflowEnvironment,
+    world: FakeWorld,
+    step: str,
+    undone: list[str],
+    next_step: str,
 ) -> None:
-    world.always_fail["reserve_slot"] = refusal("SlotUnavailable")
+    world.always_fail[step] = refusal("SlotUnavailable")
     cause = await failed_saga(workflow_env, world)
     assert cause.type == "SlotUnavailable"
-    assert world.calls[-1] == "release_slot"
-    assert "persist_pending" not in world.calls
-
-
-async def test_double_booking_caught_by_the_database_marks_failed_then_releases(
-    workflow_env: WorkflowEnvironment, world: FakeWorld
-) -> None:
-    world.always_fail["persist_pending"] = refusal("SlotUnavailable")
-    cause = await failed_saga(workflow_env, world)
-    assert cause.type == "SlotUnavailable"
-    assert world.completed[-2:] == ["mark_failed", "release_slot"]
-    assert "create_invoice" not in world.calls
+    assert world.completed[-len(undone) :] == undone
+    assert next_step not in world.calls
 
 
 async def test_billing_down_compensates_every_step_in_reverse(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -77,6 +77,23 @@ def runs() -> list[tuple[str, Any, Any, dict[str, list[Exception]]]]:
     ]
 
 
+async def history_of(
+    client: Client, name: str, run: Any, arg: Any, world: FakeWorld
+) -> WorkflowHistory:
+    """The history of the saga ``run`` on the fake activities of ``world``, once it ended
+    (a compensated run fails on purpose: its history is what counts)."""
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=world.activities()):
+        handle = await client.start_workflow(
+            run, arg, id=f"{name}-{uuid.uuid4()}", task_queue=queue
+        )
+        try:
+            await handle.result()
+        except Exception:
+            assert name.endswith("compensated"), name
+    return await handle.fetch_history()
+
+
 @pytest.mark.parametrize(
     ("name", "run", "arg", "failures"), runs(), ids=lambda v: v if isinstance(v, str) else ""
 )
@@ -88,18 +105,7 @@ async def test_recorded_history_replays_deterministically(
     failures: dict[str, list[Exception]],
 ) -> None:
     world = FakeWorld(failures=dict(failures))
-    queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        workflow_env.client, task_queue=queue, workflows=WORKFLOWS, activities=world.activities()
-    ):
-        handle = await workflow_env.client.start_workflow(
-            run, arg, id=f"replay-{name}-{uuid.uuid4()}", task_queue=queue
-        )
-        try:
-            await handle.result()
-        except Exception:  # a compensated run fails on purpose; its history is what counts
-            assert name.endswith("compensated")
-    history = await handle.fetch_history()
+    history = await history_of(workflow_env.client, name, run, arg, world)
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
 

@@ -136,18 +136,20 @@ class Outbox:
         await consumer.start()
         try:
             records: list[ConsumerRecord] = []
-            deadline = asyncio.get_running_loop().time() + within
-            while True:
+
+            async def read_up() -> bool:
                 for batch in (await consumer.getmany(timeout_ms=200)).values():
                     records.extend(batch)
-                if len(records) >= at_least:
-                    partitions = sorted(consumer.assignment())
-                    end = await consumer.end_offsets(partitions)
-                    positions = [await consumer.position(tp) for tp in partitions]
-                    if all(at >= end[tp] for at, tp in zip(positions, partitions, strict=True)):
-                        return records
-                elif asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"only {len(records)} of {at_least} records arrived")
+                if len(records) < at_least:
+                    return False
+                partitions = sorted(consumer.assignment())
+                end = await consumer.end_offsets(partitions)
+                positions = [await consumer.position(tp) for tp in partitions]
+                caught_up = zip(positions, partitions, strict=True)
+                return all(at >= end[tp] for at, tp in caught_up)
+
+            await eventually(read_up, within, lambda: f"{len(records)} of {at_least} records")
+            return records
         finally:
             await consumer.stop()
 

@@ -20,6 +20,7 @@ from localstack import servers
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess
 from simulators.notifications import DATABASE, NotificationConsumer, SentMessages
+from tests.waiting import eventually_async
 
 TOPIC = "appointment.events"
 
@@ -80,11 +81,10 @@ async def publish(settings: Settings, values: list[bytes], key: str) -> None:
 
 
 async def until(count: Any, expected: int, within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while (seen := await count()) < expected:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"saw {seen} of {expected} records in {within}s")
-        await asyncio.sleep(0.1)
+    async def seen_enough() -> bool:
+        return bool(await count() >= expected)
+
+    await eventually_async(seen_enough, within, f"{expected} records seen")
 
 
 async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(

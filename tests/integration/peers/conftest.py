@@ -14,8 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from config import load_settings
+from peers import Peers
 from peers.contracts import HoldRequest, InvoiceRequest
 from simulators.runner import serve_simulators
+from tests.waiting import eventually_async
 
 ON_CALL = "doc-on-call"
 Urls = dict[str, str]
@@ -38,15 +41,17 @@ async def running_simulators(state_dir: Path | None) -> AsyncIterator[Urls]:
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         async with httpx.AsyncClient(timeout=1) as client:
-            for _ in range(200):
+
+            async def answering() -> bool:
                 if task.done():
                     task.result()  # surfaces a bind error
                 with contextlib.suppress(httpx.TransportError):
-                    if all(
-                        [(await client.get(f"{url}/health")).is_success for url in urls.values()]
-                    ):
-                        break
-                await asyncio.sleep(0.02)
+                    return all(
+                        [(await client.get(f"{u}/health")).is_success for u in urls.values()]
+                    )
+                return False
+
+            await eventually_async(answering, within=10, what="the simulators answer /health")
         yield urls
     finally:
         task.cancel()
@@ -58,6 +63,18 @@ async def running_simulators(state_dir: Path | None) -> AsyncIterator[Urls]:
 async def urls() -> AsyncIterator[Urls]:
     async with running_simulators(None) as running:
         yield running
+
+
+def peers_of(urls: Urls, **settings: Any) -> Peers:
+    """The peer clients of the running simulators, with ``settings`` (timeouts, breakers)."""
+    return Peers.from_settings(
+        load_settings(
+            patient_service_url=urls["patient"],
+            doctor_service_url=urls["doctor"],
+            billing_service_url=urls["billing"],
+            **settings,
+        )
+    )
 
 
 async def set_fault(url: str, **config: Any) -> None:

@@ -4,14 +4,11 @@ and once the reset time has passed one healthy answer closes it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from config import load_settings
 from domain.errors import PeerUnavailable, SlotUnavailable
 from peers import Peers
 from peers.breaker import BreakerOpen, BreakerState, CircuitBreaker
@@ -21,9 +18,11 @@ from tests.integration.peers.conftest import (
     Urls,
     hold_request,
     invoice_request,
+    peers_of,
     set_fault,
     tomorrow,
 )
+from tests.waiting import eventually_async
 
 THRESHOLD = 3
 RESET_SECONDS = 0.3
@@ -32,15 +31,12 @@ LOTS = 1000  # a fault armed for this many requests: what is left says how many 
 
 @pytest.fixture
 async def peers(urls: Urls) -> AsyncIterator[Peers]:
-    settings = load_settings(
-        patient_service_url=urls["patient"],
-        doctor_service_url=urls["doctor"],
-        billing_service_url=urls["billing"],
+    peers = peers_of(
+        urls,
         peer_timeout_seconds=0.5,
         breaker_failure_threshold=THRESHOLD,
         breaker_reset_seconds=RESET_SECONDS,
     )
-    peers = Peers.from_settings(settings)
     yield peers
     await peers.aclose()
     async with httpx.AsyncClient() as client:
@@ -60,10 +56,10 @@ async def requests_seen(url: str) -> int:
 
 
 async def half_open(breaker: CircuitBreaker, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while breaker.state is not BreakerState.HALF_OPEN:
-        assert time.monotonic() < deadline, f"{breaker.name} breaker never half-opened"
-        await asyncio.sleep(0.02)
+    async def is_half_open() -> bool:
+        return breaker.state is BreakerState.HALF_OPEN
+
+    await eventually_async(is_half_open, within, f"the {breaker.name} breaker half-opens")
 
 
 async def test_billing_failing_opens_the_breaker_then_fails_fast_then_closes(

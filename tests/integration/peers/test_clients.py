@@ -29,6 +29,7 @@ from tests.integration.peers.conftest import (
     free_port,
     hold_request,
     invoice_request,
+    peers_of,
     running_simulators,
     set_fault,
     tomorrow,
@@ -37,13 +38,7 @@ from tests.integration.peers.conftest import (
 
 @pytest.fixture
 async def peers(urls: Urls) -> AsyncIterator[Peers]:
-    settings = load_settings(
-        patient_service_url=urls["patient"],
-        doctor_service_url=urls["doctor"],
-        billing_service_url=urls["billing"],
-        peer_timeout_seconds=1.0,
-    )
-    peers = Peers.from_settings(settings)
+    peers = peers_of(urls, peer_timeout_seconds=1.0)
     yield peers
     await peers.aclose()
     async with httpx.AsyncClient() as client:

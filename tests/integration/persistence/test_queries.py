@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from domain.events import EventContext
-from domain.model import Appointment, request, transition
+from domain.events import event_id_for
+from domain.model import Appointment
 from domain.status import AppointmentStatus
 from persistence.store import LIST_ORDER, AppointmentFilter, find_filter, index_for
+from tests.fakes import plant_into
 from tests.integration.persistence.conftest import Database
 
 S = AppointmentStatus
-T0 = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 DAY = datetime(2030, 1, 8, 8, 0, tzinfo=UTC)
 PLUS_ONE = timezone(timedelta(hours=1))
 
@@ -33,47 +33,20 @@ ROWS: list[tuple[str, str, str, int, AppointmentStatus]] = [
     ("a-06", "p-1", "d-3", 3 * 24 * 60 + 15, S.CONFIRMED),
 ]
 
-# The path from PENDING to each status, through the status machine.
-PATHS: dict[AppointmentStatus, list[AppointmentStatus]] = {
-    S.PENDING: [],
-    S.SCHEDULED: [S.SCHEDULED],
-    S.CONFIRMED: [S.SCHEDULED, S.CONFIRMED],
-    S.CANCELLED: [S.SCHEDULED, S.CANCELLED],
-    S.COMPLETED: [S.SCHEDULED, S.CHECKED_IN, S.COMPLETED],
-    S.NO_SHOW: [S.SCHEDULED, S.NO_SHOW],
-}
-
 
 async def _plant(database: Database) -> list[Appointment]:
-    stored = []
-    for appointment_id, patient, doctor, minutes, status in ROWS:
-        state = await database.store.commit(
-            request(
-                appointment_id=appointment_id,
-                event_id=f"{appointment_id}/requested",
-                patient_id=patient,
-                doctor_id=doctor,
-                start=DAY + timedelta(minutes=minutes),
-                duration_minutes=15,
-                timezone="Europe/Berlin",
-                reason=None,
-                hold_id=None,
-                now=T0,
-                context=EventContext(actor="staff:s-1"),
-            )
+    stored = [
+        await plant_into(
+            database.store.commit,
+            appointment_id=appointment_id,
+            patient_id=patient,
+            doctor_id=doctor,
+            start=DAY + timedelta(minutes=minutes),
+            status=status,
+            held=False,
         )
-        for target in PATHS[status]:
-            state = await database.store.commit(
-                transition(
-                    state,
-                    target,
-                    event_id=f"{appointment_id}/{target}",
-                    # a no-show is recorded once the appointment has begun
-                    now=max(T0, state.start) if target is S.NO_SHOW else T0,
-                    context=EventContext(actor="staff:s-1"),
-                )
-            )
-        stored.append(state)
+        for appointment_id, patient, doctor, minutes, status in ROWS
+    ]
     return sorted(stored, key=lambda a: (a.start, a.id))
 
 
@@ -188,7 +161,7 @@ async def test_a_cursor_combines_with_filters_and_the_range(
 
 
 async def test_an_event_is_found_by_its_id(database: Database, planted: list[Appointment]) -> None:
-    event = await database.store.event("a-02/COMPLETED")
+    event = await database.store.event(event_id_for("a-02/COMPLETED"))  # as planted
     assert event is not None
     assert (event.appointment_id, event.seq) == ("a-02", 4)
     assert await database.store.event("a-02/nothing") is None

@@ -24,7 +24,21 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.appointments import AppointmentActivities
-from activities.models import InvoiceOrder, NewAppointment, SlotCheck, SlotReservation, StatusChange
+from activities.models import (
+    AppointmentRef,
+    Cancel,
+    HoldAction,
+    InvoiceOrder,
+    InvoiceRecord,
+    InvoiceRef,
+    Move,
+    NewAppointment,
+    RescheduleCheck,
+    SlotCheck,
+    SlotReservation,
+    StatusChange,
+    Withdrawal,
+)
 from activities.peers import PeerActivities
 from config import Settings, load_settings
 from domain.clock import now_utc
@@ -44,8 +58,9 @@ from simulators.doctor import create_doctor_app
 from simulators.patient import create_patient_app
 from simulators.seed_data import ON_CALL_DOCTOR_ID
 from simulators.state import SimulatorState
+from tests.clocks import Ticks, WallClock
 from tests.fakes import FakeRepository
-from workflows.policies import UNTIL_DONE
+from workflows.policies import DB_RETRY, PEER_RETRY, UNTIL_DONE
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -67,32 +82,6 @@ def slot(days_ahead: int = 3, hour: int = 10, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=BERLIN)
 
 
-class Ticks:
-    """The breakers' monotonic clock, moved by hand: open, half-open, closed, no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class SimClock:
-    """The simulators' wall clock (hold expiry), moved by hand; it starts at the real now."""
-
-    def __init__(self) -> None:
-        self.now = now_utc()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @dataclass
 class Bed:
     """One test's world. ``run`` executes an activity as a worker would for the saga run
@@ -103,7 +92,7 @@ class Bed:
     store: FakeRepository
     peers: Peers
     ticks: Ticks
-    sim_clock: SimClock
+    sim_clock: WallClock  # the simulators': it starts at the real now
     control: dict[PeerName, httpx.AsyncClient]  # the simulators' /_sim endpoints
     workflow_id: str
     run_id: str
@@ -139,6 +128,14 @@ class Bed:
         )
         return await env.run(fn, arg)
 
+    async def twice(
+        self, fn: Callable[[A], Awaitable[R]], arg: A, policy: RetryPolicy | None = UNTIL_DONE
+    ) -> R:
+        """The activity, then its retry (attempt 2) after a lost answer: the same answer."""
+        first = await self.run(fn, arg, policy)
+        assert await self.run(fn, arg, policy, attempt=2) == first
+        return first
+
     async def refused(
         self, fn: Callable[[A], Awaitable[object]], arg: A, policy: RetryPolicy | None = UNTIL_DONE
     ) -> ApplicationError:
@@ -167,6 +164,18 @@ class Bed:
             with pytest.raises(PeerUnavailable, match="503"):
                 await calls[peer]()
         assert self.breaker(peer).state is BreakerState.OPEN
+
+    async def held(self, start: datetime | None = None) -> HoldAction:
+        """A slot held for this run (reserve_slot), as the saga then acts on its hold."""
+        reservation = self.reservation(start or slot())
+        held = await self.run(self.remote.reserve_slot, reservation, PEER_RETRY)
+        return HoldAction(hold_id=held.hold_id, caller=self.caller)
+
+    async def issued(self) -> InvoiceRef:
+        """An invoice created for a new appointment, as the saga then refers to it."""
+        order = self.invoice_order(str(uuid.uuid4()))
+        issued = await self.run(self.remote.create_invoice, order, PEER_RETRY)
+        return InvoiceRef(invoice_id=issued.invoice_id, caller=self.caller)
 
     async def holds(self, status: HoldStatus | None = None) -> list[Hold]:
         return await self.state.holds(ON_CALL, status)
@@ -253,6 +262,68 @@ class Bed:
             caller=self.caller,
         )
 
+    def failed(self, appointment_id: str) -> StatusChange:
+        return StatusChange(
+            appointment_id=appointment_id,
+            idempotency_key=self.key("failed"),
+            reason="booking saga compensated",
+            caller=self.caller,
+        )
+
+    def invoice_record(self, appointment_id: str, invoice_id: str = "inv-late") -> InvoiceRecord:
+        return InvoiceRecord(
+            appointment_id=appointment_id,
+            invoice_id=invoice_id,
+            idempotency_key=self.key("invoiced"),
+            caller=self.caller,
+        )
+
+    def withdrawal(self, appointment_id: str) -> Withdrawal:
+        return Withdrawal(
+            appointment_id=appointment_id,
+            reason="Billing refused the invoice",
+            idempotency_key=self.key("withdrawn"),
+            caller=self.caller,
+        )
+
+    def ref(self, appointment_id: str) -> AppointmentRef:
+        return AppointmentRef(appointment_id=appointment_id, caller=self.caller)
+
+    def reschedule_check(
+        self, appointment_id: str, start: datetime, minutes: int | None = None
+    ) -> RescheduleCheck:
+        return RescheduleCheck(
+            appointment_id=appointment_id, start=start, duration_minutes=minutes, caller=self.caller
+        )
+
+    async def cancel(self, appointment_id: str) -> Cancel:
+        """The cancellation of the version prepare_cancellation finds, as the saga sends it."""
+        plan = await self.run(self.local.prepare_cancellation, self.ref(appointment_id), DB_RETRY)
+        return Cancel(
+            appointment_id=appointment_id,
+            expected_version=plan.version,
+            reason="patient called",
+            idempotency_key=self.key("cancelled"),
+            caller=self.caller,
+        )
+
+    async def move(self, appointment_id: str, start: datetime) -> Move:
+        """The move to ``start`` of the version prepare_reschedule finds, as the saga sends
+        it, onto the new time's hold and invoice."""
+        check = self.reschedule_check(appointment_id, start)
+        plan = await self.run(self.local.prepare_reschedule, check, DB_RETRY)
+        return Move(
+            appointment_id=appointment_id,
+            expected_version=plan.version,
+            start=start,
+            duration_minutes=plan.duration_minutes,
+            hold_id="hold-new",
+            invoice_id="inv-new",
+            reason="patient asked",
+            idempotency_key=self.key("moved"),
+            caller=self.caller,
+        )
+
 
 @dataclass(frozen=True)
 class Simulators:
@@ -260,7 +331,7 @@ class Simulators:
     test would cost) and reset before each test through their own ``/_sim/reset``."""
 
     state: SimulatorState
-    clock: SimClock
+    clock: WallClock
     apps: dict[PeerName, FastAPI]
 
     def transport(self, peer: PeerName) -> httpx.ASGITransport:
@@ -269,7 +340,7 @@ class Simulators:
 
 @pytest.fixture(scope="session")
 def simulators() -> Simulators:
-    clock = SimClock()
+    clock = WallClock(now_utc())
     state = SimulatorState.seeded(clock=clock)
     apps: dict[PeerName, FastAPI] = {
         "patient": create_patient_app(state),

@@ -9,15 +9,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from activities.models import (
-    AppointmentRef,
-    Cancel,
-    InvoiceRecord,
-    Move,
-    RescheduleCheck,
-    StatusChange,
-    Withdrawal,
-)
 from domain.events import EventType
 from domain.status import AppointmentStatus
 from tests.unit.activities.conftest import ACTOR, Bed, slot
@@ -41,71 +32,31 @@ async def mark_scheduled(bed: Bed) -> tuple[str, EventType, str]:
 
 async def mark_failed(bed: Bed) -> tuple[str, EventType, str]:
     pending = await bed.store.plant(status=AppointmentStatus.PENDING)
-    change = StatusChange(
-        appointment_id=pending.id,
-        idempotency_key=bed.key("failed"),
-        reason="booking saga compensated",
-        caller=bed.caller,
-    )
-    await bed.run(bed.local.mark_failed, change)
+    await bed.run(bed.local.mark_failed, bed.failed(pending.id))
     return pending.id, EventType.BOOKING_FAILED, "booking saga compensated"
 
 
 async def record_invoice(bed: Bed) -> tuple[str, EventType, str]:
     appointment = await bed.awaiting_invoice()
-    record = InvoiceRecord(
-        appointment_id=appointment.id,
-        invoice_id="inv-late",
-        idempotency_key=bed.key("invoiced"),
-        caller=bed.caller,
-    )
-    await bed.run(bed.local.record_invoice, record)
+    await bed.run(bed.local.record_invoice, bed.invoice_record(appointment.id))
     return appointment.id, EventType.INVOICED, "invoiced once Billing was back"
 
 
 async def withdraw_booking(bed: Bed) -> tuple[str, EventType, str]:
     appointment = await bed.awaiting_invoice()
-    withdrawal = Withdrawal(
-        appointment_id=appointment.id,
-        reason="Billing refused the invoice",
-        idempotency_key=bed.key("withdrawn"),
-        caller=bed.caller,
-    )
-    await bed.run(bed.local.withdraw_booking, withdrawal)
+    await bed.run(bed.local.withdraw_booking, bed.withdrawal(appointment.id))
     return appointment.id, EventType.CANCELLED, "Billing refused the invoice"
 
 
 async def mark_cancelled(bed: Bed) -> tuple[str, EventType, str]:
     appointment = await bed.store.plant(status=AppointmentStatus.SCHEDULED)
-    ref = AppointmentRef(appointment_id=appointment.id, caller=bed.caller)
-    plan = await bed.run(bed.local.prepare_cancellation, ref, DB_RETRY)
-    cancel = Cancel(
-        appointment_id=appointment.id,
-        expected_version=plan.version,
-        reason="patient called",
-        idempotency_key=bed.key("cancelled"),
-        caller=bed.caller,
-    )
-    await bed.run(bed.local.mark_cancelled, cancel, DB_RETRY)
+    await bed.run(bed.local.mark_cancelled, await bed.cancel(appointment.id), DB_RETRY)
     return appointment.id, EventType.CANCELLED, "patient called"
 
 
 async def move_appointment(bed: Bed) -> tuple[str, EventType, str]:
     appointment = await bed.store.plant(status=AppointmentStatus.SCHEDULED)
-    start = slot(days_ahead=6)
-    check = RescheduleCheck(appointment_id=appointment.id, start=start, caller=bed.caller)
-    plan = await bed.run(bed.local.prepare_reschedule, check, DB_RETRY)
-    move = Move(
-        appointment_id=appointment.id,
-        expected_version=plan.version,
-        start=start,
-        duration_minutes=plan.duration_minutes,
-        hold_id="hold-new",
-        invoice_id="inv-new",
-        reason="patient asked",
-        idempotency_key=bed.key("moved"),
-        caller=bed.caller,
-    )
+    move = await bed.move(appointment.id, slot(days_ahead=6))
     await bed.run(bed.local.move_appointment, move, DB_RETRY)
     return appointment.id, EventType.RESCHEDULED, "patient asked"
 

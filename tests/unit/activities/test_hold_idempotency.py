@@ -3,6 +3,9 @@ or a local activity replayed after a worker crash would: one hold, in one state.
 
 from __future__ import annotations
 
+import pytest
+from temporalio.common import RetryPolicy
+
 from activities.models import HoldAction, PatientCheck
 from peers.contracts import HoldStatus
 from tests.unit.activities.conftest import ANNA, BEN, Bed, slot
@@ -11,45 +14,38 @@ from workflows.policies import PEER_RETRY, UNTIL_DONE
 
 async def test_validate_patient_is_a_read(bed: Bed) -> None:
     check = PatientCheck(patient_id=ANNA, caller=bed.caller)
-    await bed.run(bed.remote.validate_patient, check, PEER_RETRY)
-    await bed.run(bed.remote.validate_patient, check, PEER_RETRY)
+    await bed.twice(bed.remote.validate_patient, check, PEER_RETRY)
     assert await bed.holds() == []
 
 
 async def test_check_availability_holds_nothing(bed: Bed) -> None:
-    check = bed.slot_check(slot())
-    await bed.run(bed.remote.check_availability, check, PEER_RETRY)
-    await bed.run(bed.remote.check_availability, check, PEER_RETRY)
+    await bed.twice(bed.remote.check_availability, bed.slot_check(slot()), PEER_RETRY)
     assert await bed.holds() == []
 
 
 async def test_reserve_slot_twice_holds_once(bed: Bed) -> None:
     reservation = bed.reservation(slot())
-    first = await bed.run(bed.remote.reserve_slot, reservation, PEER_RETRY)
-    again = await bed.run(bed.remote.reserve_slot, reservation, PEER_RETRY, attempt=2)
-    assert again == first
+    first = await bed.twice(bed.remote.reserve_slot, reservation, PEER_RETRY)
     (hold,) = await bed.holds()
     assert (hold.id, hold.status, hold.patient_id) == (first.hold_id, HoldStatus.HELD, ANNA)
     assert hold.start == reservation.start
     assert hold.expires_at == first.expires_at
 
 
-async def test_confirm_slot_twice_books_once(bed: Bed) -> None:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
-    await bed.run(bed.remote.confirm_slot, action, PEER_RETRY)
-    await bed.run(bed.remote.confirm_slot, action, PEER_RETRY, attempt=2)
+@pytest.mark.parametrize(
+    ("step", "policy", "status"),
+    [
+        ("confirm_slot", PEER_RETRY, HoldStatus.CONFIRMED),  # a forward step
+        ("release_hold", UNTIL_DONE, HoldStatus.RELEASED),  # a compensation
+    ],
+)
+async def test_a_step_on_the_hold_twice_changes_it_once(
+    bed: Bed, step: str, policy: RetryPolicy, status: HoldStatus
+) -> None:
+    action = await bed.held()
+    await bed.twice(getattr(bed.remote, step), action, policy)
     (hold,) = await bed.holds()
-    assert (hold.id, hold.status) == (held.hold_id, HoldStatus.CONFIRMED)
-
-
-async def test_release_hold_twice_releases_once(bed: Bed) -> None:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
-    await bed.run(bed.remote.release_hold, action, UNTIL_DONE)
-    await bed.run(bed.remote.release_hold, action, UNTIL_DONE, attempt=2)
-    (hold,) = await bed.holds()
-    assert (hold.id, hold.status) == (held.hold_id, HoldStatus.RELEASED)
+    assert (hold.id, hold.status) == (action.hold_id, status)
 
 
 async def test_release_hold_of_a_hold_the_doctor_service_forgot_is_done(bed: Bed) -> None:
@@ -61,8 +57,7 @@ async def test_release_hold_of_a_hold_the_doctor_service_forgot_is_done(bed: Bed
 async def test_release_slot_twice_releases_the_one_hold(bed: Bed) -> None:
     reservation = bed.reservation(slot())
     held = await bed.run(bed.remote.reserve_slot, reservation, PEER_RETRY)
-    await bed.run(bed.remote.release_slot, reservation, UNTIL_DONE)
-    await bed.run(bed.remote.release_slot, reservation, UNTIL_DONE, attempt=2)
+    await bed.twice(bed.remote.release_slot, reservation)
     (hold,) = await bed.holds()
     assert (hold.id, hold.status) == (held.hold_id, HoldStatus.RELEASED)
 

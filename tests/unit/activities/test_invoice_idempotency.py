@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from activities.models import FeeOrder, InvoiceRecord, InvoiceRef
+from activities.models import FeeOrder
 from domain.status import AppointmentStatus
 from peers.contracts import InvoiceStatus
 from tests.unit.activities.conftest import ANNA, Bed
-from workflows.policies import PEER_RETRY, UNTIL_DONE
+from workflows.policies import PEER_RETRY
 
 
 async def test_create_invoice_twice_bills_once(bed: Bed) -> None:
     order = bed.invoice_order(str(uuid.uuid4()))
-    first = await bed.run(bed.remote.create_invoice, order, PEER_RETRY)
-    again = await bed.run(bed.remote.create_invoice, order, PEER_RETRY, attempt=2)
-    assert again == first
+    first = await bed.twice(bed.remote.create_invoice, order, PEER_RETRY)
     (invoice,) = await bed.invoices()
     assert invoice.id == first.invoice_id
     assert invoice.idempotency_key == order.idempotency_key
@@ -33,9 +31,7 @@ async def test_issue_fee_twice_bills_the_fee_once(bed: Bed) -> None:
         idempotency_key=bed.key("fee"),
         caller=bed.caller,
     )
-    first = await bed.run(bed.remote.issue_fee, fee, PEER_RETRY)
-    again = await bed.run(bed.remote.issue_fee, fee, PEER_RETRY, attempt=2)
-    assert again == first
+    first = await bed.twice(bed.remote.issue_fee, fee, PEER_RETRY)
     (invoice,) = await bed.invoices()
     assert (invoice.id, invoice.amount_cents) == (first.invoice_id, 2500)
     assert "Late cancellation fee" in invoice.description
@@ -44,30 +40,23 @@ async def test_issue_fee_twice_bills_the_fee_once(bed: Bed) -> None:
 async def test_void_invoice_twice_voids_once(bed: Bed) -> None:
     order = bed.invoice_order(str(uuid.uuid4()))
     issued = await bed.run(bed.remote.create_invoice, order, PEER_RETRY)
-    await bed.run(bed.remote.void_invoice, order.voiding(), UNTIL_DONE)
-    await bed.run(bed.remote.void_invoice, order.voiding(), UNTIL_DONE, attempt=2)
+    await bed.twice(bed.remote.void_invoice, order.voiding())
     (invoice,) = await bed.invoices()
     assert (invoice.id, invoice.status) == (issued.invoice_id, InvoiceStatus.VOID)
 
 
 async def test_void_invoice_id_twice_voids_once(bed: Bed) -> None:
-    issued = await bed.run(
-        bed.remote.create_invoice, bed.invoice_order(str(uuid.uuid4())), PEER_RETRY
-    )
-    ref = InvoiceRef(invoice_id=issued.invoice_id, caller=bed.caller)
-    await bed.run(bed.remote.void_invoice_id, ref, UNTIL_DONE)
-    await bed.run(bed.remote.void_invoice_id, ref, UNTIL_DONE, attempt=2)
+    ref = await bed.issued()
+    await bed.twice(bed.remote.void_invoice_id, ref)
     (invoice,) = await bed.invoices()
-    assert (invoice.id, invoice.status) == (issued.invoice_id, InvoiceStatus.VOID)
+    assert (invoice.id, invoice.status) == (ref.invoice_id, InvoiceStatus.VOID)
 
 
 async def test_invoice_later_twice_bills_once(bed: Bed) -> None:
     appointment = await bed.awaiting_invoice()
     order = bed.invoice_order(appointment.id)
-    first = await bed.run(bed.remote.create_invoice_when_billing_is_back, order)
-    again = await bed.run(bed.remote.create_invoice_when_billing_is_back, order, attempt=2)
+    first = await bed.twice(bed.remote.create_invoice_when_billing_is_back, order)
     assert first.invoice_id is not None
-    assert again == first
     assert [i.id for i in await bed.invoices(appointment.id)] == [first.invoice_id]
 
 
@@ -87,12 +76,8 @@ async def test_invoice_later_bills_nothing_once_recorded(bed: Bed) -> None:
     order = bed.invoice_order(appointment.id)
     deferred = await bed.run(bed.remote.create_invoice_when_billing_is_back, order)
     assert deferred.invoice_id is not None
-    record = InvoiceRecord(
-        appointment_id=appointment.id,
-        invoice_id=deferred.invoice_id,
-        idempotency_key=bed.key("invoiced"),
-        caller=bed.caller,
-    )
+    assert deferred.invoice_id is not None
+    record = bed.invoice_record(appointment.id, deferred.invoice_id)
     assert (await bed.run(bed.local.record_invoice, record)).recorded
     again = await bed.run(bed.remote.create_invoice_when_billing_is_back, order, attempt=2)
     assert again.invoice_id is None

@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import CIRCUIT_OPEN, NON_RETRYABLE_TYPES
-from activities.models import HoldAction, InvoiceRef, PatientCheck
+from activities.models import PatientCheck
 from domain.errors import PeerUnavailable
 from domain.status import AppointmentStatus
 from peers.breaker import BreakerState
@@ -37,8 +37,7 @@ async def release_slot(bed: Bed) -> Run:
 
 
 async def release_hold(bed: Bed) -> Run:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
+    action = await bed.held()
     return lambda policy, n: bed.run(bed.remote.release_hold, action, policy, n)
 
 
@@ -49,8 +48,7 @@ async def void_invoice(bed: Bed) -> Run:
 
 
 async def void_invoice_id(bed: Bed) -> Run:
-    issued = await bed.run(bed.remote.create_invoice, bed.invoice_order(str(uuid.uuid4())))
-    ref = InvoiceRef(invoice_id=issued.invoice_id, caller=bed.caller)
+    ref = await bed.issued()
     return lambda policy, n: bed.run(bed.remote.void_invoice_id, ref, policy, n)
 
 
@@ -76,8 +74,7 @@ async def reserve_slot(bed: Bed) -> Run:
 
 
 async def confirm_slot(bed: Bed) -> Run:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
+    action = await bed.held()
     return lambda policy, n: bed.run(bed.remote.confirm_slot, action, policy, n)
 
 
@@ -167,9 +164,8 @@ async def test_the_compensations_work_is_done_once_the_breaker_lets_it_through(b
 
 
 async def test_the_policy_not_the_activity_decides(bed: Bed) -> None:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
+    action = await bed.held()
     await bed.open_breaker("doctor")
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
     bounded = await bed.refused(bed.remote.release_hold, action, PEER_RETRY)
     assert (bounded.type, bounded.non_retryable) == (CIRCUIT_OPEN, True)
     unbounded = await bed.refused(bed.remote.reserve_slot, bed.reservation(slot(4)), UNTIL_DONE)
@@ -178,8 +174,7 @@ async def test_the_policy_not_the_activity_decides(bed: Bed) -> None:
 
 async def test_before_it_opens_a_transient_fault_escapes_as_it_is(bed: Bed) -> None:
     """Each of the failures that open the breaker is left to the step's retry policy."""
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
+    action = await bed.held()
     await bed.fault("doctor", mode="fail")
     for attempt in range(1, THRESHOLD + 1):
         with pytest.raises(PeerUnavailable, match="503"):

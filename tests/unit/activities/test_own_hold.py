@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from activities.models import HoldAction
 from peers.contracts import HoldStatus
 from tests.unit.activities.conftest import ANNA, BEN, Bed, slot
 from workflows.policies import PEER_RETRY, UNTIL_DONE
@@ -23,9 +22,7 @@ async def test_the_bookings_own_hold_is_not_in_the_way(bed: Bed) -> None:
 
 async def test_nor_once_it_is_confirmed(bed: Bed) -> None:
     start = slot()
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(start), PEER_RETRY)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
-    await bed.run(bed.remote.confirm_slot, action, PEER_RETRY)
+    await bed.run(bed.remote.confirm_slot, await bed.held(start), PEER_RETRY)
     await bed.run(bed.remote.check_availability, bed.slot_check(start), PEER_RETRY)
 
 

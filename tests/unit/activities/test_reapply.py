@@ -5,12 +5,12 @@ a conflict that persists is a transient fault, retried, never a refusal."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.appointments import REAPPLY_ATTEMPTS
-from activities.models import InvoiceRecord, StatusChange, Withdrawal
 from domain import model
 from domain.clock import now_utc
 from domain.events import EventContext, EventType
@@ -55,39 +55,33 @@ async def mark_scheduled(bed: Bed, appointment_id: str) -> object:
 
 
 async def mark_failed(bed: Bed, appointment_id: str) -> object:
-    failed = StatusChange(
-        appointment_id=appointment_id, idempotency_key=bed.key("failed"), caller=bed.caller
-    )
-    return await bed.run(bed.local.mark_failed, failed)
+    return await bed.run(bed.local.mark_failed, bed.failed(appointment_id))
 
 
 async def record_invoice(bed: Bed, appointment_id: str) -> object:
-    record = InvoiceRecord(
-        appointment_id=appointment_id,
-        invoice_id="inv-late",
-        idempotency_key=bed.key("invoiced"),
-        caller=bed.caller,
-    )
-    return await bed.run(bed.local.record_invoice, record)
+    return await bed.run(bed.local.record_invoice, bed.invoice_record(appointment_id))
 
 
 async def withdraw_booking(bed: Bed, appointment_id: str) -> object:
-    withdrawal = Withdrawal(
-        appointment_id=appointment_id,
-        reason="Billing refused the invoice",
-        idempotency_key=bed.key("withdrawn"),
-        caller=bed.caller,
-    )
-    return await bed.run(bed.local.withdraw_booking, withdrawal)
+    return await bed.run(bed.local.withdraw_booking, bed.withdrawal(appointment_id))
 
 
-# (step, whether it starts from PENDING or from SCHEDULED awaiting its invoice, the
-# status it leaves, the event it writes)
-CASES: list[tuple[Step, bool, AppointmentStatus, EventType]] = [
-    (mark_scheduled, True, AppointmentStatus.SCHEDULED, EventType.SCHEDULED),
-    (mark_failed, True, AppointmentStatus.FAILED, EventType.BOOKING_FAILED),
-    (record_invoice, False, AppointmentStatus.SCHEDULED, EventType.INVOICED),
-    (withdraw_booking, False, AppointmentStatus.CANCELLED, EventType.CANCELLED),
+@dataclass(frozen=True)
+class Case:
+    step: Step
+    from_pending: bool  # True: from PENDING; False: SCHEDULED, awaiting its invoice
+    status: AppointmentStatus  # what it leaves
+    event: EventType  # what it writes
+
+    def __str__(self) -> str:
+        return self.step.__name__
+
+
+CASES = [
+    Case(mark_scheduled, True, AppointmentStatus.SCHEDULED, EventType.SCHEDULED),
+    Case(mark_failed, True, AppointmentStatus.FAILED, EventType.BOOKING_FAILED),
+    Case(record_invoice, False, AppointmentStatus.SCHEDULED, EventType.INVOICED),
+    Case(withdraw_booking, False, AppointmentStatus.CANCELLED, EventType.CANCELLED),
 ]
 
 
@@ -97,57 +91,42 @@ def raced(bed: Bed) -> RacedRepository:
     return bed.store
 
 
-async def appointment_for(bed: Bed, from_pending: bool) -> Appointment:
-    if from_pending:
+async def appointment_for(bed: Bed, case: Case) -> Appointment:
+    if case.from_pending:
         return await bed.store.plant(status=AppointmentStatus.PENDING)
     return await bed.awaiting_invoice()
 
 
-@pytest.mark.parametrize(
-    ("step", "from_pending", "status", "event"), CASES, ids=[c[0].__name__ for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("races", [1, REAPPLY_ATTEMPTS - 1])
 async def test_the_change_is_reapplied_over_the_edit(
-    bed: Bed,
-    raced: RacedRepository,
-    step: Step,
-    from_pending: bool,
-    status: AppointmentStatus,
-    event: EventType,
-    races: int,
+    bed: Bed, raced: RacedRepository, case: Case, races: int
 ) -> None:
-    appointment = await appointment_for(bed, from_pending)
+    appointment = await appointment_for(bed, case)
     raced.races = races
-    await step(bed, appointment.id)
+    await case.step(bed, appointment.id)
     stored = await bed.stored(appointment.id)
-    assert (stored.status, stored.notes) == (status, f"note {races}")  # both changes kept
+    assert (stored.status, stored.notes) == (case.status, f"note {races}")  # both changes kept
     history = await bed.history(appointment.id)
-    assert [e.type for e in history[-races - 1 :]] == [EventType.EDITED] * races + [event]
+    assert [e.type for e in history[-races - 1 :]] == [EventType.EDITED] * races + [case.event]
     assert stored.version == history[-1].seq
 
 
-@pytest.mark.parametrize(
-    ("step", "from_pending", "status", "event"), CASES, ids=[c[0].__name__ for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES, ids=str)
 async def test_a_conflict_that_persists_is_retried_not_refused(
-    bed: Bed,
-    raced: RacedRepository,
-    step: Step,
-    from_pending: bool,
-    status: AppointmentStatus,
-    event: EventType,
+    bed: Bed, raced: RacedRepository, case: Case
 ) -> None:
-    appointment = await appointment_for(bed, from_pending)
+    appointment = await appointment_for(bed, case)
     raced.races = REAPPLY_ATTEMPTS
     with pytest.raises(Exception, match="kept changing") as caught:
-        await step(bed, appointment.id)
+        await case.step(bed, appointment.id)
     error = caught.value
     assert not isinstance(error, ApplicationError)  # not a refusal: a transient fault
     assert type(error).__name__ not in (UNTIL_DONE.non_retryable_error_types or [])
     assert raced.edits == REAPPLY_ATTEMPTS
     assert (await bed.history(appointment.id))[-1].type is EventType.EDITED  # ours not written
 
-    await step(bed, appointment.id)  # the retry, once the edits have stopped
+    await case.step(bed, appointment.id)  # the retry, once the edits have stopped
     stored = await bed.stored(appointment.id)
-    assert stored.status is status
-    assert (await bed.history(appointment.id))[-1].type is event
+    assert stored.status is case.status
+    assert (await bed.history(appointment.id))[-1].type is case.event

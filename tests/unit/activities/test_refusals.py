@@ -13,11 +13,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import NON_RETRYABLE_TYPES
 from activities.models import (
-    AppointmentRef,
-    HoldAction,
     Move,
     PatientCheck,
-    RescheduleCheck,
 )
 from domain.clock import now_utc
 from domain.errors import PeerUnavailable
@@ -83,9 +80,8 @@ async def test_a_slot_the_doctor_does_not_offer(
 
 
 async def test_confirming_a_hold_that_expired(bed: Bed) -> None:
-    held = await bed.run(bed.remote.reserve_slot, bed.reservation(slot()), PEER_RETRY)
+    action = await bed.held()
     bed.sim_clock.advance(bed.settings.slot_hold_minutes * 60)
-    action = HoldAction(hold_id=held.hold_id, caller=bed.caller)
     is_refusal(await bed.refused(bed.remote.confirm_slot, action, PEER_RETRY), "SlotUnavailable")
     assert [h.status for h in await bed.holds()] == [HoldStatus.EXPIRED]
 
@@ -108,15 +104,13 @@ async def test_billing_refusing_the_late_invoice(bed: Bed) -> None:
 
 async def test_cancelling_a_cancelled_appointment(bed: Bed) -> None:
     cancelled = await bed.store.plant(status=AppointmentStatus.CANCELLED)
-    ref = AppointmentRef(appointment_id=cancelled.id, caller=bed.caller)
-    error = await bed.refused(bed.local.prepare_cancellation, ref, DB_RETRY)
+    error = await bed.refused(bed.local.prepare_cancellation, bed.ref(cancelled.id), DB_RETRY)
     is_refusal(error, "IllegalTransition")
     assert "CANCELLED" in error.message
 
 
 async def test_cancelling_an_unknown_appointment(bed: Bed) -> None:
-    ref = AppointmentRef(appointment_id="apt-nobody", caller=bed.caller)
-    error = await bed.refused(bed.local.prepare_cancellation, ref, DB_RETRY)
+    error = await bed.refused(bed.local.prepare_cancellation, bed.ref("apt-nobody"), DB_RETRY)
     is_refusal(error, "AppointmentNotFound")
 
 
@@ -125,7 +119,7 @@ async def test_cancelling_an_unknown_appointment(bed: Bed) -> None:
 )
 async def test_rescheduling_what_cannot_move(bed: Bed, status: AppointmentStatus) -> None:
     appointment = await bed.store.plant(status=status)
-    check = RescheduleCheck(appointment_id=appointment.id, start=slot(5), caller=bed.caller)
+    check = bed.reschedule_check(appointment.id, slot(5))
     error = await bed.refused(bed.local.prepare_reschedule, check, DB_RETRY)
     is_refusal(error, "IllegalTransition")
 
@@ -141,9 +135,7 @@ async def test_rescheduling_to_a_time_the_rules_refuse(
     appointment = await bed.store.plant(status=AppointmentStatus.SCHEDULED)
     start = (now_utc() + start_in).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 15)
-    check = RescheduleCheck(
-        appointment_id=appointment.id, start=start, duration_minutes=minutes, caller=bed.caller
-    )
+    check = bed.reschedule_check(appointment.id, start, minutes)
     error = await bed.refused(bed.local.prepare_reschedule, check, DB_RETRY)
     is_refusal(error, "InvalidAppointment")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from activities.models import InvoiceRecord, Move, RescheduleCheck
 from domain import model
 from domain.clock import now_utc
 from domain.events import EventContext
@@ -75,12 +74,7 @@ async def test_mark_scheduled_after_the_appointment_moved_on(
 
 async def test_record_invoice_after_the_appointment_was_confirmed(bed: Bed) -> None:
     appointment = await bed.awaiting_invoice()
-    record = InvoiceRecord(
-        appointment_id=appointment.id,
-        invoice_id="inv-late",
-        idempotency_key=bed.key("invoiced"),
-        caller=bed.caller,
-    )
+    record = bed.invoice_record(appointment.id)
     assert (await bed.run(bed.local.record_invoice, record)).recorded
     await moved_on(bed, await bed.stored(appointment.id), AppointmentStatus.CONFIRMED)
     writes = bed.store.commits
@@ -90,19 +84,7 @@ async def test_record_invoice_after_the_appointment_was_confirmed(bed: Bed) -> N
 
 async def test_move_appointment_after_the_moved_appointment_was_confirmed(bed: Bed) -> None:
     appointment = await bed.store.plant(status=AppointmentStatus.SCHEDULED)
-    start = slot(days_ahead=6)
-    check = RescheduleCheck(appointment_id=appointment.id, start=start, caller=bed.caller)
-    plan = await bed.run(bed.local.prepare_reschedule, check, DB_RETRY)
-    move = Move(
-        appointment_id=appointment.id,
-        expected_version=plan.version,
-        start=start,
-        duration_minutes=plan.duration_minutes,
-        hold_id="hold-new",
-        invoice_id="inv-new",
-        idempotency_key=bed.key("moved"),
-        caller=bed.caller,
-    )
+    move = await bed.move(appointment.id, slot(days_ahead=6))
     await bed.run(bed.local.move_appointment, move, DB_RETRY)
     current = await moved_on(bed, await bed.stored(appointment.id), AppointmentStatus.CONFIRMED)
     writes = bed.store.commits
@@ -115,12 +97,7 @@ async def test_record_invoice_after_a_reschedule_invoiced_the_new_time(bed: Bed)
     """The reschedule put its own invoice on the appointment: the retry still knows its
     record by its event, and does not answer "not wanted" (which would void an invoice)."""
     appointment = await bed.awaiting_invoice()
-    record = InvoiceRecord(
-        appointment_id=appointment.id,
-        invoice_id="inv-late",
-        idempotency_key=bed.key("invoiced"),
-        caller=bed.caller,
-    )
+    record = bed.invoice_record(appointment.id)
     assert (await bed.run(bed.local.record_invoice, record)).recorded
     current = await bed.stored(appointment.id)
     moved = model.reschedule(

@@ -6,26 +6,21 @@ fakes of tests/fakes.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.app import create_app
 from api.problems import PROBLEM_BASE
-from api.security.tokens import TokenVerifier, issue_local_token
 from application.permissions import Role
-from config import Settings, load_settings
+from config import Settings
 from domain.model import Appointment
-from domain.schedule import WorkingCalendar
-from tests.fakes import FakeCalendars, FakeView, World
+from tests.fakes import World
+from tests.unit.api.conftest import bearer, nothing_started
 
-NOW = datetime(2030, 1, 6, 12, 0, tzinfo=UTC)
 START = "2030-01-07T09:00:00+01:00"  # Monday 09:00 in Berlin
 NEW_START = "2030-01-07T10:00:00+01:00"
 BODY: dict[str, Any] = {"patient_id": "pat-anna-schmidt", "doctor_id": "doc-on-call"}
@@ -54,56 +49,6 @@ FREE_SLOTS = """query ($doctor: ID!, $day: Date!) {
 SCHEDULE = """query ($doctor: ID!, $from: DateTime!, $to: DateTime!) {
   doctorSchedule(doctorId: $doctor, from: $from, to: $to) { id }
 }"""
-
-
-@dataclass
-class AskedCalendars(FakeCalendars):
-    """The Doctor Service's calendars, recording which doctors were asked about."""
-
-    asked: list[str] = field(default_factory=list)
-
-    async def calendar(self, doctor_id: str) -> WorkingCalendar:
-        self.asked.append(doctor_id)
-        return await super().calendar(doctor_id)
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(data_dir=tmp_path_factory.mktemp("doors"))
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> FastAPI:
-    """One app for the module (building one is the slow part); each test its own World."""
-    app = create_app(settings)  # no lifespan: the state a request needs, set by hand
-    issue_local_token(settings, Role.STAFF, "warm-up")  # makes the local secret
-    app.state.verifier = TokenVerifier.from_settings(settings)
-    return app
-
-
-@pytest.fixture
-def world(settings: Settings, app: FastAPI) -> World:
-    world = World(settings=settings, view=FakeView(), calendars=AskedCalendars(), now=NOW)
-    app.state.services = world.services
-    return world
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, world: World, settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
-    token = issue_local_token(settings, Role.STAFF, "frontdesk-1")
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def planted(world: World) -> Appointment:
-    """An appointment staff may cancel and move: only the bad value can refuse them."""
-    return await world.repository.plant(start=datetime(2030, 1, 8, 8, 0, tzinfo=UTC))
 
 
 async def graphql(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
@@ -224,8 +169,6 @@ CASES = [
 async def test_both_doors_refuse_a_bad_value_alike_and_start_nothing(
     client: httpx.AsyncClient, world: World, planted: Appointment, case: Case
 ) -> None:
-    commits = world.repository.commits
-
     rest = await client.request(
         case.method,
         filled(case.path, planted.id),
@@ -242,12 +185,33 @@ async def test_both_doors_refuse_a_bad_value_alike_and_start_nothing(
     extensions = error["extensions"]
     assert (extensions["status"], extensions["type"]) == (problem["status"], problem["type"])
     assert not any((answer.get("data") or {}).values())
-    assert world.sagas.requests == []
-    assert world.repository.commits == commits
-    assert world.repository.appointments == {planted.id: planted}
-    assert isinstance(world.calendars, AskedCalendars)
-    assert world.calendars.asked == []
-    assert world.view.calls == []
+    nothing_started(world, planted)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "foreign"],
+)
+async def test_both_doors_refuse_a_request_without_a_valid_token_alike(
+    client: httpx.AsyncClient, world: World, settings: Settings, authorization: str | None
+) -> None:
+    if authorization == "foreign":  # well signed, by another issuer
+        authorization = bearer(settings.model_copy(update={"jwt_issuer": "someone-else"}))
+    headers = {"Authorization": authorization} if authorization else {}
+    client.headers.pop("Authorization")
+
+    rest = await client.post("/api/v1/appointments", json=BODY, headers=headers)
+    door = await client.post(
+        "/graphql", json={"query": READ, "variables": {"id": "x"}}, headers=headers
+    )
+
+    for answer in (rest, door):
+        assert answer.status_code == 401
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert answer.json()["type"].endswith("/unauthorized")
+    assert rest.headers["WWW-Authenticate"] == door.headers["WWW-Authenticate"]
+    nothing_started(world)
 
 
 # --- one booking, both doors --------------------------------------------------------------
@@ -314,12 +278,38 @@ async def test_one_key_through_both_doors_is_one_booking(
     assert other["errors"][0]["extensions"]["type"] == PROBLEM_BASE + "idempotency-key-reused"
 
 
+async def test_past_its_wait_budget_a_booking_is_pending_at_both_doors(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    prefer = {"Prefer": "respond-async"}  # no wait at all: the saga answers it still runs
+
+    rest = await client.post(
+        "/api/v1/appointments", json=BODY, headers=prefer | {"Idempotency-Key": "p1"}
+    )
+    answer = await client.post(
+        "/graphql",
+        json={"query": BOOK, "variables": {"input": INPUT, "key": "p2"}},
+        headers=prefer,
+    )
+
+    assert rest.status_code == 202, rest.text
+    accepted = rest.json()
+    location = f"/api/v1/appointments/{accepted['appointment_id']}"
+    assert (rest.headers["Location"], rest.headers["Retry-After"]) == (location, "1")
+    assert (accepted["workflow_id"], rest.headers["Idempotency-Key"]) == ("booking-p1", "p1")
+    outcome = answer.json()["data"]["bookAppointment"]
+    assert (outcome["pending"], outcome["appointment"]) == (True, None)
+    assert world.repository.appointments == {}
+    # Where REST points, the booking reads as pending until the saga persists it.
+    pending = await client.get(location)
+    assert (pending.status_code, pending.json()["status"]) == (200, "PENDING")
+
+
 async def test_a_patient_learns_nothing_from_graphql_about_someone_elses(
     client: httpx.AsyncClient, world: World, settings: Settings, planted: Appointment
 ) -> None:
     world.view.add(planted)  # Anna's appointment
-    token = issue_local_token(settings, Role.PATIENT, "pat-ben-meier")
-    client.headers["Authorization"] = f"Bearer {token}"
+    client.headers["Authorization"] = bearer(settings, Role.PATIENT, "pat-ben-meier")
 
     theirs = await graphql(client, READ, {"id": planted.id})
     missing = await graphql(client, READ, {"id": "7f0c3e9a-3f6e-4c65-9a59-5b8d1d0c1a11"})
@@ -333,8 +323,7 @@ async def test_a_patient_learns_nothing_from_graphql_about_someone_elses(
 async def test_a_patient_learns_nothing_from_rest_about_someone_elses(
     client: httpx.AsyncClient, settings: Settings, planted: Appointment
 ) -> None:
-    token = issue_local_token(settings, Role.PATIENT, "pat-ben-meier")
-    client.headers["Authorization"] = f"Bearer {token}"
+    client.headers["Authorization"] = bearer(settings, Role.PATIENT, "pat-ben-meier")
     missing_id = "7f0c3e9a-3f6e-4c65-9a59-5b8d1d0c1a11"
 
     theirs = (await client.get(f"/api/v1/appointments/{planted.id}")).json()

@@ -4,16 +4,15 @@ clients rely on are listed. Also the readiness probe, whose both answers are doc
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
-from adapters.readiness import ServiceReadiness
 from api.app import create_app
 from config import load_settings
-from tests.fakes import World
+from tests.asgi import client_of
+from tests.fakes import World, probed_readiness
 
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -81,6 +80,17 @@ def test_the_headers_clients_rely_on_are_documented(document: dict[str, Any]) ->
                 assert name in _headers(document, method.lower(), path, status), (method, path)
 
 
+def test_swagger_offers_the_bearer_authorize_button_and_documents_the_booking(
+    document: dict[str, Any],
+) -> None:
+    scheme = document["components"]["securitySchemes"]["Bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    post = document["paths"]["/api/v1/appointments"]["post"]
+    assert post["security"] == [{"Bearer": []}]
+    assert {"201", "202", "409", "422"} <= set(post["responses"])
+    assert document["components"]["schemas"]["BookAppointment"]["examples"]
+
+
 def test_readiness_documents_both_answers(document: dict[str, Any]) -> None:
     responses = document["paths"]["/health/ready"]["get"]["responses"]
     ok = responses["200"]["content"]["application/json"]["schema"]
@@ -88,29 +98,9 @@ def test_readiness_documents_both_answers(document: dict[str, Any]) -> None:
     assert responses["503"]["content"] == PROBLEM_CONTENT
 
 
-class _Down:
-    async def command(self, name: str) -> None:
-        raise TimeoutError
-
-
-class _Mongo:
-    admin = _Down()
-
-
-class _Up:
-    async def get_system_info(self, request: object) -> object:
-        return object()
-
-
-class _Temporal:
-    workflow_service = _Up()
-
-
 async def test_readiness_answers_503_problem_naming_what_is_down(app: FastAPI) -> None:
-    readiness = ServiceReadiness(cast(Any, _Mongo()), cast(Any, _Temporal()), list)
-    app.state.services = World(readiness=cast(Any, readiness)).services
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    app.state.services = World(readiness=probed_readiness(mongodb_down=True)).services
+    async with client_of(app) as client:
         answer = await client.get("/health/ready")
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"

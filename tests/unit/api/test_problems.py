@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import middleware, problems
 from application.permissions import Forbidden, NotVisible
 from domain.errors import IllegalTransition, SlotUnavailable
+from tests.asgi import client_of
 
 
 class Body(BaseModel):
@@ -39,8 +40,7 @@ def app_raising(error: Exception) -> FastAPI:
 
 
 async def call(app: FastAPI, method: str, path: str, **kwargs: object) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of(app) as client:
         return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 
 

@@ -112,7 +112,8 @@ def _example(model: type[BaseModel]) -> dict[str, Any]:
     assert isinstance(extra, dict)
     examples = extra["examples"]
     assert isinstance(examples, list)
-    example: dict[str, Any] = examples[0]
+    example = examples[0]
+    assert isinstance(example, dict)
     return example
 
 

@@ -6,6 +6,7 @@ reveals nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from application.access import Requester
 from application.commands import DoctorSchedule, FreeSlots, PatientAppointments
 from application.permissions import Forbidden, Role
 from application.results import SagaRunning
+from application.services import Services
 from domain.errors import InvalidAppointment
 from domain.model import Appointment
 from domain.status import AppointmentStatus
@@ -111,24 +113,6 @@ async def test_admin_staff_and_the_doctor_read_the_doctors_schedule(
     assert [row.id for row in rows] == [mine.id]
 
 
-async def test_a_doctor_may_not_read_another_doctors_schedule(world: World) -> None:
-    await planted(world, PATIENT, OTHER_DOCTOR, 0)
-
-    with pytest.raises(Forbidden, match="only read their own schedule"):
-        await world.services.schedule.doctor_schedule(
-            DoctorSchedule(doctor_id=OTHER_DOCTOR, **WEEK), THE_DOCTOR
-        )
-
-
-async def test_a_patient_may_not_read_a_schedule_not_even_their_doctors(world: World) -> None:
-    await planted(world, PATIENT, DOCTOR, 0)
-
-    with pytest.raises(Forbidden, match="a patient may not read doctors' schedules"):
-        await world.services.schedule.doctor_schedule(
-            DoctorSchedule(doctor_id=DOCTOR, **WEEK), THE_PATIENT
-        )
-
-
 # --- a patient's appointments ------------------------------------------------------------
 
 
@@ -158,13 +142,44 @@ async def test_a_doctor_sees_only_the_patients_appointments_with_them(world: Wor
     assert [row.id for row in rows] == [with_me.id]
 
 
-async def test_a_patient_may_not_list_another_patients_appointments(world: World) -> None:
-    await planted(world, OTHER_PATIENT, DOCTOR, 0)
+# --- what is refused: naming someone else --------------------------------------------
 
-    with pytest.raises(Forbidden, match="only list their own"):
-        await world.services.schedule.patient_appointments(
-            PatientAppointments(patient_id=OTHER_PATIENT, **WEEK), THE_PATIENT
-        )
+Read = Callable[[Services, Requester], Awaitable[object]]
+
+
+def schedule_of(doctor_id: str) -> Read:
+    return lambda services, who: services.schedule.doctor_schedule(
+        DoctorSchedule(doctor_id=doctor_id, **WEEK), who
+    )
+
+
+def appointments_of(patient_id: str) -> Read:
+    return lambda services, who: services.schedule.patient_appointments(
+        PatientAppointments(patient_id=patient_id, **WEEK), who
+    )
+
+
+@pytest.mark.parametrize(
+    ("read", "who", "why"),
+    [
+        (schedule_of(OTHER_DOCTOR), THE_DOCTOR, "only read their own schedule"),
+        (schedule_of(DOCTOR), THE_PATIENT, "a patient may not read doctors' schedules"),
+        (appointments_of(OTHER_PATIENT), THE_PATIENT, "only list their own"),
+    ],
+    ids=[
+        "a doctor, another doctor's schedule",
+        "a patient, a schedule, not even their own doctor's",
+        "a patient, another patient's appointments",
+    ],
+)
+async def test_a_read_naming_someone_else_is_forbidden(
+    world: World, read: Read, who: Requester, why: str
+) -> None:
+    await planted(world, PATIENT, DOCTOR, 0)
+    await planted(world, OTHER_PATIENT, OTHER_DOCTOR, 1)
+
+    with pytest.raises(Forbidden, match=why):
+        await read(world.services, who)
 
 
 # --- free slots --------------------------------------------------------------------------

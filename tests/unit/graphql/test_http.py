@@ -1,11 +1,10 @@
-"""/graphql over HTTP, in-process: the same Bearer JWT as REST (401 problem+json with a
-challenge before anything is parsed), GraphiQL without a token, one operation per POST,
+"""/graphql over HTTP, in-process: GraphiQL without a token (a request without a valid one
+is refused as at REST: tests/unit/api/test_doors_agree.py), one operation per POST,
 and whatever Strawberry refuses answered as a problem document."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from api.graphql.context import wants_graphiql
 from api.security.tokens import TokenVerifier, issue_local_token
 from application.permissions import Role
 from config import Settings
+from tests.asgi import client_of
 from tests.fakes import World
 from tests.unit.graphql.conftest import FakeSchedule, calendars
 
@@ -37,8 +37,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of(app) as client:
         yield client
 
 
@@ -61,32 +60,6 @@ async def test_an_operation_with_a_token_answers(
         }
     }
     assert answer.headers["X-Request-ID"]
-
-
-@pytest.mark.parametrize(
-    "authorization",
-    [None, "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer a.b.c"],
-)
-async def test_without_a_valid_token_an_operation_is_401_problem(
-    client: httpx.AsyncClient, app: FastAPI, authorization: str | None
-) -> None:
-    headers = {"Authorization": authorization} if authorization else {}
-    answer = await client.post("/graphql", json=QUERY, headers=headers)
-
-    assert answer.status_code == 401
-    assert answer.headers["content-type"] == PROBLEM_JSON
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-    assert answer.json()["type"].endswith("/unauthorized")
-    assert app.state.schedule.calls == []
-
-
-async def test_a_token_of_another_issuer_is_refused(
-    client: httpx.AsyncClient, settings: Settings, tmp_path: Any
-) -> None:
-    foreign = settings.model_copy(update={"jwt_issuer": "someone-else"})
-    answer = await client.post("/graphql", json=QUERY, headers=bearer(foreign))
-    assert answer.status_code == 401
-    assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_graphiql_loads_without_a_token(client: httpx.AsyncClient) -> None:

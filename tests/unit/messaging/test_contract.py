@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 
 from domain.events import SCHEMA_VERSION, EventType
 from domain.model import Appointment, Change

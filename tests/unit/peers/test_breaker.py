@@ -11,27 +11,17 @@ from loguru import logger
 from domain.errors import PeerUnavailable, SlotUnavailable
 from peers.breaker import BreakerOpen, BreakerState, CircuitBreaker
 from peers.http import PeerContractError
+from tests.clocks import Ticks
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 Change = tuple[str, BreakerState, BreakerState]
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> Ticks:
+    return Ticks()
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ def changes() -> list[Change]:
 
 
 @pytest.fixture
-def breaker(clock: Clock, changes: list[Change]) -> CircuitBreaker:
+def breaker(clock: Ticks, changes: list[Change]) -> CircuitBreaker:
     def record(name: str, old: BreakerState, new: BreakerState) -> None:
         changes.append((name, old, new))
 
@@ -79,7 +69,7 @@ async def test_it_opens_after_the_threshold_of_consecutive_transient_failures(
 
 
 async def test_an_open_breaker_fails_fast_without_calling(
-    breaker: CircuitBreaker, clock: Clock
+    breaker: CircuitBreaker, clock: Ticks
 ) -> None:
     await fail(breaker, 3)
     clock.advance(4)
@@ -125,7 +115,7 @@ async def test_an_answer_that_is_not_a_transient_fault_counts_as_success(
 
 
 async def test_after_the_reset_time_it_is_half_open(
-    breaker: CircuitBreaker, clock: Clock, changes: list[Change]
+    breaker: CircuitBreaker, clock: Ticks, changes: list[Change]
 ) -> None:
     await fail(breaker, 3)
     clock.advance(9.9)
@@ -137,7 +127,7 @@ async def test_after_the_reset_time_it_is_half_open(
 
 
 async def test_half_open_lets_one_trial_through_and_its_success_closes(
-    breaker: CircuitBreaker, clock: Clock, changes: list[Change]
+    breaker: CircuitBreaker, clock: Ticks, changes: list[Change]
 ) -> None:
     await fail(breaker, 3)
     clock.advance(10)
@@ -161,7 +151,7 @@ async def test_half_open_lets_one_trial_through_and_its_success_closes(
 
 
 async def test_a_failed_trial_opens_it_again_for_a_full_reset_time(
-    breaker: CircuitBreaker, clock: Clock, changes: list[Change]
+    breaker: CircuitBreaker, clock: Ticks, changes: list[Change]
 ) -> None:
     await fail(breaker, 3)
     clock.advance(10)
@@ -174,7 +164,7 @@ async def test_a_failed_trial_opens_it_again_for_a_full_reset_time(
     assert [new for _, _, new in changes] == [OPEN, HALF_OPEN, OPEN, HALF_OPEN]
 
 
-async def test_a_refusal_in_the_trial_closes_it(breaker: CircuitBreaker, clock: Clock) -> None:
+async def test_a_refusal_in_the_trial_closes_it(breaker: CircuitBreaker, clock: Ticks) -> None:
     await fail(breaker, 3)
     clock.advance(10)
     with pytest.raises(SlotUnavailable):
@@ -183,7 +173,7 @@ async def test_a_refusal_in_the_trial_closes_it(breaker: CircuitBreaker, clock: 
 
 
 async def test_a_cancelled_trial_leaves_the_next_call_to_try(
-    breaker: CircuitBreaker, clock: Clock
+    breaker: CircuitBreaker, clock: Ticks
 ) -> None:
     await fail(breaker, 3)
     clock.advance(10)
@@ -203,7 +193,7 @@ async def test_a_cancelled_trial_leaves_the_next_call_to_try(
 
 
 async def test_a_late_failure_of_a_call_made_before_opening_does_not_count(
-    breaker: CircuitBreaker, clock: Clock
+    breaker: CircuitBreaker, clock: Ticks
 ) -> None:
     started, finish = asyncio.Event(), asyncio.Event()
 
@@ -234,7 +224,7 @@ async def test_the_guard_is_a_context_manager_too(breaker: CircuitBreaker) -> No
             pytest.fail("an open breaker must not run the call")
 
 
-async def test_a_broken_listener_does_not_break_calls(clock: Clock) -> None:
+async def test_a_broken_listener_does_not_break_calls(clock: Ticks) -> None:
     def broken(name: str, old: BreakerState, new: BreakerState) -> None:
         raise RuntimeError("metrics are down")
 
@@ -244,7 +234,7 @@ async def test_a_broken_listener_does_not_break_calls(clock: Clock) -> None:
 
 
 async def test_it_logs_a_warning_when_it_opens_and_info_when_it_closes(
-    breaker: CircuitBreaker, clock: Clock
+    breaker: CircuitBreaker, clock: Ticks
 ) -> None:
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(m.strip()), format="{level} {message}")

@@ -4,6 +4,7 @@ the derived fields (end, the clinic day) right."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -11,7 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.events import AppointmentEvent, EventContext
-from domain.model import Appointment, BrokenEventLog, edit, replay, request, reschedule, transition
+from domain.model import (
+    Appointment,
+    BrokenEventLog,
+    Change,
+    edit,
+    replay,
+    request,
+    reschedule,
+    transition,
+)
 from domain.status import AppointmentStatus
 from projections.fold import Names, StoredEvent, ViewRow, fold
 
@@ -53,7 +63,7 @@ def history() -> tuple[Appointment, list[AppointmentEvent]]:
         context=CTX,
     )
     events = [change.event]
-    steps = [
+    steps: list[Callable[[Appointment, datetime], Change]] = [
         lambda a, now: transition(a, S.SCHEDULED, event_id="e-2", now=now, context=CTX),
         lambda a, now: reschedule(
             a,

@@ -19,18 +19,11 @@ from projections.retry import Backoff, Stopping
 from simulators.doctor import create_doctor_app
 from simulators.patient import create_patient_app
 from simulators.state import SimulatorState
+from tests.clocks import Ticks
 
 ANNA, DOCTOR = "pat-anna-schmidt", "doc-amelia-hart"
 ANNA_WITH_HART = Names("Anna Schmidt", "Dr. Amelia Hart", "cardiology")
 FAST = Backoff(initial=0.01, maximum=0.02)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -41,7 +34,7 @@ class Peers:
     patient_sim: httpx.AsyncClient
     doctor_sim: httpx.AsyncClient
     stop: asyncio.Event
-    clock: Clock
+    clock: Ticks
 
     def directory(self) -> Directory:
         return Directory(self.patients, self.doctors, self.stop, backoff=FAST, clock=self.clock)
@@ -60,7 +53,7 @@ async def peers() -> AsyncIterator[Peers]:
     doctor_sim = httpx.AsyncClient(transport=httpx.ASGITransport(app=doctor_app), base_url=base)
     patients = PatientClient(base, 2.0, transport=httpx.ASGITransport(app=patient_app))
     doctors = DoctorClient(base, 2.0, transport=httpx.ASGITransport(app=doctor_app))
-    yield Peers(state, patients, doctors, patient_sim, doctor_sim, asyncio.Event(), Clock())
+    yield Peers(state, patients, doctors, patient_sim, doctor_sim, asyncio.Event(), Ticks(0.0))
     for client in (patient_sim, doctor_sim, patients, doctors):
         await client.aclose()
 

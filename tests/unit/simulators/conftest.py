@@ -3,8 +3,10 @@ test moves by hand so hold expiry needs no sleeping."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,48 +16,44 @@ from simulators.billing import create_billing_app
 from simulators.doctor import create_doctor_app
 from simulators.patient import create_patient_app
 from simulators.state import SimulatorState
-
-
-class ManualClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.asgi import client_of
+from tests.clocks import WallClock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
+def clock() -> WallClock:
+    return WallClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def state(clock: ManualClock) -> SimulatorState:
+def state(clock: WallClock) -> SimulatorState:
     return SimulatorState.seeded(clock=clock)
 
 
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://simulator") as client:
-        yield client
+@contextlib.asynccontextmanager
+async def started(
+    create_app: Callable[[SimulatorState], FastAPI], state_file: Path, clock: WallClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the simulator (re)started on what ``state_file`` keeps."""
+    async with client_of(
+        create_app(SimulatorState.seeded(state_file=state_file, clock=clock))
+    ) as api:
+        yield api
 
 
 @pytest.fixture
 async def patient_api(state: SimulatorState) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(create_patient_app(state)):
+    async with client_of(create_patient_app(state)) as client:
         yield client
 
 
 @pytest.fixture
 async def doctor_api(state: SimulatorState) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(create_doctor_app(state)):
+    async with client_of(create_doctor_app(state)) as client:
         yield client
 
 
 @pytest.fixture
 async def billing_api(state: SimulatorState) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(create_billing_app(state)):
+    async with client_of(create_billing_app(state)) as client:
         yield client

@@ -11,8 +11,8 @@ import pytest
 
 from peers.contracts import Invoice, InvoiceStatus
 from simulators.billing import create_billing_app
-from simulators.state import SimulatorState
-from tests.unit.simulators.conftest import ManualClock
+from tests.clocks import WallClock
+from tests.unit.simulators.conftest import started
 
 
 def invoice_body(appointment_id: str = "apt-1", amount_cents: int = 6000) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def problem(response: httpx.Response, status: int) -> str:
 
 
 async def test_an_invoice_is_created_once_per_key(
-    billing_api: httpx.AsyncClient, clock: ManualClock
+    billing_api: httpx.AsyncClient, clock: WallClock
 ) -> None:
     first = await create(billing_api, "booking-1-invoice")
     assert first.status_code == 201
@@ -112,19 +112,13 @@ def saved(state_file: Path) -> dict[str, Any]:
 
 
 async def test_invoices_survive_a_restart_with_a_state_file(
-    tmp_path: Path, clock: ManualClock
+    tmp_path: Path, clock: WallClock
 ) -> None:
     state_file = tmp_path / "sim.json"
-    first = create_billing_app(SimulatorState.seeded(state_file=state_file, clock=clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=first), base_url="http://b"
-    ) as api:
+    async with started(create_billing_app, state_file, clock) as api:
         created = (await create(api, "persist")).json()
     assert [item["id"] for item in saved(state_file)["invoices"]] == [created["id"]]
-    second = create_billing_app(SimulatorState.seeded(state_file=state_file, clock=clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=second), base_url="http://b"
-    ) as api:
+    async with started(create_billing_app, state_file, clock) as api:
         replay = await create(api, "persist")
         assert replay.status_code == 200
         assert replay.json() == created

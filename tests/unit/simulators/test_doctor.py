@@ -13,8 +13,8 @@ import pytest
 
 from peers.contracts import Availability, Hold, HoldStatus
 from simulators.doctor import create_doctor_app
-from simulators.state import SimulatorState
-from tests.unit.simulators.conftest import ManualClock
+from tests.clocks import WallClock
+from tests.unit.simulators.conftest import started
 
 AMELIA = "doc-amelia-hart"  # cardiology, 30-minute grid, Mon–Fri 08–12 and 13–17 Berlin
 JONAS = "doc-jonas-weber"  # 15-minute grid, same hours
@@ -161,7 +161,7 @@ async def test_a_31_day_window_and_an_unencoded_plus_are_accepted(
 
 
 async def test_holds_remove_slots_until_released_or_expired(
-    doctor_api: httpx.AsyncClient, clock: ManualClock
+    doctor_api: httpx.AsyncClient, clock: WallClock
 ) -> None:
     window = (f"{MONDAY}T08:00:00+01:00", f"{MONDAY}T10:00:00+01:00")
     assert len((await availability(doctor_api, AMELIA, *window)).slots) == 4
@@ -177,7 +177,7 @@ async def test_holds_remove_slots_until_released_or_expired(
 
 
 async def test_a_hold_is_answered_in_utc_and_a_repeated_key_answers_the_same_hold(
-    doctor_api: httpx.AsyncClient, clock: ManualClock
+    doctor_api: httpx.AsyncClient, clock: WallClock
 ) -> None:
     created = await hold(doctor_api, f"{MONDAY}T08:30:00+01:00", "key-1")
     assert created.status_code == 201
@@ -238,7 +238,7 @@ async def test_fifty_concurrent_holds_of_one_slot_book_it_once(
     assert len(held) == 1
 
 
-async def test_expiry_is_lazy_and_final(doctor_api: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_expiry_is_lazy_and_final(doctor_api: httpx.AsyncClient, clock: WallClock) -> None:
     created = Hold.model_validate((await hold(doctor_api, f"{MONDAY}T08:00:00+01:00", "x")).json())
     clock.advance(300)
     listed = (await doctor_api.get("/holds", params={"status": "EXPIRED"})).json()
@@ -283,19 +283,11 @@ def saved(state_file: Path) -> dict[str, Any]:
     return dict(json.loads(state_file.read_text()))
 
 
-async def test_holds_survive_a_restart_with_a_state_file(
-    tmp_path: Path, clock: ManualClock
-) -> None:
+async def test_holds_survive_a_restart_with_a_state_file(tmp_path: Path, clock: WallClock) -> None:
     state_file = tmp_path / "sim.json"
-    first = create_doctor_app(SimulatorState.seeded(state_file=state_file, clock=clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=first), base_url="http://d"
-    ) as api:
+    async with started(create_doctor_app, state_file, clock) as api:
         created = (await hold(api, f"{MONDAY}T08:00:00+01:00", "persist")).json()
     assert saved(state_file)["hold_keys"] == {"persist": created["id"]}
-    second = create_doctor_app(SimulatorState.seeded(state_file=state_file, clock=clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=second), base_url="http://d"
-    ) as api:
+    async with started(create_doctor_app, state_file, clock) as api:
         assert (await hold(api, f"{MONDAY}T08:00:00+01:00", "persist")).json() == created
         assert (await hold(api, f"{MONDAY}T08:00:00+01:00", "new")).status_code == 409

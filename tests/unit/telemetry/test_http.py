@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from telemetry.http import HttpInstruments, HttpMetricsMiddleware
+from tests.asgi import client_of
 
 
 @pytest.fixture
@@ -32,8 +33,7 @@ async def client(registry: CollectorRegistry) -> AsyncIterator[httpx.AsyncClient
         raise RuntimeError("a bug")
 
     app.add_middleware(HttpMetricsMiddleware, instruments=HttpInstruments(registry))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of(app) as client:
         yield client
 
 

@@ -15,6 +15,7 @@ from api.app import create_app
 from config import load_settings
 from messaging.status import RelayStatus
 from telemetry.metrics import ApiMetrics, WorkerMetrics
+from tests.asgi import client_of
 from tests.unit.telemetry.conftest import FakeBreaker
 
 BREAKERS = [FakeBreaker("patient", "closed"), FakeBreaker("doctor", "open", opened_total=1)]
@@ -35,8 +36,7 @@ def app() -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of(app) as client:
         yield client
 
 

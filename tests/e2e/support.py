@@ -1,0 +1,227 @@
+"""What the end-to-end tests share besides their fixtures (conftest.py): the booking body
+and the calls that book and change appointments over REST, what MongoDB holds about
+them, appointments planted in any status, the sagas' runs in Temporal, and the JSON log
+lines of the stack's processes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo.database import Database
+
+from domain.status import AppointmentStatus
+from localstack.service import LocalService
+from persistence import AppointmentStore, connect
+from tests.fakes import plant_into
+from tests.waiting import eventually
+from workflows.client import connect_temporal
+
+BASE = "/api/v1/appointments"
+PATIENT = "pat-anna-schmidt"
+DOCTOR = "doc-on-call"  # on a 15-minute grid, every day 07:00-21:00
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A local stack in one handle: its API as the front desk, its peers' simulators (to
+    make them misbehave and to read what they hold) and its MongoDB."""
+
+    service: LocalService
+    api: httpx.Client
+    peers: dict[str, httpx.Client]
+    mongo: Database[dict[str, Any]]
+
+    def fault(self, peer: str, mode: str, **options: float) -> None:
+        """Tell one simulator to misbehave (``mode="ok"`` heals it)."""
+        answer = self.peers[peer].put("/_sim/faults", json={"mode": mode, **options})
+        answer.raise_for_status()
+
+    def appointments(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        found = self.mongo["appointments"].find({"_id": {"$in": sorted(ids)}})
+        return {row["_id"]: row for row in found}
+
+    def stored(self, appointment_id: str) -> dict[str, Any]:
+        found = self.mongo["appointments"].find_one({"_id": appointment_id})
+        assert found is not None, f"appointment {appointment_id} is not stored"
+        return found
+
+    def hold(self, hold_id: str) -> dict[str, Any]:
+        """The hold as the Doctor Service keeps it."""
+        return dict(self.peers["doctor"].get(f"/holds/{hold_id}").raise_for_status().json())
+
+    def invoices(self, appointment_id: str) -> list[dict[str, Any]]:
+        """The appointment's invoices at Billing."""
+        answer = self.peers["billing"].get("/invoices", params={"appointment_id": appointment_id})
+        return list(answer.raise_for_status().json())
+
+    def invoice(self, invoice_id: str) -> dict[str, Any]:
+        return dict(self.peers["billing"].get(f"/invoices/{invoice_id}").raise_for_status().json())
+
+
+# --- over REST ---------------------------------------------------------------------------
+
+
+def booking(start: str, patient_id: str = PATIENT, **extra: Any) -> dict[str, Any]:
+    """The body of a booking of the on-call doctor (15 minutes unless ``extra`` says)."""
+    body = {"patient_id": patient_id, "doctor_id": DOCTOR, "start": start}
+    return body | {"duration_minutes": 15} | extra
+
+
+def book(
+    api: httpx.Client, body: dict[str, Any], key: str | None = None, *, prefer: str | None = None
+) -> httpx.Response:
+    """POST the booking with its Idempotency-Key (a fresh one unless given)."""
+    headers = {"Idempotency-Key": key or str(uuid.uuid4())} | ({"Prefer": prefer} if prefer else {})
+    return api.post(BASE, json=body, headers=headers)
+
+
+def book_run(
+    api: httpx.Client, start: str, *, prefer: str | None = None
+) -> tuple[str, httpx.Response]:
+    """A booking at ``start`` with a fresh key: its saga's workflow id, and the answer."""
+    key = str(uuid.uuid4())
+    return workflow_id(key), book(api, booking(start), key, prefer=prefer)
+
+
+def booked(
+    api: httpx.Client, start: str, patient_id: str = PATIENT, **extra: Any
+) -> dict[str, Any]:
+    """The appointment booked at ``start``: the saga ended SCHEDULED (201)."""
+    answer = book(api, booking(start, patient_id, **extra))
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def change(api: httpx.Client, appointment_id: str, what: str, **body: Any) -> httpx.Response:
+    """POST .../<what> (confirm, cancel, reschedule, ...) with a fresh Idempotency-Key."""
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    return api.post(f"{BASE}/{appointment_id}/{what}", json=body, headers=key)
+
+
+def changed(api: httpx.Client, appointment_id: str, what: str, **body: Any) -> dict[str, Any]:
+    """The appointment after the change: it succeeded (200)."""
+    answer = change(api, appointment_id, what, **body)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def graphql(client: httpx.Client, query: str, **variables: Any) -> httpx.Response:
+    """A GraphQL operation: answered 200 and as JSON, its errors (if any) in the body."""
+    answer = client.post("/graphql", json={"query": query, "variables": variables})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    return answer
+
+
+def problem_type(answer: httpx.Response) -> str:
+    """The last segment of the problem document's ``type``."""
+    assert answer.headers["content-type"] == "application/problem+json", answer.text
+    assert answer.json()["status"] == answer.status_code
+    return str(answer.json()["type"]).rsplit("/", 1)[-1]
+
+
+def workflow_id(key: str) -> str:
+    """The booking saga's workflow id for an Idempotency-Key."""
+    return f"booking-{key}"
+
+
+# --- in MongoDB ----------------------------------------------------------------------------
+
+
+def counts(db: Database[dict[str, Any]]) -> dict[str, int]:
+    return {
+        name: db[name].count_documents({})
+        for name in ("appointments", "appointment_events", "outbox_events")
+    }
+
+
+def events_of(mongo: Database[dict[str, Any]], appointment_id: str) -> list[dict[str, Any]]:
+    """The appointment's events, in seq order."""
+    return list(mongo["appointment_events"].find({"appointment_id": appointment_id}).sort("seq"))
+
+
+def event_types(mongo: Database[dict[str, Any]], appointment_id: str) -> list[str]:
+    return [event["type"] for event in events_of(mongo, appointment_id)]
+
+
+# Planted starts count back from yesterday in 15-minute steps from a base fixed once per
+# session, so no two planted appointments overlap and none meets a bookable slot.
+_YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+_STEPS = itertools.count(1)
+
+
+def plant(
+    service: LocalService,
+    specs: Sequence[tuple[AppointmentStatus, str, str, datetime | None]],
+) -> list[str]:
+    """Appointments in any status (and with a start in the past, which no booking
+    accepts), written change by change through AppointmentStore.commit as the sagas write
+    them, so that their histories replay like any other; without a hold or an invoice.
+    Spec: status, patient, doctor, start (None: the next past start)."""
+
+    async def go() -> list[str]:
+        client = await connect(service.settings)
+        try:
+            store = AppointmentStore(client, service.settings.kafka_topic)
+            return [
+                (
+                    await plant_into(
+                        store.commit,
+                        patient_id=patient,
+                        doctor_id=doctor,
+                        start=start or _YESTERDAY - timedelta(minutes=15 * next(_STEPS)),
+                        status=status,
+                        actor="staff:e2e-planter",
+                        held=False,
+                    )
+                ).id
+                for status, patient, doctor, start in specs
+            ]
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+# --- the other processes -------------------------------------------------------------------
+
+
+def describe_workflow(service: LocalService, workflow_id: str) -> Any:
+    async def describe() -> Any:
+        client = await connect_temporal(service.settings)
+        return await client.get_workflow_handle(workflow_id).describe()
+
+    return asyncio.run(describe())
+
+
+def workflow_types(service: LocalService, query: str) -> list[str]:
+    """The type of each run Temporal lists for a visibility query (one per run, so a
+    workflow id run twice is there twice)."""
+
+    async def find() -> list[str]:
+        client = await connect_temporal(service.settings)
+        return [run.workflow_type async for run in client.list_workflows(query)]
+
+    return asyncio.run(find())
+
+
+def logged(service: LocalService, process: str, needle: str) -> list[Any]:
+    """The JSON log lines of ``process`` that mention ``needle``, as its log is now."""
+    text = (service.infra.log_dir / f"{process}.log").read_text()
+    return [json.loads(line) for line in text.splitlines() if needle in line]
+
+
+def log_lines(service: LocalService, process: str, needle: str) -> list[Any]:
+    """The same, once there is one: a request's line is written once its last byte has
+    been sent, so just after the answer it may not be there yet."""
+    return eventually(
+        lambda: logged(service, process, needle), 5.0, f"{process}.log mentions {needle}"
+    )
