@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependencies change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint typecheck pytest pytest-unit pytest-workflows clean
+.PHONY: install run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-servers clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ install: $(STAMP)
 run: install
 	$(BIN)/appointment-service run
 
-## make test: lint, type check, then every test (unit, workflow, integration, e2e)
-test: install lint typecheck pytest
+## make test: lint, then the type check and every test (unit, workflow, deploy,
+## integration, e2e) in three jobs side by side: each job starts its own servers on free
+## ports, so they never meet, and their output is shown job by job
+test: install lint
+	@$(MAKE) --no-print-directory -j3 --output-sync=target typecheck pytest-e2e pytest-servers
 
 ## make test-fast: lint, then the type check, the unit tests and the workflow tests side
 ## by side (no servers but Temporal's time-skipping test server): under a minute
@@ -36,8 +39,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+## make pytest: every test in one process, one after the other
 pytest: install
 	$(BIN)/pytest
+
+pytest-e2e: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e
+
+pytest-servers: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/workflows tests/deploy tests/integration
 
 pytest-unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

@@ -100,11 +100,14 @@ class LocalService:
         self.worker = ManagedProcess(
             "worker", [python, "-m", "worker"], log_dir=log_dir, env=env, ready=self._worker_polls
         )
-        self.api = ManagedProcess(
+
+        def command(name: str, **options: Any) -> ManagedProcess:
+            """``appointment-service <name>`` as a managed process of this stack."""
+            argv = [python, "-m", "cli", name]
+            return ManagedProcess(name, argv, log_dir=log_dir, env=env, **options)
+
+        self.api = command(
             "api",
-            [python, "-m", "cli", "api"],
-            log_dir=log_dir,
-            env=env,
             port=p.api,
             ready=lambda: _http_ok(f"{self.api_url}/health/ready"),
             # On SIGTERM the API drains: a booking in flight may wait out its whole budget.
@@ -114,17 +117,8 @@ class LocalService:
         # ready once it runs, and catches up by itself. The projector is ready once it has
         # caught up with the event store and saved its first checkpoint, so a schedule read
         # right after start already sees every appointment made before.
-        self.relay, self.notifications = (
-            ManagedProcess(name, [python, "-m", "cli", name], log_dir=log_dir, env=env)
-            for name in ("relay", "notifications")
-        )
-        self.projector = ManagedProcess(
-            "projector",
-            [python, "-m", "cli", "projector"],
-            log_dir=log_dir,
-            env=env,
-            ready=self._projector_checkpointed,
-        )
+        self.relay, self.notifications = command("relay"), command("notifications")
+        self.projector = command("projector", ready=self._projector_checkpointed)
         self._apps = Supervisor(
             [
                 self.simulators,

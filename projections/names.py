@@ -17,7 +17,6 @@ from typing import Generic, TypeVar
 from loguru import logger
 
 from domain.errors import DoctorNotFound, PatientNotFound, PeerUnavailable
-from peers.contracts import Doctor, Patient
 from peers.doctors import DoctorClient
 from peers.http import PeerContractError
 from peers.patients import PatientClient
@@ -97,22 +96,14 @@ class Directory:
         return Names(patient_name, name, specialty)
 
     async def _patient(self, patient_id: str) -> None:
-        async def ask() -> Patient | None:
-            try:
-                return await self._patients.get_patient(patient_id)
-            except PatientNotFound:
-                return None
-
-        patient = await self._ask("patient", patient_id, ask)
+        get = self._patients.get_patient
+        patient = await self._ask(
+            "patient", patient_id, _or_unknown(get, patient_id, PatientNotFound)
+        )
         self._patient_names.put(patient_id, patient.name if patient else None)
 
     async def _doctor(self, doctor_id: str) -> None:
-        async def ask() -> Doctor | None:
-            try:
-                return await self._doctors.get_doctor(doctor_id)
-            except DoctorNotFound:
-                return None
-
+        ask = _or_unknown(self._doctors.get_doctor, doctor_id, DoctorNotFound)
         doctor = await self._ask("doctor", doctor_id, ask)
         self._doctor_names.put(doctor_id, (doctor.name, doctor.specialty) if doctor else None)
 
@@ -129,3 +120,18 @@ class Directory:
                 )
                 await pause(self._stop, delay)
                 attempt += 1
+
+
+def _or_unknown(
+    get: Callable[[str], Awaitable[T]], what: str, unknown: type[Exception]
+) -> Callable[[], Awaitable[T | None]]:
+    """A look-up of ``what`` whose answer is None where the peer does not know it: a row
+    then shows no name, as it does for any id the peer has never heard of."""
+
+    async def ask() -> T | None:
+        try:
+            return await get(what)
+        except unknown:
+            return None
+
+    return ask

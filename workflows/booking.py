@@ -109,19 +109,9 @@ class BookingWorkflow(DecidingSaga):
         local = r.local_steps
 
         self._step("validate_patient")
-        await forward(
-            PeerActivities.validate_patient,
-            steps.patient_check(),
-            retry_policy=PEER_RETRY,
-            local=local,
-        )
+        await forward(PeerActivities.validate_patient, steps.patient_check(), PEER_RETRY, local)
         self._step("check_availability")
-        await forward(
-            PeerActivities.check_availability,
-            steps.slot_check(),
-            retry_policy=PEER_RETRY,
-            local=local,
-        )
+        await forward(PeerActivities.check_availability, steps.slot_check(), PEER_RETRY, local)
 
         async def persist_pending(held: HeldSlot) -> None:
             self._step("persist_pending")

@@ -19,7 +19,7 @@ R = TypeVar("R")
 
 
 async def forward(
-    step: Callable[[Any, A], Awaitable[R]], arg: A, *, retry_policy: RetryPolicy, local: bool
+    step: Callable[[Any, A], Awaitable[R]], arg: A, retry_policy: RetryPolicy, local: bool
 ) -> R:
     """A saga's forward step: short, idempotent by its key, and refused or retried by its
     policy. ``local`` runs it as a *local* activity, inside the workflow task on the worker

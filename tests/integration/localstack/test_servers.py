@@ -26,6 +26,7 @@ from localstack.processes import (
     Supervisor,
 )
 from localstack.servers import SEARCH_ATTRIBUTES, Infra, InfraPorts, ensure_topic
+from tests.waiting import eventually
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -149,8 +150,10 @@ def test_stop_kills_the_whole_group_even_when_sigterm_is_ignored(tmp_path: Path)
         process.stop(timeout=0.5)
     assert time.monotonic() - started < 5
     assert leader is not None
-    assert not pid_alive(leader)
-    assert not pid_alive(child)
+    # SIGKILL reaches the group at once; a busy machine may take a moment to end each
+    # process of it (the check runs right after stop returns).
+    eventually(lambda: not pid_alive(leader), within=5, what="the leader is gone")
+    eventually(lambda: not pid_alive(child), within=5, what="its child is gone")
     assert not process.is_running
 
 

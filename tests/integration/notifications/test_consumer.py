@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from localstack import servers
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess
 from simulators.notifications import DATABASE, NotificationConsumer, SentMessages
+from tests.envelopes import event_value
 from tests.waiting import eventually_async
 
 TOPIC = "appointment.events"
@@ -50,24 +50,6 @@ async def records(settings: Settings) -> AsyncIterator[Any]:
     await client.close()
 
 
-def event(event_type: str, appointment_id: str) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": event_type,
-        "schema_version": 1,
-        "occurred_at": "2030-01-07T08:00:00+00:00",
-        "appointment_id": appointment_id,
-        "actor": "staff:s-1",
-        "data": {
-            "patient_id": "p-1",
-            "doctor_id": "d-1",
-            "start": "2030-01-07T09:00:00+00:00",
-            "timezone": "Europe/Berlin",
-            "status": "SCHEDULED",
-        },
-    }
-
-
 async def publish(settings: Settings, values: list[bytes], key: str) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False
@@ -90,8 +72,11 @@ async def until(count: Any, expected: int, within: float = 30.0) -> None:
 async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(
     settings: Settings, records: Any
 ) -> None:
-    booked, cancelled = event("appointment.scheduled", "a-1"), event("appointment.cancelled", "a-1")
-    requested = event("appointment.requested", "a-1")
+    booked, cancelled = (
+        event_value("appointment.scheduled", "a-1"),
+        event_value("appointment.cancelled", "a-1"),
+    )
+    requested = event_value("appointment.requested", "a-1")
     values = [json.dumps(e).encode() for e in (requested, booked, booked, cancelled)]
     await publish(settings, [*values, b"not an event"], key="a-1")
 
@@ -116,7 +101,7 @@ async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(
 async def test_a_broker_restart_loses_nothing_and_sends_nothing_twice(
     settings: Settings, records: Any, kafka: ManagedProcess, tmp_path: Path
 ) -> None:
-    first = event("appointment.scheduled", "a-2")
+    first = event_value("appointment.scheduled", "a-2")
     await publish(settings, [json.dumps(first).encode()], key="a-2")
     consumer = NotificationConsumer(settings, SentMessages(records.database))
     stop = asyncio.Event()
@@ -129,7 +114,7 @@ async def test_a_broker_restart_loses_nothing_and_sends_nothing_twice(
         await asyncio.to_thread(kafka.start)
         await asyncio.to_thread(kafka.wait_ready)
         await servers.ensure_topic(settings.kafka_bootstrap_servers, TOPIC)
-        second = event("appointment.cancelled", "a-2")
+        second = event_value("appointment.cancelled", "a-2")
         # The relay re-sends what it is unsure of: the first event comes again.
         await publish(settings, [json.dumps(first).encode(), json.dumps(second).encode()], "a-2")
         await until(lambda: records.count_documents({}), 2, within=60.0)

@@ -9,28 +9,12 @@ import pytest
 
 from domain.events import EventType
 from simulators.notifications import Envelope, compose, parse
+from tests.envelopes import event_value
 
 
 def envelope(event_type: str, **data: Any) -> Envelope:
-    return Envelope.model_validate(
-        {
-            "event_id": "e-1",
-            "type": event_type,
-            "schema_version": 1,
-            "occurred_at": "2030-01-07T08:00:00+00:00",
-            "appointment_id": "a-1",
-            "actor": "staff:s-1",
-            "data": {
-                "patient_id": "p-1",
-                "doctor_id": "d-1",
-                "start": "2030-01-07T09:00:00+00:00",
-                "timezone": "Europe/Berlin",
-                "status": "SCHEDULED",
-                "a_field_from_a_later_version": True,
-                **data,
-            },
-        }
-    )
+    value = event_value(event_type, event_id="e-1", a_field_from_a_later_version=True, **data)
+    return Envelope.model_validate(value)
 
 
 def test_a_booking_tells_the_patient_in_the_clinics_time() -> None:
