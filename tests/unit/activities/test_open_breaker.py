@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.common import RetryPolicy
@@ -30,57 +31,62 @@ Prepare = Callable[[Bed], Awaitable[Run]]  # what the step needs, made while the
 INVOICE_LATER = until_billing_is_back(60)
 
 
+def attempts(bed: Bed, step: Callable[[Any], Awaitable[object]], arg: object) -> Run:
+    """Each attempt of ``step`` on ``arg``, under the policy and number it is given."""
+    return lambda policy, n: bed.run(step, arg, policy, n)
+
+
 async def release_slot(bed: Bed) -> Run:
     reservation = bed.reservation(slot())
     await bed.run(bed.remote.reserve_slot, reservation, PEER_RETRY)
-    return lambda policy, n: bed.run(bed.remote.release_slot, reservation, policy, n)
+    return attempts(bed, bed.remote.release_slot, reservation)
 
 
 async def release_hold(bed: Bed) -> Run:
     action = await bed.held()
-    return lambda policy, n: bed.run(bed.remote.release_hold, action, policy, n)
+    return attempts(bed, bed.remote.release_hold, action)
 
 
 async def void_invoice(bed: Bed) -> Run:
     order = bed.invoice_order(str(uuid.uuid4()))
     await bed.run(bed.remote.create_invoice, order, PEER_RETRY)
-    return lambda policy, n: bed.run(bed.remote.void_invoice, order.voiding(), policy, n)
+    return attempts(bed, bed.remote.void_invoice, order.voiding())
 
 
 async def void_invoice_id(bed: Bed) -> Run:
     ref = await bed.issued()
-    return lambda policy, n: bed.run(bed.remote.void_invoice_id, ref, policy, n)
+    return attempts(bed, bed.remote.void_invoice_id, ref)
 
 
 async def invoice_later(bed: Bed) -> Run:
     order = bed.invoice_order((await bed.awaiting_invoice()).id)
     step = bed.remote.create_invoice_when_billing_is_back
-    return lambda policy, n: bed.run(step, order, policy, n)
+    return attempts(bed, step, order)
 
 
 async def validate_patient(bed: Bed) -> Run:
     check = PatientCheck(patient_id=ANNA, caller=bed.caller)
-    return lambda policy, n: bed.run(bed.remote.validate_patient, check, policy, n)
+    return attempts(bed, bed.remote.validate_patient, check)
 
 
 async def check_availability(bed: Bed) -> Run:
     check = bed.slot_check(slot())
-    return lambda policy, n: bed.run(bed.remote.check_availability, check, policy, n)
+    return attempts(bed, bed.remote.check_availability, check)
 
 
 async def reserve_slot(bed: Bed) -> Run:
     reservation = bed.reservation(slot())
-    return lambda policy, n: bed.run(bed.remote.reserve_slot, reservation, policy, n)
+    return attempts(bed, bed.remote.reserve_slot, reservation)
 
 
 async def confirm_slot(bed: Bed) -> Run:
     action = await bed.held()
-    return lambda policy, n: bed.run(bed.remote.confirm_slot, action, policy, n)
+    return attempts(bed, bed.remote.confirm_slot, action)
 
 
 async def create_invoice(bed: Bed) -> Run:
     order = bed.invoice_order(str(uuid.uuid4()))
-    return lambda policy, n: bed.run(bed.remote.create_invoice, order, policy, n)
+    return attempts(bed, bed.remote.create_invoice, order)
 
 
 UNTIL_DONE_STEPS: list[tuple[PeerName, Prepare, RetryPolicy]] = [
