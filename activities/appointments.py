@@ -44,6 +44,15 @@ from domain.status import AppointmentStatus, can_transition, ensure_transition
 # How often a saga's own change is re-read and reapplied when an edit raced it.
 REAPPLY_ATTEMPTS = 3
 
+
+def requested_reason(new: NewAppointment) -> str:
+    """The appointment.requested event's reason: also whether staff booked it over the
+    patient's cap of active appointments (application/quotas.py)."""
+    if new.over_patient_cap:
+        return "booking requested over the patient's cap of active appointments"
+    return "booking requested"
+
+
 # What a change of the current state is: the change to commit, the state it is already
 # in (a retry whose first attempt committed), or None (nothing to do any more).
 Reapplied = Change | Appointment | None
@@ -105,9 +114,11 @@ class AppointmentActivities:
             reason=new.reason,
             hold_id=new.hold_id,
             now=now_utc(),
-            context=in_this_run(new.caller, "booking requested"),
+            context=in_this_run(new.caller, requested_reason(new)),
             policy=CancellationPolicy(
-                settings.cancellation_free_hours, settings.cancellation_fee_cents
+                settings.cancellation_free_hours,
+                settings.cancellation_fee_cents,
+                late_reschedule_counts=True,
             ),
         )
         async with refusals_are_final():
@@ -201,6 +212,8 @@ class AppointmentActivities:
                 return current  # a retry whose first attempt committed
             if not can_transition(current.status, AppointmentStatus.CANCELLED):
                 return None
+            if now_utc() >= current.start:  # it has started: it stands, and so does its slot
+                return None
             return model.transition(
                 current,
                 AppointmentStatus.CANCELLED,
@@ -219,17 +232,19 @@ class AppointmentActivities:
 
     @activity.defn(name="prepare_cancellation")
     async def prepare_cancellation(self, ref: AppointmentRef) -> CancellationPlan:
-        """A read: idempotent by nature. Refuses (409) what cannot be cancelled, and works
-        out the fee by the policy the patient agreed to at booking."""
+        """A read: idempotent by nature. Refuses (409) what cannot be cancelled (its status,
+        or it has started), and works out the fee by the policy agreed to at booking."""
+        now = now_utc()
         async with refusals_are_final():
             appointment = await self._load(ref.appointment_id)
             ensure_transition(appointment.status, AppointmentStatus.CANCELLED)
+            model.ensure_not_started(appointment, now, "cancelled")
         return CancellationPlan(
             version=appointment.version,
             patient_id=appointment.patient_id,
             hold_id=appointment.hold_id,
             invoice_id=appointment.invoice_id,
-            fee_cents=appointment.cancellation_policy.fee(appointment.start, now_utc()),
+            fee_cents=appointment.cancellation_policy.fee(appointment.start, now, "cancel"),
         )
 
     @activity.defn(name="mark_cancelled")
@@ -264,17 +279,21 @@ class AppointmentActivities:
 
     @activity.defn(name="prepare_reschedule")
     async def prepare_reschedule(self, check: RescheduleCheck) -> ReschedulePlan:
-        """A read: idempotent by nature. Refuses (409) an appointment that cannot move and
-        (422) a new time that breaks the booking rules."""
+        """A read: idempotent by nature. Refuses (409) an appointment that cannot move (its
+        status, or it has started) and (422) a new time that breaks the booking rules;
+        works out the late fee by the policy agreed to at booking."""
+        now = now_utc()
         async with refusals_are_final():
             appointment = await self._load(check.appointment_id)
             if appointment.status not in RESCHEDULABLE:
                 raise IllegalTransition(appointment.status.value, "rescheduled")
+            model.ensure_not_started(appointment, now, "rescheduled")
             duration = check.duration_minutes or appointment.duration_minutes
             limits = BookingLimits(
                 self._settings.min_duration_minutes, self._settings.max_duration_minutes
             )
-            validate_requested_time(check.start, duration, now_utc(), limits)
+            validate_requested_time(check.start, duration, now, limits)
+        policy = appointment.cancellation_policy
         return ReschedulePlan(
             version=appointment.version,
             patient_id=appointment.patient_id,
@@ -282,6 +301,7 @@ class AppointmentActivities:
             duration_minutes=duration,
             old_hold_id=appointment.hold_id,
             old_invoice_id=appointment.invoice_id,
+            fee_cents=policy.fee(appointment.start, now, "reschedule"),
         )
 
     @activity.defn(name="move_appointment")
@@ -303,6 +323,7 @@ class AppointmentActivities:
                     event_id=event_id_for(move.idempotency_key),
                     now=now_utc(),
                     context=in_this_run(move.caller, move.reason),
+                    fee_invoice_id=move.fee_invoice_id,
                 )
                 stored = await self._store.commit(
                     dataclasses.replace(change, expected_version=move.expected_version)

@@ -25,16 +25,26 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.errors import BUSINESS_ERRORS, DomainError
+from domain.errors import (
+    BUSINESS_ERRORS,
+    DomainError,
+    PeerContractError,
+    PeerFault,
+    PeerRequestInvalid,
+)
 from peers.breaker import BreakerOpen
 
 CIRCUIT_OPEN = "PeerCircuitOpen"
+# Bugs, not outages: a retry sends the same request and gets the same answer.
+PEER_FAULTS: tuple[type[PeerFault], ...] = (PeerContractError, PeerRequestInvalid)
 
 # Listed in every retry policy's non_retryable_error_types too, so the rule holds even if
 # an error escapes without going through refusals_are_final. PeerCircuitOpen is only ever
 # raised non-retryable; the retryable form of an open breaker has its own type
 # (BreakerOpen), so listing it here can never stop a compensation.
-NON_RETRYABLE_TYPES: list[str] = [cls.__name__ for cls in BUSINESS_ERRORS] + [CIRCUIT_OPEN]
+NON_RETRYABLE_TYPES: list[str] = [cls.__name__ for cls in (*BUSINESS_ERRORS, *PEER_FAULTS)] + [
+    CIRCUIT_OPEN
+]
 
 
 def as_application_error(error: DomainError) -> ApplicationError:
@@ -88,3 +98,5 @@ async def refusals_are_final() -> AsyncIterator[None]:
         raise as_application_error(error) from error
     except BreakerOpen as error:
         raise circuit_open_error(error) from error
+    except PeerFault as error:
+        raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from error

@@ -60,6 +60,7 @@ class NewAppointment(_Input):
     hold_id: str
     idempotency_key: str  # becomes the event id: a retry after commit writes nothing twice
     caller: EventContext
+    over_patient_cap: bool = False  # booked by staff over the patient's cap: in the reason
 
 
 class InvoiceOrder(_Input):
@@ -118,9 +119,10 @@ class CancellationPlan(_Input):
 
 
 class FeeOrder(InvoiceOrder):
-    """An invoice of a given amount (the late cancellation fee), not the price."""
+    """An invoice of a given amount (a late-change fee), not the price."""
 
     amount_cents: int
+    what: str = "Late cancellation fee"  # the invoice's description, before the appointment
 
 
 class InvoiceRef(_Input):
@@ -151,6 +153,8 @@ class ReschedulePlan(_Input):
     duration_minutes: int
     old_hold_id: str | None
     old_invoice_id: str | None
+    # The late fee, by the policy captured at booking: a late reschedule is a late change.
+    fee_cents: int = 0
 
 
 class Move(_Input):
@@ -163,6 +167,7 @@ class Move(_Input):
     reason: str | None = None
     idempotency_key: str  # becomes the event id
     caller: EventContext
+    fee_invoice_id: str | None = None  # the late fee's invoice, if the move was late
 
 
 class DeferredInvoice(_Input):

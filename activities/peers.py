@@ -161,8 +161,8 @@ class PeerActivities:
 
     @activity.defn(name="issue_fee")
     async def issue_fee(self, order: FeeOrder) -> IssuedInvoice:
-        """A fee (late cancellation). Idempotent by ``order.idempotency_key``."""
-        what = f"Late cancellation fee, appointment {order.appointment_id}"
+        """A late-change fee. Idempotent by ``order.idempotency_key``."""
+        what = f"{order.what}, appointment {order.appointment_id}"
         return await self._invoice(order, order.amount_cents, what)
 
     @activity.defn(name="create_invoice_when_billing_is_back")

@@ -38,6 +38,7 @@ STATUS_FOR: dict[type[Exception], int] = {
     errors.SlotUnavailable: 409,
     errors.IllegalTransition: 409,
     errors.NoShowBeforeStart: 409,
+    errors.AppointmentStarted: 409,
     errors.ConcurrencyConflict: 409,
     errors.BillingRefused: 402,
     errors.AppointmentNotFound: 404,
@@ -47,6 +48,8 @@ STATUS_FOR: dict[type[Exception], int] = {
     refusals.UnknownDoctor: 404,
     refusals.SagaCancelled: 409,
     refusals.SagaFailed: 503,
+    refusals.PatientCapReached: 409,
+    refusals.TooManyRequests: 429,
 }
 
 
@@ -56,7 +59,7 @@ def status_of(error: errors.DomainError | refusals.Refused) -> int:
 
 def retry_after(error: Exception) -> dict[str, str]:
     """The Retry-After of a refusal that a later retry may overcome."""
-    if isinstance(error, refusals.SagaFailed):
+    if isinstance(error, refusals.SagaFailed | refusals.TooManyRequests):
         return {"Retry-After": str(error.retry_after_seconds)}
     if isinstance(error, errors.PeerUnavailable):
         return {"Retry-After": str(max(1, math.ceil(error.retry_after or 5)))}
@@ -248,6 +251,13 @@ _ALWAYS_SENT: dict[str, dict[str, dict[str, Any]]] = {
     "401": {
         "WWW-Authenticate": {
             "description": 'the Bearer challenge (RFC 6750), e.g. Bearer error="invalid_token"',
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "description": "seconds until the caller's quota lets the request through",
             "required": True,
             "schema": {"type": "string"},
         }

@@ -77,6 +77,15 @@ class NoShowBeforeStart(DomainError):
     title = "Too early for a no-show"
 
 
+class AppointmentStarted(DomainError):
+    """After its start an appointment can only be checked in, completed or recorded as a
+    no-show: no confirmation, cancellation or move any more (a no-show is not turned into a
+    cheap cancellation)."""
+
+    code = "appointment-started"
+    title = "The appointment has started"
+
+
 class ConcurrencyConflict(DomainError):
     code = "concurrent-modification"
     title = "The appointment was changed by someone else"
@@ -103,6 +112,31 @@ class PeerUnavailable(Exception):
         self.detail = detail
 
 
+class PeerFault(Exception):
+    """A call to a peer that no retry can fix and that is nobody's business refusal: a bug
+    on one side. It ends the step for good (never retried, even by a step retried until
+    done) and leaves it to an operator."""
+
+    def __init__(self, peer: str, detail: str) -> None:
+        super().__init__(f"{peer}: {detail}")
+        self.peer = peer
+        self.detail = detail
+
+
+class PeerContractError(PeerFault):
+    """A peer answered something our contract does not allow (an unexpected 4xx, a body
+    that does not parse). It did answer: a circuit breaker counts it as a success."""
+
+    def __init__(self, peer: str, status: int | None, detail: str) -> None:
+        super().__init__(peer, f"HTTP {status}: {detail}")
+        self.status = status
+
+
+class PeerRequestInvalid(PeerFault):
+    """A request our own client cannot send (a header value or URL it refuses). Not an
+    outage of the peer: a circuit breaker does not count it at all."""
+
+
 BUSINESS_ERRORS: tuple[type[DomainError], ...] = (
     InvalidAppointment,
     SlotUnavailable,
@@ -113,5 +147,6 @@ BUSINESS_ERRORS: tuple[type[DomainError], ...] = (
     AppointmentNotFound,
     IllegalTransition,
     NoShowBeforeStart,
+    AppointmentStarted,
     ConcurrencyConflict,
 )

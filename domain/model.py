@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from domain.errors import IllegalTransition, InvalidAppointment, NoShowBeforeStart
+from domain.errors import (
+    AppointmentStarted,
+    IllegalTransition,
+    InvalidAppointment,
+    NoShowBeforeStart,
+)
 from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext, EventType
 from domain.policy import CancellationPolicy
 from domain.rules import occupied_cells
@@ -33,13 +38,19 @@ class Appointment:
     hold_id: str | None = None
     invoice_id: str | None = None
     booking_workflow_id: str | None = None
-    # The cancellation policy agreed at booking (domain.policy.CancellationPolicy).
+    # The late-change policy agreed at booking (domain.policy.CancellationPolicy). Stored
+    # appointments from before reschedules counted read False.
     cancellation_free_hours: int = 24
     cancellation_fee_cents: int = 0
+    late_reschedule_counts: bool = False
+    # The invoice of the last late-change fee a reschedule charged, if one did.
+    fee_invoice_id: str | None = None
 
     @property
     def cancellation_policy(self) -> CancellationPolicy:
-        return CancellationPolicy(self.cancellation_free_hours, self.cancellation_fee_cents)
+        return CancellationPolicy(
+            self.cancellation_free_hours, self.cancellation_fee_cents, self.late_reschedule_counts
+        )
 
     @property
     def end(self) -> datetime:
@@ -118,10 +129,26 @@ def request(
         booking_workflow_id=context.workflow_id,
         cancellation_free_hours=policy.free_until_hours_before,
         cancellation_fee_cents=policy.late_fee_cents,
+        late_reschedule_counts=policy.late_reschedule_counts,
     )
     after = {k: v for k, v in dataclasses.asdict(state).items() if k != "version"}
     requested = EVENT_FOR_STATUS[AppointmentStatus.PENDING]
     return _recorded(state, requested, {}, after, event_id, now, context, expected=None)
+
+
+# Once an appointment has started the patient came (checked in, then completed) or did not
+# (no-show): it is no longer confirmed, cancelled (a no-show is not turned into a cheap
+# cancellation) or moved. The sagas' own steps (SCHEDULED, FAILED) are not such changes.
+BEFORE_THE_START_ONLY = frozenset({AppointmentStatus.CONFIRMED, AppointmentStatus.CANCELLED})
+
+
+def ensure_not_started(appointment: Appointment, now: datetime, change: str) -> None:
+    """Refuse (AppointmentStarted) a change that only makes sense before the start."""
+    if now >= appointment.start:
+        raise AppointmentStarted(
+            f"the appointment started at {appointment.start.isoformat()}: it can no longer be "
+            f"{change}; check the patient in or record a no-show"
+        )
 
 
 def transition(
@@ -136,6 +163,8 @@ def transition(
     """Move the appointment to ``target`` (raising IllegalTransition if the status machine
     forbids it), setting any extra ``fields`` in the same change."""
     ensure_transition(appointment.status, target)
+    if target in BEFORE_THE_START_ONLY:
+        ensure_not_started(appointment, now, target.value.lower())
     if target is AppointmentStatus.NO_SHOW and now < appointment.start:
         raise NoShowBeforeStart(
             "A no-show cannot be recorded before the appointment's start time "
@@ -162,11 +191,15 @@ def reschedule(
     event_id: str,
     now: datetime,
     context: EventContext,
+    fee_invoice_id: str | None = None,
 ) -> Change:
     """Move the appointment to a new time (same id); it is SCHEDULED again, to be confirmed
-    anew. Only a SCHEDULED or CONFIRMED appointment moves."""
+    anew. Only a SCHEDULED or CONFIRMED appointment moves, and only before its start. A
+    late move records the invoice of its fee."""
     if appointment.status not in RESCHEDULABLE:
         raise IllegalTransition(appointment.status.value, "rescheduled")
+    ensure_not_started(appointment, now, "rescheduled")
+    fee = {"fee_invoice_id": fee_invoice_id} if fee_invoice_id else {}
     return _change(
         appointment,
         EventType.RESCHEDULED,
@@ -176,6 +209,7 @@ def reschedule(
             "duration_minutes": duration_minutes,
             "hold_id": hold_id,
             "invoice_id": invoice_id,
+            **fee,
         },
         event_id=event_id,
         now=now,

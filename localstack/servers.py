@@ -37,6 +37,7 @@ SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("PatientId", "Keyword"),
     ("DoctorId", "Keyword"),
     ("BookingStatus", "Keyword"),
+    ("NeedsAttention", "Keyword"),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from peers.contracts import Invoice, InvoiceRequest
-from peers.http import PeerClient, segment
+from peers.http import PeerClient
 
 
 class BillingClient(PeerClient):
@@ -15,13 +15,15 @@ class BillingClient(PeerClient):
         ``PeerContractError``."""
         return await self._http.create("/invoices", request, idempotency_key, Invoice)
 
-    async def void_invoice(self, invoice_id: str) -> Invoice:
-        """Idempotent: voiding a void invoice answers it again."""
-        response = await self._http.request("POST", f"/invoices/{segment(invoice_id)}/void")
-        return self._http.parse(Invoice, response)
+    async def void_invoice(self, invoice_id: str) -> Invoice | None:
+        """Idempotent: voiding a void invoice answers it again; None when Billing does not
+        know the invoice (nothing left to void)."""
+        path = f"/invoices/{self.segment(invoice_id)}/void"
+        response = await self._http.request("POST", path, passthrough=(404,))
+        return None if response.status_code == 404 else self._http.parse(Invoice, response)
 
     async def get_invoice(self, invoice_id: str) -> Invoice:
-        response = await self._http.request("GET", f"/invoices/{segment(invoice_id)}")
+        response = await self._http.request("GET", f"/invoices/{self.segment(invoice_id)}")
         return self._http.parse(Invoice, response)
 
     async def list_invoices(self, appointment_id: str | None = None) -> list[Invoice]:

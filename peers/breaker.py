@@ -33,7 +33,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from domain.errors import PeerUnavailable
+from domain.errors import PeerRequestInvalid, PeerUnavailable
 
 T = TypeVar("T")
 
@@ -118,6 +118,9 @@ class CircuitBreaker:
             yield
         except PeerUnavailable:
             self._failed(generation)
+            raise
+        except PeerRequestInvalid:
+            self._abandoned(generation)  # never sent: we learnt nothing about the peer
             raise
         except Exception:
             self._succeeded(generation)  # a refusal or an off-contract answer: it answered

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from domain.schedule import WorkingCalendar
 from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
-from peers.http import PeerClient, segment
+from peers.http import PeerClient
 
 
 class DoctorClient(PeerClient):
@@ -17,7 +17,7 @@ class DoctorClient(PeerClient):
 
     async def get_doctor(self, doctor_id: str) -> Doctor:
         """Raises ``DoctorNotFound`` for an unknown doctor."""
-        response = await self._http.request("GET", f"/doctors/{segment(doctor_id)}")
+        response = await self._http.request("GET", f"/doctors/{self.segment(doctor_id)}")
         return self._http.parse(Doctor, response)
 
     async def calendar(self, doctor_id: str) -> WorkingCalendar:
@@ -30,7 +30,7 @@ class DoctorClient(PeerClient):
             raise ValueError("availability needs time zone-aware instants")
         response = await self._http.request(
             "GET",
-            f"/doctors/{segment(doctor_id)}/availability",
+            f"/doctors/{self.segment(doctor_id)}/availability",
             params={"from": start.isoformat(), "to": end.isoformat()},
         )
         return self._http.parse(Availability, response)
@@ -38,18 +38,18 @@ class DoctorClient(PeerClient):
     async def hold_slot(self, doctor_id: str, request: HoldRequest, idempotency_key: str) -> Hold:
         """Hold a slot. The same key always answers the same hold, so a retry after a lost
         response never holds twice. Raises ``SlotUnavailable`` or ``SlotNotOffered``."""
-        path = f"/doctors/{segment(doctor_id)}/holds"
+        path = f"/doctors/{self.segment(doctor_id)}/holds"
         return await self._http.create(path, request, idempotency_key, Hold)
 
     async def confirm_hold(self, hold_id: str) -> Hold:
         """Idempotent. Raises ``SlotUnavailable`` if the hold expired before this call."""
-        response = await self._http.request("POST", f"/holds/{segment(hold_id)}/confirm")
+        response = await self._http.request("POST", f"/holds/{self.segment(hold_id)}/confirm")
         return self._http.parse(Hold, response)
 
     async def release_hold(self, hold_id: str) -> Hold | None:
         """Idempotent; None when the Doctor Service does not know the hold."""
         response = await self._http.request(
-            "POST", f"/holds/{segment(hold_id)}/release", passthrough=(404,)
+            "POST", f"/holds/{self.segment(hold_id)}/release", passthrough=(404,)
         )
         if response.status_code == 404:
             # Release runs as a compensation and must be able to finish. An unknown hold

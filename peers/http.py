@@ -4,6 +4,8 @@ what a peer answered (or failed to answer) into our errors.
 - transient (timeout, connection error, 5xx, 408, 429) -> ``PeerUnavailable``: retry
 - a business refusal (a known problem type)             -> the ``DomainError``: don't retry
 - any other 4xx or an unreadable body                   -> ``PeerContractError``: a bug
+- a request our client refuses to send (a header value,
+  a URL or a path segment it cannot carry)              -> ``PeerRequestInvalid``: a bug
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from domain.errors import (
     DoctorNotFound,
     DomainError,
     PatientNotFound,
+    PeerContractError,
+    PeerRequestInvalid,
     PeerUnavailable,
     SlotNotOffered,
     SlotUnavailable,
@@ -33,18 +37,6 @@ PeerName = Literal["patient", "doctor", "billing"]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 T = TypeVar("T")
-
-
-class PeerContractError(Exception):
-    """A peer answered something our contract does not allow (an unexpected 4xx, a body
-    that does not parse). Retrying cannot help and it is not the user's fault: a bug on
-    one side, to be fixed, so it must not be dressed up as a transient fault."""
-
-    def __init__(self, peer: str, status: int | None, detail: str) -> None:
-        super().__init__(f"{peer}: HTTP {status}: {detail}")
-        self.peer = peer
-        self.status = status
-        self.detail = detail
 
 
 _BY_PROBLEM_TYPE: Mapping[str, type[DomainError]] = {
@@ -139,6 +131,10 @@ class PeerHttp:
                 )
             except httpx.TimeoutException as exc:
                 raise PeerUnavailable(self.peer, f"timed out: {method} {path}") from exc
+            except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                # Our own request is malformed (say a header with a newline): no peer was
+                # asked, and no retry will send it.
+                raise PeerRequestInvalid(self.peer, f"{type(exc).__name__}: {exc}") from exc
             except httpx.TransportError as exc:
                 detail = f"{type(exc).__name__}: {method} {path}"
                 raise PeerUnavailable(self.peer, detail) from exc
@@ -175,11 +171,6 @@ class PeerHttp:
         await self._client.aclose()
 
 
-def segment(value: str) -> str:
-    """``value`` as ONE path segment of a peer's URL: every reserved character escaped."""
-    return quote(value, safe="")
-
-
 class PeerClient:
     """What every peer's client shares: its HTTP (timeouts, error mapping, the breaker
     guarding every call), named by ``peer``."""
@@ -199,6 +190,14 @@ class PeerClient:
     @property
     def breaker(self) -> CircuitBreaker | None:
         return self._http.breaker
+
+    def segment(self, value: str) -> str:
+        """``value`` as ONE path segment of the peer's URL: every reserved character
+        escaped. An empty value and the dot segments ``.`` and ``..`` (which a URL resolves
+        against its path) are refused: they would name another resource."""
+        if value in ("", ".", ".."):
+            raise PeerRequestInvalid(self.peer, f"{value!r} cannot be a path segment")
+        return quote(value, safe="")
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from peers.contracts import Patient
-from peers.http import PeerClient, segment
+from peers.http import PeerClient
 
 
 class PatientClient(PeerClient):
@@ -11,7 +11,7 @@ class PatientClient(PeerClient):
 
     async def get_patient(self, patient_id: str) -> Patient:
         """Raises ``PatientNotFound`` for an unknown patient."""
-        response = await self._http.request("GET", f"/patients/{segment(patient_id)}")
+        response = await self._http.request("GET", f"/patients/{self.segment(patient_id)}")
         return self._http.parse(Patient, response)
 
     async def list_patients(self) -> list[Patient]:

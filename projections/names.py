@@ -16,9 +16,8 @@ from typing import Generic, TypeVar
 
 from loguru import logger
 
-from domain.errors import DoctorNotFound, PatientNotFound, PeerUnavailable
+from domain.errors import DoctorNotFound, PatientNotFound, PeerContractError, PeerUnavailable
 from peers.doctors import DoctorClient
-from peers.http import PeerContractError
 from peers.patients import PatientClient
 from projections.fold import Names
 from projections.retry import Backoff, pause

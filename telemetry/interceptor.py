@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -60,6 +61,11 @@ class _TimedSteps(ActivityInboundInterceptor):
             result = await super().execute_activity(input)
             ok = True
             return result
+        except ApplicationError as error:
+            info = activity.info()
+            if error.non_retryable and _retried_until_done(info):
+                self._sagas.step_refused_for_good(info.activity_type, info.workflow_id, error)
+            raise
         finally:
             elapsed = time.perf_counter() - started
             self._sagas.step_done(activity.info().activity_type, ok, elapsed)
@@ -76,6 +82,14 @@ class _SagaOutcomes(WorkflowInboundInterceptor):
             raise
         _report(None)
         return result
+
+
+def _retried_until_done(info: activity.Info) -> bool:
+    """A step with no maximum of attempts and no deadline: one the saga needs finished."""
+    policy = info.retry_policy
+    return (
+        policy is not None and policy.maximum_attempts == 0 and not info.schedule_to_close_timeout
+    )
 
 
 def _report(error: BaseException | None) -> None:

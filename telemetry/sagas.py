@@ -66,6 +66,13 @@ class SagaInstruments:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.needs_attention = Counter(
+            f"{PREFIX}_saga_needs_attention",
+            "Steps that must finish (compensations, steps after a commit point) refused for "
+            "good: each leaves its run marked NeedsAttention for an operator",
+            ["activity"],
+            registry=registry,
+        )
 
     def prime(self, workflows: Iterable[str]) -> None:
         """Export every workflow's outcomes at 0 from the start: ``rate()`` and
@@ -86,3 +93,13 @@ class SagaInstruments:
 
     def step_done(self, activity: str, ok: bool, seconds: float) -> None:
         self.step_seconds.labels(activity, "ok" if ok else "error").observe(seconds)
+
+    def step_refused_for_good(
+        self, activity: str, workflow_id: str | None, error: BaseException
+    ) -> None:
+        """A step retried until done failed in a way no retry changes: count it, and say it
+        at ERROR (the run marks itself NeedsAttention)."""
+        self.needs_attention.labels(activity).inc()
+        logger.bind(workflow_id=workflow_id, activity=activity).error(
+            "{} refused for good in {}; it needs an operator: {}", activity, workflow_id, error
+        )

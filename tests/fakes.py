@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from adapters.readiness import ServiceReadiness
 from application.errors import IdempotencyKeyReused, Refused
 from application.ports import AppointmentFilter, Readiness
+from application.quotas import Quotas
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
 from application.services import Services
 from config import Settings, load_settings
@@ -57,9 +58,15 @@ class FakeRepository:
     async def get(self, appointment_id: str) -> Appointment | None:
         return self.appointments.get(appointment_id)
 
-    async def history(self, appointment_id: str) -> list[AppointmentEvent]:
-        found = [e for e in self.events.values() if e.appointment_id == appointment_id]
-        return sorted(found, key=lambda e: e.seq)
+    async def history(
+        self, appointment_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[AppointmentEvent]:
+        found = [
+            e
+            for e in self.events.values()
+            if e.appointment_id == appointment_id and e.seq > after_seq
+        ]
+        return sorted(found, key=lambda e: e.seq)[:limit]
 
     async def event(self, event_id: str) -> AppointmentEvent | None:
         return self.events.get(event_id)
@@ -495,6 +502,8 @@ class World:
     readiness: Readiness = field(default_factory=FakeReadiness)
     now: datetime | None = None  # None: the real clock
     sagas: FakeSagas = field(init=False)
+    # The process's quotas, on this world's clock (a fixed ``now`` refills nothing).
+    quotas: Quotas = field(init=False)
 
     def __post_init__(self) -> None:
         limits = BookingLimits(
@@ -502,6 +511,7 @@ class World:
             max_duration_minutes=self.settings.max_duration_minutes,
         )
         self.sagas = FakeSagas(self.repository, clock=self.clock, limits=limits)
+        self.quotas = Quotas.of(self.settings, lambda: self.clock().timestamp())
 
     def clock(self) -> datetime:
         return self.now or now_utc()
@@ -516,6 +526,7 @@ class World:
             readiness=self.readiness,
             settings=self.settings,
             clock=self.clock,
+            quotas=self.quotas,
         )
 
 

@@ -17,13 +17,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
-    from activities.peers import PeerActivities
     from workflows.contracts import cancellation
     from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
-    from workflows.policies import DB_RETRY, PEER_RETRY
+    from workflows.policies import DB_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.step_inputs import CancellationSteps
-    from workflows.steps import forward, let_go, undo
+    from workflows.steps import charge_fee, forward, let_go
 
 
 @workflow.defn(name=cancellation.WORKFLOW)
@@ -47,14 +46,7 @@ class CancellationWorkflow(DecidingSaga):
 
         fee_invoice_id: str | None = None
         if plan.fee_cents:
-            fee = steps.fee(plan)
-            # Registered before the step, by key: the fee may be created even if the answer
-            # is lost, and voiding by key finds it then too.
-            compensations.add("void_fee", undo(PeerActivities.void_invoice, fee.voiding()))
-            issued = await forward(
-                PeerActivities.issue_fee, fee, retry_policy=PEER_RETRY, local=False
-            )
-            fee_invoice_id = issued.invoice_id
+            fee_invoice_id = await charge_fee(steps.fee(plan), compensations)
 
         await forward(
             AppointmentActivities.mark_cancelled,

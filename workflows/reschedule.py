@@ -1,6 +1,7 @@
 """RescheduleWorkflow: move an appointment to a new time across the services.
 
-    plan (may it move? is the new time valid?)
+    plan (may it move? is the new time valid? is the move late?)
+    -> charge the late fee, if due            (compensation: void the fee)
     -> check the new slot, hold it             (compensation: release the new hold)
     -> [invoice the new time                   (compensation: void the new invoice)
     -> confirm the new hold]                   racing the new hold's expiry
@@ -25,7 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import DB_RETRY, PEER_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.step_inputs import RescheduleSteps
-    from workflows.steps import forward, let_go
+    from workflows.steps import charge_fee, forward, let_go
+
+
+LATE_RESCHEDULE_FEE = "late-reschedule-fee"
 
 
 @workflow.defn(name=reschedule.WORKFLOW)
@@ -44,6 +48,11 @@ class RescheduleWorkflow(DecidingSaga):
             retry_policy=DB_RETRY,
             local=False,
         )
+        # A late move is a late change: it carries the fee of the policy captured at
+        # booking (runs from before the rule never see a fee here, and replay without it).
+        fee_invoice_id: str | None = None
+        if plan.fee_cents and workflow.patched(LATE_RESCHEDULE_FEE):
+            fee_invoice_id = await charge_fee(steps.fee(plan), compensations)
         await forward(
             PeerActivities.check_availability,
             steps.slot_check(plan),
@@ -58,7 +67,7 @@ class RescheduleWorkflow(DecidingSaga):
 
         await forward(
             AppointmentActivities.move_appointment,
-            steps.move(plan, held, invoice),
+            steps.move(plan, held, invoice, fee_invoice_id),
             retry_policy=DB_RETRY,
             local=False,
         )

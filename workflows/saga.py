@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import BUSINESS_ERRORS
+    from workflows.attention import needs_attention
     from workflows.contracts.saga import CANCELLED, DECISION_QUERY, SagaDecision
 
 
@@ -67,7 +68,7 @@ class Compensations:
         try:
             await step.undo()
         except Exception as error:  # keep undoing the rest; the failure stays in the history
-            workflow.logger.error("compensation %s failed: %s", step.name, error)
+            needs_attention(step.name, error)
 
 
 T = TypeVar("T")

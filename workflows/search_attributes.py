@@ -13,8 +13,12 @@ APPOINTMENT_ID = SearchAttributeKey.for_keyword("AppointmentId")
 PATIENT_ID = SearchAttributeKey.for_keyword("PatientId")
 DOCTOR_ID = SearchAttributeKey.for_keyword("DoctorId")
 BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+# Set on a saga run when a step that must finish (a compensation, a step after the commit
+# point) was refused for good: the name of that step. `NeedsAttention IS NOT NULL` lists
+# every run an operator must look at.
+NEEDS_ATTENTION = SearchAttributeKey.for_keyword("NeedsAttention")
 
-ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS)
+ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION)
 
 
 async def register(client: Client, namespace: str) -> None:

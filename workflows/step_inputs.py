@@ -70,6 +70,7 @@ class BookingSteps:
             hold_id=hold_id,
             idempotency_key=f"{self.key}/pending",
             caller=r.caller,
+            over_patient_cap=r.over_patient_cap,
         )
 
     def invoice_order(self) -> InvoiceOrder:
@@ -174,7 +175,24 @@ class RescheduleSteps:
             caller=self.request.caller,
         )
 
-    def move(self, plan: ReschedulePlan, held: HeldSlot, invoice: IssuedInvoice) -> Move:
+    def fee(self, plan: ReschedulePlan) -> FeeOrder:
+        """A late move's fee: the same key scheme as a cancellation's."""
+        return FeeOrder(
+            appointment_id=self.request.appointment_id,
+            patient_id=plan.patient_id,
+            amount_cents=plan.fee_cents,
+            what="Late reschedule fee",
+            idempotency_key=f"{self.key}/fee",
+            caller=self.request.caller,
+        )
+
+    def move(
+        self,
+        plan: ReschedulePlan,
+        held: HeldSlot,
+        invoice: IssuedInvoice,
+        fee_invoice_id: str | None = None,
+    ) -> Move:
         r = self.request
         return Move(
             appointment_id=r.appointment_id,
@@ -186,4 +204,5 @@ class RescheduleSteps:
             reason=r.reason,
             idempotency_key=f"{self.key}/moved",
             caller=r.caller,
+            fee_invoice_id=fee_invoice_id,
         )

@@ -7,12 +7,15 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import HoldAction, InvoiceRef
+    from activities.models import FeeOrder, HoldAction, InvoiceRef
     from activities.peers import PeerActivities
     from domain.events import EventContext
-    from workflows.policies import STEP_TIMEOUT, UNTIL_DONE
+    from workflows.attention import left_to_an_operator, needs_attention
+    from workflows.policies import PEER_RETRY, STEP_TIMEOUT, UNTIL_DONE
+    from workflows.saga import Compensations
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -57,13 +60,31 @@ def undo(step: Callable[[Any, A], Awaitable[Any]], arg: A) -> Callable[[], Await
     return compensate
 
 
+async def charge_fee(fee: FeeOrder, compensations: Compensations) -> str:
+    """A late-change fee, before the change's commit point: its void is registered before
+    the step, by key, so a fee created while its answer was lost is voided too."""
+    compensations.add("void_fee", undo(PeerActivities.void_invoice, fee.voiding()))
+    issued = await forward(PeerActivities.issue_fee, fee, PEER_RETRY, local=False)
+    return issued.invoice_id
+
+
 async def let_go(invoice_id: str | None, hold_id: str | None, caller: EventContext) -> None:
     """After a commit point: void the invoice and release the slot the appointment no
-    longer has. Both are idempotent and nothing can refuse them, so they are retried
-    until done, never compensated."""
+    longer has. Both are idempotent ("already void", "already released" and "unknown"
+    count as done), so they are retried until done, never compensated. One refused for
+    good (Billing will not void a paid invoice) is left to an operator: the change stands."""
     if invoice_id:
-        await until_done(
-            PeerActivities.void_invoice_id, InvoiceRef(invoice_id=invoice_id, caller=caller)
-        )
+        ref = InvoiceRef(invoice_id=invoice_id, caller=caller)
+        await _after_the_commit("void_invoice_id", PeerActivities.void_invoice_id, ref)
     if hold_id:
-        await until_done(PeerActivities.release_hold, HoldAction(hold_id=hold_id, caller=caller))
+        action = HoldAction(hold_id=hold_id, caller=caller)
+        await _after_the_commit("release_hold", PeerActivities.release_hold, action)
+
+
+async def _after_the_commit(name: str, step: Callable[[Any, A], Awaitable[Any]], arg: A) -> None:
+    try:
+        await until_done(step, arg)
+    except ActivityError as error:
+        if not left_to_an_operator(error):
+            raise
+        needs_attention(name, error)

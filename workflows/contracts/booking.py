@@ -62,6 +62,9 @@ class BookingRequest(BaseModel):
     # Forward steps as local activities (settings.saga_local_steps). False for runs started
     # before the field existed: they replay with the regular activities they ran.
     local_steps: bool = False
+    # Staff or admin booked over the patient's cap of active appointments
+    # (application/quotas.py): the appointment.requested event's reason says so.
+    over_patient_cap: bool = False
 
 
 class BookingProgress(BaseModel):

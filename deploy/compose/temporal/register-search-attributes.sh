@@ -10,7 +10,7 @@ set -eu
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS (host:port of the frontend) is required}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-ATTRIBUTES="AppointmentId PatientId DoctorId BookingStatus"
+ATTRIBUTES="AppointmentId PatientId DoctorId BookingStatus NeedsAttention"
 TRIES="${TRIES:-120}"
 
 wait_for() {

@@ -9,7 +9,12 @@ from datetime import timedelta
 import pytest
 
 from application.commands import ChangeStatus, Edit, EditDetails, EnterInError, StatusAction
-from domain.errors import ConcurrencyConflict, IllegalTransition, NoShowBeforeStart
+from domain.errors import (
+    AppointmentStarted,
+    ConcurrencyConflict,
+    IllegalTransition,
+    NoShowBeforeStart,
+)
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 from tests.fakes import World
@@ -34,8 +39,10 @@ def ids(value: object) -> str:
 async def test_an_action_changes_exactly_the_statuses_it_may(
     world: World, action: StatusAction, status: AppointmentStatus
 ) -> None:
-    # Started an hour ago, so a no-show is not refused for being early.
-    appointment = await world.repository.plant(start=EARLIER, status=status)
+    # A no-show once started (it is refused before); the rest before the start (a
+    # confirmation is refused after it).
+    start = EARLIER if action == "no-show" else LATER
+    appointment = await world.repository.plant(start=start, status=status)
     commits = world.repository.commits
     command = ChangeStatus(appointment_id=appointment.id, action=action)
     allowed, target = LEGAL[action]
@@ -50,6 +57,25 @@ async def test_an_action_changes_exactly_the_statuses_it_may(
         assert (refused.value.current, refused.value.target) == (status.value, target.value)
         assert world.repository.commits == commits
         assert await world.repository.get(appointment.id) == appointment
+
+
+@pytest.mark.parametrize("action", ["check-in", "no-show"])
+async def test_after_the_start_the_patient_is_checked_in_or_recorded_as_a_no_show(
+    world: World, action: StatusAction
+) -> None:
+    appointment = await world.repository.plant(start=EARLIER)
+    command = ChangeStatus(appointment_id=appointment.id, action=action)
+    changed = await world.services.changes.change_status(command, STAFF)
+    assert changed.status is LEGAL[action][1]
+
+
+async def test_after_the_start_an_appointment_is_no_longer_confirmed(world: World) -> None:
+    appointment = await world.repository.plant(start=EARLIER)
+    commits = world.repository.commits
+    command = ChangeStatus(appointment_id=appointment.id, action="confirm")
+    with pytest.raises(AppointmentStarted, match="check the patient in or record a no-show"):
+        await world.services.changes.change_status(command, STAFF)
+    assert world.repository.commits == commits
 
 
 async def test_a_no_show_is_refused_before_the_start(world: World) -> None:
