@@ -82,7 +82,7 @@ def _run(argv: list[str]) -> None:
 
 
 def _token(argv: list[str]) -> None:
-    from api.security.tokens import issue_local_token
+    from api.security.tokens import LocalTokensRefused, issue_local_token
     from application.permissions import Role
     from config import load_settings
 
@@ -91,7 +91,11 @@ def _token(argv: list[str]) -> None:
     parser.add_argument("--sub", required=True, help="patient id, doctor id or user id")
     parser.add_argument("--ttl", type=int, default=60, help="minutes (default 60)")
     args = parser.parse_args(argv)
-    print(issue_local_token(load_settings(), Role(args.role), args.sub, args.ttl))
+    try:
+        token = issue_local_token(load_settings(), Role(args.role), args.sub, args.ttl)
+    except LocalTokensRefused as refused:
+        raise SystemExit(f"appointment-service token: {refused}") from None
+    print(token)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,20 +113,29 @@ def main(argv: list[str] | None = None) -> None:
     given = sys.argv[1:] if argv is None else argv
     # Only the first word is ours; everything after it (``--help`` too) is the command's.
     args = parser.parse_args(given[:1])
-    rest = given[1:]
-    if args.command == "api":
+    from config.settings import ProductionSettingsError
+
+    try:
+        _dispatch(args.command, given[1:])
+    except ProductionSettingsError as refused:
+        # The settings name every variable to set; no traceback, no setting's value.
+        raise SystemExit(f"appointment-service {args.command}: {refused}") from None
+
+
+def _dispatch(command: str, rest: list[str]) -> None:
+    if command == "api":
         _api()
-    elif args.command == "worker":
+    elif command == "worker":
         _worker()
-    elif args.command == "relay":
+    elif command == "relay":
         _relay(rest)
-    elif args.command == "projector":
+    elif command == "projector":
         _projector(rest)
-    elif args.command == "notifications":
+    elif command == "notifications":
         _notifications(rest)
-    elif args.command == "simulators":
+    elif command == "simulators":
         _simulators(rest)
-    elif args.command == "token":
+    elif command == "token":
         _token(rest)
     else:
         _run(rest)

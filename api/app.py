@@ -41,13 +41,16 @@ def create_app(settings: Settings | None = None, connect: Connect | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.verifier = TokenVerifier.from_settings(settings)
-        if connect is None:
-            yield
-            return
-        async with connect(settings, app.state.metrics) as services:
-            app.state.services = services
-            yield
+        app.state.verifier = verifier = TokenVerifier.from_settings(settings)
+        try:
+            if connect is None:
+                yield
+                return
+            async with connect(settings, app.state.metrics) as services:
+                app.state.services = services
+                yield
+        finally:
+            await verifier.aclose()
 
     app = FastAPI(
         title="Appointment Service",

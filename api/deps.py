@@ -41,15 +41,17 @@ def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
     )
 
 
-def principal(
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller. Async: a key lookup at the identity provider (JWKS) is awaited, never
+    run on the event loop."""
     if credentials is None:
         raise _unauthorized("send a Bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        who = verifier.verify(credentials.credentials)
+        who = await verifier.verify(credentials.credentials)
     except InvalidToken:
         # The reason stays in our logs; the caller learns only that the token is refused.
         raise _unauthorized("the token is invalid or expired", "invalid_token") from None

@@ -13,7 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import MEDIA_TYPE, PAYLOAD_TOO_LARGE, PROBLEM_BASE, Problem
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# A caller's X-Request-ID, kept only when harmless in a log line: matched in full (``$``
+# would let a trailing newline through).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+CLIENT_REQUEST_ID = "x-client-request-id"
+
+
+def client_request_id(offered: bytes | None) -> str | None:
+    """The caller's ``X-Request-ID`` when it is 1-128 of ``A-Z a-z 0-9 _ . : -``."""
+    text = (offered or b"").decode("latin-1")
+    return text if _REQUEST_ID.fullmatch(text) else None
 
 
 class _TooLarge(HTTPException):
@@ -87,10 +96,12 @@ class BodySizeLimit:
 
 
 class RequestLog:
-    """One log line per request, and the request id: taken from ``X-Request-ID`` when it
-    is harmless in a log line, else made; echoed in the response; kept in the request
-    state so problems, activities and events carry it. Pure ASGI (no BaseHTTPMiddleware),
-    so exceptions raised while reading the body reach the handlers unchanged."""
+    """One log line per request, and the request id: the server's own, made for every
+    request, sent back as ``X-Request-ID`` and kept in the request state, so problems,
+    activities and events carry it (an audit trail a caller cannot write into). A valid
+    ``X-Request-ID`` of the caller's is logged beside it and echoed back as
+    ``X-Client-Request-ID``. Pure ASGI (no BaseHTTPMiddleware), so exceptions raised while
+    reading the body reach the handlers unchanged."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -99,10 +110,14 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        client_id = client_request_id(dict(scope["headers"]).get(b"x-request-id"))
+        request_id = uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["client_request_id"] = client_id
+        echoed = [(b"x-request-id", request_id.encode())]
+        if client_id is not None:
+            echoed.append((CLIENT_REQUEST_ID.encode(), client_id.encode()))
         started = time.perf_counter()
         status = 500
 
@@ -110,10 +125,7 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", []), *echoed]
             await send(message)
 
         try:
@@ -121,9 +133,11 @@ class RequestLog:
         finally:
             route = scope.get("route")
             who = state.get("principal")
+            beside = {} if client_id is None else {"client_request_id": client_id}
             # Never the token, never the body: health data stays out of the logs.
             logger.bind(
                 request_id=request_id,
+                **beside,
                 method=scope["method"],
                 route=getattr(route, "path", scope["path"]),
                 status=status,

@@ -77,7 +77,7 @@ async def get_context(
     invalid token answers HTTP 401 problem+json before anything is parsed, exactly as
     REST does (``api.deps.principal``)."""
     state = request.app.state
-    principal = None if wants_graphiql(request) else deps.principal(request, credentials)
+    principal = None if wants_graphiql(request) else await deps.principal(request, credentials)
     return GraphQLContext(
         principal=principal,
         settings=state.settings,

@@ -181,11 +181,9 @@ def test_a_saga_outlasting_the_wait_budget_answers_202_with_a_location_that_reso
 
 
 def test_one_request_id_finds_every_log_line_of_a_booking(stack: Stack, slots: Slots) -> None:
-    request_id = uuid.uuid4().hex
-    answer = stack.api.post(
-        "/api/v1/appointments", json=body(slots.next()), headers={"X-Request-ID": request_id}
-    )
+    answer = stack.api.post("/api/v1/appointments", json=body(slots.next()))
     assert answer.status_code == 201
+    request_id = answer.headers["X-Request-ID"]
 
     assert [line["status"] for line in log_lines(stack.service, "api", request_id)] == [201]
     activities = {line["activity"] for line in log_lines(stack.service, "worker", request_id)}

@@ -127,7 +127,7 @@ async def test_a_body_over_the_limit_is_a_413_problem_with_the_request_id(
     }
 
 
-async def test_a_413_keeps_a_request_id_the_caller_sent() -> None:
+async def test_a_413_carries_the_servers_request_id_and_echoes_the_callers_beside_it() -> None:
     answer = await call(
         app_raising(RuntimeError()),
         "POST",
@@ -136,7 +136,8 @@ async def test_a_413_keeps_a_request_id_the_caller_sent() -> None:
         headers={"X-Request-ID": "caller-id-1"},
     )
     assert answer.status_code == 413
-    assert answer.json()["request_id"] == "caller-id-1" == answer.headers["X-Request-ID"]
+    assert answer.json()["request_id"] == answer.headers["X-Request-ID"] != "caller-id-1"
+    assert answer.headers["X-Client-Request-ID"] == "caller-id-1"
 
 
 async def test_a_problem_carries_extension_members_but_never_over_the_standard_ones() -> None:

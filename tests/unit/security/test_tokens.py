@@ -1,5 +1,6 @@
-"""Bearer JWT verification: the local HS256 path, the JWKS (RS256) path, and the tokens
-that must be refused."""
+"""Bearer JWT verification: the local HS256 path, the JWKS (RS256) path against a local
+JWKS endpoint (tests/jwks_server.py; its cache: test_jwks.py), and the tokens that must be
+refused."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import hashlib
 import hmac
 import json
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -30,11 +30,13 @@ from api.security.tokens import (
 )
 from application.permissions import Principal, Role
 from config import Settings, load_settings
+from tests.jwks_server import JwksServer, SigningKey
 
 ISSUER = "appointment-service-test"
 AUDIENCE = "appointment-service"
 LEEWAY = 30
 JWKS_URL = "https://idp.invalid/.well-known/jwks.json"
+KID = "rsa-test"
 OTHER_SECRET = b"another-secret-that-is-long-enough-for-hs256-0123456789"
 
 TokenFactory = Callable[[bytes], str]
@@ -122,38 +124,46 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@pytest.fixture(scope="module")
+def idp(rsa_key: rsa.RSAPrivateKey) -> Iterator[JwksServer]:
+    """The identity provider's JWKS endpoint, serving our public key as ``KID``."""
+    server = JwksServer(SigningKey(KID, "RS256", rsa_key)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def jwks_verifier(monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> TokenVerifier:
-    """A JWKS-mode verifier whose key lookup answers with our public key, no network."""
-    keys = Jwks(JWKS_URL)
-    public_key = rsa_key.public_key()
-    monkeypatch.setattr(
-        keys._client, "get_signing_key_from_jwt", lambda token: SimpleNamespace(key=public_key)
-    )
-    return TokenVerifier(keys, algorithms=["RS256"], issuer=ISSUER, audience=AUDIENCE)
+def jwks_verifier(idp: JwksServer) -> TokenVerifier:
+    """A JWKS-mode verifier of the keys ``idp`` serves."""
+    return TokenVerifier(Jwks(idp.url), algorithms=["RS256"], issuer=ISSUER, audience=AUDIENCE)
+
+
+def signed(key: rsa.RSAPrivateKey, alg: str = "RS256", **changes: Any) -> str:
+    """A token signed with ``key``, its header naming the key the provider serves."""
+    return jwt.encode(claims(**changes), key, algorithm=alg, headers={"kid": KID})
 
 
 # --- the local HS256 path ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_local_token_verifies_to_its_principal(
+async def test_local_token_verifies_to_its_principal(
     settings: Settings, verifier: TokenVerifier, role: Role
 ) -> None:
     token = issue_local_token(settings, role, "u-42")
-    assert verifier.verify(token) == Principal(subject="u-42", role=role)
+    assert await verifier.verify(token) == Principal(subject="u-42", role=role)
 
 
-def test_issue_local_token_creates_the_secret_it_signs_with(settings: Settings) -> None:
+async def test_issue_local_token_creates_the_secret_it_signs_with(settings: Settings) -> None:
     assert not settings.jwt_secret_path.exists()
     token = issue_local_token(settings, Role.DOCTOR, "d-7")
     verifier = TokenVerifier.from_settings(settings)
-    assert verifier.verify(token) == Principal(subject="d-7", role=Role.DOCTOR)
+    assert await verifier.verify(token) == Principal(subject="d-7", role=Role.DOCTOR)
 
 
-def test_hand_signed_token_passes(verifier: TokenVerifier, secret: bytes) -> None:
+async def test_hand_signed_token_passes(verifier: TokenVerifier, secret: bytes) -> None:
     # The baseline for the refusals below: only the named defect differs.
-    assert verifier.verify(hs256(secret)) == Principal(subject="p-1", role=Role.PATIENT)
+    assert await verifier.verify(hs256(secret)) == Principal(subject="p-1", role=Role.PATIENT)
 
 
 @pytest.mark.parametrize(
@@ -165,11 +175,11 @@ def test_hand_signed_token_passes(verifier: TokenVerifier, secret: bytes) -> Non
         pytest.param({"nbf": -LEEWAY // 2}, id="not-yet-valid-within-leeway"),
     ],
 )
-def test_clock_skew_within_leeway_is_tolerated(
+async def test_clock_skew_within_leeway_is_tolerated(
     verifier: TokenVerifier, secret: bytes, changes: dict[str, int]
 ) -> None:
     claims_at = {claim: ago(seconds) for claim, seconds in changes.items()}
-    assert verifier.verify(hs256(secret, **claims_at)).subject == "p-1"
+    assert (await verifier.verify(hs256(secret, **claims_at))).subject == "p-1"
 
 
 REFUSED: list[Any] = [
@@ -209,20 +219,22 @@ REFUSED: list[Any] = [
 
 
 @pytest.mark.parametrize(("make_token", "reason"), REFUSED)
-def test_refused_tokens(
+async def test_refused_tokens(
     verifier: TokenVerifier, secret: bytes, make_token: TokenFactory, reason: str
 ) -> None:
     # The reason is pinned so a token is refused for its defect, not by accident.
     with pytest.raises(InvalidToken, match=reason):
-        verifier.verify(make_token(secret))
+        await verifier.verify(make_token(secret))
 
 
 # --- the JWKS path (RS256) -----------------------------------------------------------
 
 
-def test_jwks_rs256_token_passes(jwks_verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey) -> None:
-    token = jwt.encode(claims(sub="d-3", role="doctor"), rsa_key, algorithm="RS256")
-    assert jwks_verifier.verify(token) == Principal(subject="d-3", role=Role.DOCTOR)
+async def test_jwks_rs256_token_passes(
+    jwks_verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    token = signed(rsa_key, sub="d-3", role="doctor")
+    assert await jwks_verifier.verify(token) == Principal(subject="d-3", role=Role.DOCTOR)
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -252,41 +264,43 @@ def test_forgery_is_well_formed(rsa_key: rsa.RSAPrivateKey) -> None:
     assert signature == b64url(expected)
 
 
-def test_jwks_refuses_hs256_signed_with_the_public_key(
+async def test_jwks_refuses_hs256_signed_with_the_public_key(
     jwks_verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey
 ) -> None:
     # Refused by the allowlist (RS256 only), before any key is looked up.
     with pytest.raises(InvalidToken, match="algorithm not allowed"):
-        jwks_verifier.verify(hs256_with_public_key(rsa_key))
+        await jwks_verifier.verify(hs256_with_public_key(rsa_key))
 
 
 @pytest.mark.parametrize(
-    "make_token",
+    ("make_token", "reason"),
     [
-        pytest.param(lambda key: unsigned("none"), id="alg-none"),
+        pytest.param(lambda key: unsigned("none"), "algorithm not allowed", id="alg-none"),
         pytest.param(
-            lambda key: jwt.encode(
-                claims(), rsa.generate_private_key(65537, 2048), algorithm="RS256"
-            ),
+            lambda key: signed(rsa.generate_private_key(65537, 2048)),
+            "InvalidSignature",
             id="other-rsa-key",
         ),
         pytest.param(
-            lambda key: jwt.encode(claims(), key, algorithm="RS512"), id="alg-not-allowed"
+            lambda key: signed(key, "RS512"), "algorithm not allowed", id="alg-not-allowed"
         ),
-        pytest.param(lambda key: jwt.encode(claims(), key, algorithm="PS256"), id="ps256"),
+        pytest.param(lambda key: signed(key, "PS256"), "algorithm not allowed", id="ps256"),
         pytest.param(
-            lambda key: jwt.encode(claims(exp=ago(2 * LEEWAY)), key, algorithm="RS256"),
-            id="expired",
+            lambda key: signed(key, exp=ago(2 * LEEWAY)), "ExpiredSignature", id="expired"
+        ),
+        pytest.param(
+            lambda key: jwt.encode(claims(), key, algorithm="RS256"), "no kid", id="no-kid"
         ),
     ],
 )
-def test_jwks_refused_tokens(
+async def test_jwks_refused_tokens(
     jwks_verifier: TokenVerifier,
     rsa_key: rsa.RSAPrivateKey,
     make_token: Callable[[rsa.RSAPrivateKey], str],
+    reason: str,
 ) -> None:
-    with pytest.raises(InvalidToken):
-        jwks_verifier.verify(make_token(rsa_key))
+    with pytest.raises(InvalidToken, match=reason):
+        await jwks_verifier.verify(make_token(rsa_key))
 
 
 # --- construction ---------------------------------------------------------------------
