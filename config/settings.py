@@ -11,14 +11,30 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.transport import OptionalPath, OptionalSaslMechanism, OptionalSecret, OptionalStr
+
+# The issuers of the local stack's and the compose demo's own HS256 tokens: a production
+# token comes from the identity provider and never carries them.
+LOCAL_JWT_ISSUERS = frozenset({"appointment-service-local", "appointment-service-compose"})
+
+
+class ProductionSettingsError(Exception):
+    """Production settings that keep a local default. Raised while ``Settings()`` is built,
+    so no process starts with them; not a ValueError, so pydantic does not wrap it into a
+    ValidationError that would print every setting's value (the MongoDB URI's password)."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="APPOINTMENTS_", extra="ignore", frozen=True)
 
-    environment: str = Field("local", description="local | test | production")
+    environment: Literal["local", "test", "demo", "production"] = Field(
+        "local",
+        description="local | test | demo (the compose stack's HS256 tokens) | production "
+        "(refuses local authentication defaults: Settings.check_production)",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(False, description="one JSON object per log line (production)")
 
@@ -40,9 +56,39 @@ class Settings(BaseSettings):
     jwt_secret_file: Path | None = Field(None, description="default: <data_dir>/jwt-secret")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
 
+    # JWKS key cache (api/security/tokens.py Jwks): fetched with a short timeout, kept for
+    # a TTL, refreshed early for an unknown `kid` at most once per interval, and the last
+    # good key set serves while the identity provider is down.
+    jwt_jwks_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="the whole JWKS fetch, connect to last byte"
+    )
+    jwt_jwks_cache_seconds: float = Field(
+        300.0, gt=0, description="how long a fetched key set serves before it is refreshed"
+    )
+    jwt_jwks_min_refresh_seconds: float = Field(
+        10.0, ge=0, description="the least time between two fetches (unknown kid, outage)"
+    )
+
     # MongoDB (a replica set: transactions need one)
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_database: str = "appointments"
+
+    # MongoDB transport security (persistence/database.py client_options). Default: the
+    # URI alone decides, as it may (tls=true, credentials, authSource, mongodb+srv://).
+    # These add what a URI cannot carry from a mounted Secret: a private CA, a client
+    # certificate, a password file.
+    mongo_tls: bool = Field(
+        False, description="force TLS on (as tls=true in the URI); implied by the files below"
+    )
+    mongo_tls_ca_file: OptionalPath = Field(
+        None, description="PEM: the CA of the server's certificate (default: the system's)"
+    )
+    mongo_tls_certificate_key_file: OptionalPath = Field(
+        None, description="PEM: the client certificate and its private key (X.509, mTLS)"
+    )
+    mongo_username: OptionalStr = Field(None, description="instead of the URI's user")
+    mongo_password: OptionalSecret = Field(None, description="or mongo_password_file")
+    mongo_password_file: OptionalPath = None
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
@@ -56,6 +102,68 @@ class Settings(BaseSettings):
         "cancelled (and retried elsewhere); keep it below the orchestrator's kill timeout",
     )
 
+    # Temporal transport security (workflows/client.py). Default: plaintext, as the local
+    # dev server speaks. Temporal Cloud: an API key, or an mTLS client certificate and key.
+    temporal_tls: bool = Field(
+        False, description="TLS with the system's CAs; implied by any setting below"
+    )
+    temporal_tls_ca_file: OptionalPath = Field(
+        None, description="PEM: the CA of the server's certificate (default: the system's)"
+    )
+    temporal_tls_cert_file: OptionalPath = Field(
+        None, description="PEM: the mTLS client certificate (with temporal_tls_key_file)"
+    )
+    temporal_tls_key_file: OptionalPath = None
+    temporal_tls_server_name: OptionalStr = Field(
+        None, description="SNI and the name the server's certificate is checked against"
+    )
+    temporal_api_key: OptionalSecret = Field(
+        None, description="or temporal_api_key_file; implies TLS"
+    )
+    temporal_api_key_file: OptionalPath = None
+
+    # Payload encryption (workflows/codec.py). Every Temporal payload (workflow and activity
+    # inputs and results, memos, queries, updates, failure messages) is encrypted with
+    # AES-256-GCM before it leaves the API or the worker, so Temporal's store and Web UI
+    # hold no health data in the clear; the API's /codec endpoint decrypts for the Web UI,
+    # for admins only. Keys have ids: the current key encrypts, every listed key decrypts
+    # (rotation: list a new key last, keep the old ones while histories need them). The
+    # API and the worker must share settings and keys; the local stack turns it on with a
+    # key generated on first run.
+    payload_encryption: bool = Field(
+        False, description="encrypt Temporal payloads; off: payloads go as they are"
+    )
+    payload_keys: OptionalSecret = Field(
+        None,
+        description="`<key id>=<base64 of 32 random bytes>`, several separated by commas or "
+        "line breaks; or payload_keys_file; neither: the file <data_dir>/payload-keys",
+    )
+    payload_keys_file: OptionalPath = Field(
+        None, description="a file of such keys, one a line (`#` starts a comment)"
+    )
+    payload_key_id: OptionalStr = Field(
+        None, description="the id of the key that encrypts; default: the last one listed"
+    )
+    codec_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="origins whose pages may call /codec (CORS), e.g. the Temporal Web UI's; "
+        "empty: the origin of temporal_ui_url",
+    )
+
+    @property
+    def payload_keys_path(self) -> Path:
+        """The key file read when no keys are given otherwise (the local stack writes it)."""
+        return self.payload_keys_file or self.data_dir / "payload-keys"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        from urllib.parse import urlsplit  # only this property needs it
+
+        if self.codec_allowed_origins:
+            return [origin.rstrip("/") for origin in self.codec_allowed_origins]
+        ui = urlsplit(self.temporal_ui_url)
+        return [f"{ui.scheme}://{ui.netloc}"]
+
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic: str = "appointment.events"
@@ -66,6 +174,24 @@ class Settings(BaseSettings):
     kafka_client_id: str = "appointment-service"
     kafka_linger_ms: int = Field(5, ge=0, description="producer batching delay")
     kafka_request_timeout_ms: int = Field(10_000, gt=0)
+
+    # Kafka transport security (messaging/kafka.py security_options, for the producer and
+    # the notification consumer). Default: PLAINTEXT, as the local broker speaks. Managed
+    # Kafka: SASL_SSL with a SASL mechanism and credentials; SSL alone for mTLS.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: OptionalSaslMechanism = Field(
+        None, description="PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512; needed by the SASL protocols"
+    )
+    kafka_sasl_username: OptionalStr = None
+    kafka_sasl_password: OptionalSecret = Field(None, description="or kafka_sasl_password_file")
+    kafka_sasl_password_file: OptionalPath = None
+    kafka_ssl_ca_file: OptionalPath = Field(
+        None, description="PEM: the CA of the brokers' certificates (default: the system's)"
+    )
+    kafka_ssl_cert_file: OptionalPath = Field(
+        None, description="PEM: a client certificate (mTLS), with its key unless in the next"
+    )
+    kafka_ssl_key_file: OptionalPath = None
 
     # Outbox relay (messaging/relay.py)
     relay_batch_size: int = Field(200, ge=1, le=10_000)
@@ -85,6 +211,25 @@ class Settings(BaseSettings):
     # GraphQL (/graphql)
     graphql_max_depth: int = Field(8, ge=1)
     graphql_max_aliases: int = Field(15, ge=1)
+
+    # Quotas: what one caller may cost (application/quotas.py, api/graphql/limits.py;
+    # README "Limits"). The rates are per API process and per token subject.
+    saga_requests_per_minute: float = Field(
+        30.0, gt=0, description="bookings, cancellations, reschedules per caller, both doors"
+    )
+    saga_request_burst: int = Field(
+        20, ge=1, description="how many of them at once before the rate applies (then 429)"
+    )
+    pending_lookups_per_minute: float = Field(
+        60.0, gt=0, description="GETs of an id not stored yet that ask Temporal, per caller"
+    )
+    pending_lookup_burst: int = Field(20, ge=1, description="past it such a GET is a plain 404")
+    patient_max_active_appointments: int = Field(
+        5, ge=1, description="active upcoming appointments per patient; staff may book over it"
+    )
+    graphql_max_peer_calls: int = Field(
+        7, ge=1, description="freeSlots fields (a Doctor Service call each) per GraphQL operation"
+    )
 
     # Peers
     patient_service_url: str = "http://127.0.0.1:8101"
@@ -141,6 +286,63 @@ class Settings(BaseSettings):
     @cached_property
     def clinic_zone(self) -> ZoneInfo:
         return ZoneInfo(self.clinic_timezone)
+
+    # --- production: no local authentication defaults (README "Authentication in
+    # production"). MongoDB, Temporal, Kafka and the peers may stay on 127.0.0.1 (a sidecar
+    # or a local proxy is a production layout, and a wrong address fails at connect time);
+    # what is checked is what would let someone in: tokens the service could forge itself.
+
+    def production_problems(self) -> list[str]:
+        """Why these settings may not run in production, one line per variable to set;
+        empty outside production."""
+        if self.environment != "production":
+            return []
+        problems: list[str] = []
+        url = self.jwt_jwks_url or ""
+        if not url:
+            problems.append(
+                "APPOINTMENTS_JWT_JWKS_URL is not set: production verifies tokens against the "
+                "identity provider's public keys; set its JWKS URL (https://...)"
+            )
+        elif not url.startswith("https://"):
+            problems.append(
+                "APPOINTMENTS_JWT_JWKS_URL must be an https:// URL: keys fetched over plain "
+                "HTTP can be swapped on the way"
+            )
+        shared = sorted(alg for alg in self.jwt_algorithms if alg.upper().startswith("HS"))
+        if shared:
+            problems.append(
+                f"APPOINTMENTS_JWT_ALGORITHMS allows {', '.join(shared)}: shared-secret "
+                'algorithms are refused in production; set e.g. ["RS256"] or ["ES256"], '
+                "as the identity provider signs"
+            )
+        if self.jwt_secret_file is not None:
+            problems.append(
+                "APPOINTMENTS_JWT_SECRET_FILE is set: the local signing secret is refused in "
+                "production; unset it"
+            )
+        if self.jwt_issuer in LOCAL_JWT_ISSUERS:
+            problems.append(
+                f"APPOINTMENTS_JWT_ISSUER is the local stack's {self.jwt_issuer!r}: set the "
+                "identity provider's issuer (the iss claim of its tokens)"
+            )
+        return problems
+
+    def check_production(self) -> None:
+        """Raise ProductionSettingsError, naming every variable to set, when production
+        settings keep a local default. Runs whenever Settings are built (below), so every
+        process's entry point refuses to start with them."""
+        problems = self.production_problems()
+        if problems:
+            lines = "\n".join(f"  - {problem}" for problem in problems)
+            raise ProductionSettingsError(
+                f"refusing to start: APPOINTMENTS_ENVIRONMENT=production, but\n{lines}"
+            )
+
+    @model_validator(mode="after")
+    def _no_local_defaults_in_production(self) -> Settings:
+        self.check_production()
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,11 +5,15 @@ written twice and never reordered within a partition. The local Tansu broker ref
 idempotent producer, so the local stack turns it off; order per partition still holds
 because aiokafka keeps at most one request in flight per partition, and the relay itself
 waits for each event's ack before it sends the next event of the same appointment.
+
+Managed Kafka speaks TLS and SASL: ``security_options`` builds them from the settings, for
+this producer and for the notification consumer alike.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,6 +27,7 @@ from aiokafka.errors import (
 )
 
 from config import Settings
+from config.transport import TransportSettingsError, secret, setting_path, variable
 
 _ACKS: dict[str, int | str] = {"all": "all", "-1": "all", "1": 1, "0": 0}
 
@@ -58,6 +63,101 @@ def encode_key(key: str) -> bytes:
     return key.encode()
 
 
+_SASL = ("SASL_PLAINTEXT", "SASL_SSL")
+_TLS = ("SSL", "SASL_SSL")
+
+
+def security_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka's transport security options, for producers and consumers alike.
+
+    PLAINTEXT (the default, the local broker): none, so aiokafka's own defaults apply as
+    before. SSL and SASL_SSL: an ``ssl_context`` that verifies the brokers against the CA
+    file (or the system's CAs) and presents the client certificate, if one is set.
+    SASL_PLAINTEXT and SASL_SSL: the mechanism and the credentials (aiokafka takes SCRAM's
+    as ``sasl_plain_*`` too). Settings that the protocol would ignore are refused, so a
+    forgotten ``APPOINTMENTS_KAFKA_SECURITY_PROTOCOL`` never sends credentials in clear."""
+    protocol = settings.kafka_security_protocol
+    sasl_given = [
+        field
+        for field in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+        if getattr(settings, field) is not None
+    ]
+    if settings.kafka_sasl_password_file is not None:
+        sasl_given.append("kafka_sasl_password_file")
+    tls_given = [
+        field
+        for field in ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+        if getattr(settings, field) is not None
+    ]
+    protocol_variable = f"{variable('kafka_security_protocol')}={protocol}"
+    if protocol not in _SASL and sasl_given:
+        raise TransportSettingsError(
+            f"{', '.join(map(variable, sasl_given))} set, but {protocol_variable} uses no "
+            "SASL: use SASL_SSL (or SASL_PLAINTEXT), or unset them"
+        )
+    if protocol not in _TLS and tls_given:
+        raise TransportSettingsError(
+            f"{', '.join(map(variable, tls_given))} set, but {protocol_variable} uses no "
+            "TLS: use SASL_SSL or SSL, or unset them"
+        )
+    options: dict[str, Any] = {}
+    if protocol == "PLAINTEXT":
+        return options
+    options["security_protocol"] = protocol
+    if protocol in _TLS:
+        options["ssl_context"] = ssl_context(settings)
+    if protocol in _SASL:
+        password = secret(settings, "kafka_sasl_password")
+        missing = [
+            name
+            for name, value in (
+                ("kafka_sasl_mechanism", settings.kafka_sasl_mechanism),
+                ("kafka_sasl_username", settings.kafka_sasl_username),
+                ("kafka_sasl_password", password),
+            )
+            if value is None
+        ]
+        if missing:
+            raise TransportSettingsError(
+                f"{protocol_variable} needs {', '.join(map(variable, missing))}"
+                + (" (or _FILE)" if "kafka_sasl_password" in missing else "")
+            )
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": password,
+        }
+    return options
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the brokers' certificates and host names against the CA file or, without
+    one, the system's CAs; presents the client certificate (mTLS) if one is set."""
+    ca = setting_path(settings, "kafka_ssl_ca_file")
+    cert = setting_path(settings, "kafka_ssl_cert_file")
+    key = setting_path(settings, "kafka_ssl_key_file")
+    if key is not None and cert is None:
+        raise TransportSettingsError(
+            f"{variable('kafka_ssl_key_file')} is set without {variable('kafka_ssl_cert_file')}"
+        )
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    except ssl.SSLError as error:
+        raise TransportSettingsError(
+            f"{variable('kafka_ssl_ca_file')}={ca}: not a PEM CA certificate ({error})"
+        ) from None
+    if cert is not None:
+        try:
+            # No password: an encrypted key fails here rather than prompting on a terminal.
+            context.load_cert_chain(cert, key, password=lambda: b"")
+        except ssl.SSLError as error:
+            raise TransportSettingsError(
+                f"{variable('kafka_ssl_cert_file')}={cert}: cannot load the client "
+                f"certificate and its unencrypted private key ({error})"
+            ) from None
+    return context
+
+
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """A producer that is not started yet (``await producer.start()`` connects).
 
@@ -71,6 +171,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": settings.kafka_request_timeout_ms,
         "key_serializer": encode_key,
         "value_serializer": encode_value,
+        **security_options(settings),
     }
     return AIOKafkaProducer(**(options | overrides))
 

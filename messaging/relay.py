@@ -44,12 +44,12 @@ from pymongo.errors import OperationFailure, PyMongoError
 from config import Settings, load_settings
 from config.logging import configure_logging
 from domain.clock import now_utc
-from messaging.kafka import error_text, is_transient, make_producer
+from messaging.kafka import error_text, is_transient, make_producer, security_options
 from messaging.lease import LEASE_COLLECTION, LEASE_SECONDS, Lease, default_owner
 from messaging.outbox import OutboxQueue
 from messaging.publish import BatchOutcome, publish_batch
 from messaging.status import describe, relay_status
-from persistence.database import connect
+from persistence.database import connect, open_client
 
 _FIRST_BACKOFF_SECONDS = 0.5
 # $changeStream needs a replica set (40573); a server without it: unknown stage (40324)
@@ -247,6 +247,9 @@ async def _wait_for(event: asyncio.Event, *, seconds: float) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    # Kafka's TLS files and credentials are checked now, not when this relay first holds
+    # the lease: a standby with a broken setting must not look healthy.
+    security_options(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -261,7 +264,7 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _status(settings: Settings, as_json: bool) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = open_client(settings)
     try:
         status = await relay_status(client[settings.mongo_database])
     finally:

@@ -43,13 +43,17 @@ class AppointmentStore:
         doc = await db.Appointment.get(appointment_id)
         return from_document(doc) if doc else None
 
-    async def history(self, appointment_id: str) -> list[AppointmentEvent]:
-        docs = (
-            await db.AppointmentEvent.find(db.AppointmentEvent.appointment_id == appointment_id)
-            .sort("+seq")
-            .to_list()
-        )
-        return [event_from_document(d) for d in docs]
+    async def history(
+        self, appointment_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[AppointmentEvent]:
+        """The events with a seq above ``after_seq``, in seq order, up to ``limit`` (None:
+        all): one range of the ``appointment_seq`` index."""
+        query = db.AppointmentEvent.find(
+            {"appointment_id": appointment_id, "seq": {"$gt": after_seq}}
+        ).sort("+seq")
+        if limit is not None:
+            query = query.limit(limit)
+        return [event_from_document(d) for d in await query.to_list()]
 
     async def event(self, event_id: str) -> AppointmentEvent | None:
         """The stored event with this id: a change whose event is stored was applied."""

@@ -35,6 +35,8 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings, load_settings
 from config.logging import configure_logging
+from messaging.kafka import security_options
+from persistence.database import open_client
 
 DATABASE = "notifications"
 COLLECTION = "sent_messages"
@@ -175,6 +177,8 @@ class NotificationConsumer:
             session_timeout_ms=6_000,
             heartbeat_interval_ms=2_000,
             metadata_max_age_ms=5_000,
+            # TLS and SASL as the relay's producer has them (managed Kafka).
+            **security_options(self._settings),
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -220,7 +224,7 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = open_client(settings)
     try:
         consumer = NotificationConsumer(settings, SentMessages(client[DATABASE]))
         await consumer.run(stop)
