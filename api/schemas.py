@@ -172,6 +172,9 @@ class EventOut(BaseModel):
 class AppointmentHistory(BaseModel):
     appointment_id: str
     events: list[EventOut] = Field(description="in seq order, oldest first")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class CancelAppointment(CancellationDetails):

@@ -6,8 +6,15 @@ import uuid
 
 from application.access import Requester, reloaded, visible
 from application.commands import Book
-from application.permissions import Action, Owners, authorize, ensure_may_book_for
+from application.permissions import (
+    Action,
+    Owners,
+    authorize,
+    ensure_may_book_for,
+    ensure_may_book_over_cap,
+)
 from application.ports import AppointmentRepository, SagaGateway
+from application.quotas import Quotas
 from application.results import PendingBooking, SagaRunning
 from config import Settings
 from domain.clock import Clock, now_utc
@@ -24,10 +31,12 @@ class Booking:
         sagas: SagaGateway,
         settings: Settings,
         clock: Clock = now_utc,
+        quotas: Quotas | None = None,
     ) -> None:
         self._repository, self._sagas, self._settings, self._clock = (
             repository, sagas, settings, clock,
         )  # fmt: skip
+        self._quotas = quotas or Quotas.of(settings)
         self._limits = BookingLimits(
             min_duration_minutes=settings.min_duration_minutes,
             max_duration_minutes=settings.max_duration_minutes,
@@ -41,7 +50,12 @@ class Booking:
         error they name."""
         new = command.appointment
         ensure_may_book_for(requester.principal, new.patient_id)
+        if new.over_patient_cap:
+            ensure_may_book_over_cap(requester.principal)
         validate_requested_time(new.start, new.duration_minutes, self._clock(), self._limits)
+        # Quotas (application/quotas.py): the caller's rate, then the patient's cap.
+        self._quotas.start_saga(requester)
+        over_cap = await self._quotas.over_patient_cap(self._repository, command, self._clock())
         settings = self._settings
         request = BookingRequest(
             appointment_id=str(uuid.uuid4()),
@@ -56,6 +70,7 @@ class Booking:
             billing_outage_policy=settings.billing_outage_policy,
             billing_retry_max_interval_seconds=settings.billing_retry_max_interval_seconds,
             local_steps=settings.saga_local_steps,
+            over_patient_cap=over_cap,
         )
         answer = await self._sagas.book(request, wait_seconds)
         if isinstance(answer, SagaRunning):
@@ -69,6 +84,10 @@ class Booking:
         try:
             return await visible(self._repository, who, Action.READ, appointment_id)
         except AppointmentNotFound:
+            # A Temporal visibility query: only for an appointment id, within the
+            # caller's quota; past it the id reads as missing (application/quotas.py).
+            if not self._quotas.may_look_up_pending(requester, appointment_id):
+                raise
             pending = await self._sagas.pending_booking(appointment_id)
             if pending is None:
                 raise

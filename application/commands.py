@@ -31,13 +31,15 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def fingerprint(*parts: BaseModel | str) -> str:
+def fingerprint(*parts: BaseModel | dict[str, Any] | str) -> str:
     """A request's identity: the same Idempotency-Key must come with the same request."""
     canonical = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 # --- booking ---------------------------------------------------------------------------
+
+_NOT_FINGERPRINTED = {"over_patient_cap"}
 
 
 class NewAppointment(Command):
@@ -48,6 +50,11 @@ class NewAppointment(Command):
     start: Instant = Field(description="ISO 8601 with a UTC offset; on the doctor's grid")
     duration_minutes: int = Field(ge=5, le=480, description="a multiple of 5 minutes")
     reason: str | None = Field(None, max_length=500)
+    over_patient_cap: bool = Field(
+        False,
+        description="staff and admin only: book even if the patient already holds the most "
+        "active upcoming appointments a patient may (the event records it)",
+    )
 
 
 class Book(Command):
@@ -55,7 +62,10 @@ class Book(Command):
     idempotency_key: IdempotencyKey
 
     def fingerprint(self) -> str:
-        return fingerprint(self.appointment)
+        # The appointment, not the permission to book it over the cap: a retry with or
+        # without ``over_patient_cap`` is the same booking, and a booking has the
+        # fingerprint it had before the field existed.
+        return fingerprint(self.appointment.model_dump(mode="json", exclude=_NOT_FINGERPRINTED))
 
 
 # --- changes by saga --------------------------------------------------------------------
@@ -194,6 +204,44 @@ class ListAppointments(BaseModel):
 
     def position(self) -> tuple[datetime, str] | None:
         return decode_cursor(self.cursor) if self.cursor else None
+
+
+def encode_history_cursor(seq: int) -> str:
+    """Opaque to clients: base64url of the seq of the last event returned."""
+    raw = json.dumps({"seq": seq}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_history_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        seq = json.loads(raw)["seq"]
+        if type(seq) is not int or seq < 1:
+            raise ValueError
+        return seq
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, KeyError):
+        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
+
+
+class HistoryPage(BaseModel):
+    """Which page of an appointment's events, oldest first: REST's query string, as the
+    list's (not strict: query strings are all strings; unknown parameters refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_history_cursor(value)
+        return value
+
+    def after_seq(self) -> int:
+        """The events after this seq make the page (0: from the first)."""
+        return decode_history_cursor(self.cursor) if self.cursor else 0
 
 
 # --- reading the schedule (the read view) -----------------------------------------------

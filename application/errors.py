@@ -80,3 +80,32 @@ class SagaFailed(Refused):
         )
         self.code = f"{saga}-failed"
         self.title = f"The {saga} failed"
+
+
+class TooManyRequests(Refused):
+    """The caller asked more often than its quota allows (``application/quotas.py``):
+    nothing was started; a later retry may pass."""
+
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PatientCapReached(Refused):
+    """A booking for a patient who already holds the most active upcoming appointments a
+    patient may hold: a conflict with the patient's bookings (cancel one first), not a
+    malformed request."""
+
+    code = "patient-cap-reached"
+    title = "The patient holds too many upcoming appointments"
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            f"the patient already holds {cap} active upcoming appointments, the most a patient "
+            "may hold; cancel one first (staff and admin may book over the cap with "
+            "over_patient_cap)"
+        )
+        self.cap = cap

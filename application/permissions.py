@@ -125,6 +125,14 @@ def ensure_may_book_for(principal: Principal, patient_id: str) -> None:
         raise Forbidden("a patient may only book appointments for themself")
 
 
+def ensure_may_book_over_cap(principal: Principal) -> None:
+    """Booking over a patient's cap of active appointments (``over_patient_cap``) is for
+    whoever may book for any patient: admin and staff (the BOOK row's "any")."""
+    authorize(principal, Action.BOOK)
+    if scope_of(principal, Action.BOOK) is not Scope.ANY:
+        raise Forbidden("only staff and admin may book over a patient's cap")
+
+
 def ensure_may_read_schedule(principal: Principal, doctor_id: str) -> None:
     """A doctor reads only their own schedule; doctor ids are no secret, so 403 says so.
     Patients never see a schedule (it names other patients): 403."""

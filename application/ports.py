@@ -37,7 +37,12 @@ class AppointmentRepository(Protocol):
 
     async def get(self, appointment_id: str) -> Appointment | None: ...
 
-    async def history(self, appointment_id: str) -> list[AppointmentEvent]: ...
+    async def history(
+        self, appointment_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[AppointmentEvent]:
+        """The appointment's events with a seq above ``after_seq``, in seq order: up to
+        ``limit`` of them (None: all)."""
+        ...
 
     async def event(self, event_id: str) -> AppointmentEvent | None:
         """The stored event with this id: a change whose event is stored was applied."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from application.access import Requester, visible
-from application.commands import ListAppointments, encode_cursor
+from application.commands import (
+    HistoryPage,
+    ListAppointments,
+    encode_cursor,
+    encode_history_cursor,
+)
 from application.permissions import (
     Action,
     Owners,
@@ -17,8 +22,10 @@ from application.permissions import (
     scope_of,
 )
 from application.ports import AppointmentFilter, AppointmentRepository
-from application.results import Page
+from application.results import EventPage, Page
 from domain.events import AppointmentEvent
+
+FIRST_PAGE = HistoryPage()
 
 
 class Reads:
@@ -56,20 +63,28 @@ class Reads:
             page = [a for a in page if owns(who, Owners(a.patient_id, a.doctor_id))]
         return Page(page, cursor)
 
-    async def history(self, appointment_id: str, requester: Requester) -> list[AppointmentEvent]:
-        """The appointment's events in seq order. A patient or a doctor sees that staff (or
-        the system) made a change, not which user, and no one else's request id: no
-        internal id of another user leaves the service (ARCHITECTURE §4)."""
+    async def history(
+        self, appointment_id: str, requester: Requester, page: HistoryPage = FIRST_PAGE
+    ) -> EventPage:
+        """One page of the appointment's events in seq order, with the cursor of the next
+        page. A patient or a doctor sees that staff (or the system) made a change, not
+        which user, and no one else's request id: no internal id of another user leaves
+        the service (ARCHITECTURE §4)."""
         who = requester.principal
         appointment = await visible(self._repository, who, Action.READ, appointment_id)
-        events = await self._repository.history(appointment.id)
-        if scope_of(who, Action.READ) is Scope.ANY:
-            return events
-        owners = {
-            f"{Role.PATIENT}:{appointment.patient_id}",
-            f"{Role.DOCTOR}:{appointment.doctor_id}",
-        }
-        return [_as_seen_by(who.actor, owners, event) for event in events]
+        # One more than asked tells whether another page follows, without a second query.
+        found = await self._repository.history(
+            appointment.id, after_seq=page.after_seq(), limit=page.limit + 1
+        )
+        events = found[: page.limit]
+        cursor = encode_history_cursor(events[-1].seq) if len(found) > page.limit else None
+        if scope_of(who, Action.READ) is not Scope.ANY:
+            owners = {
+                f"{Role.PATIENT}:{appointment.patient_id}",
+                f"{Role.DOCTOR}:{appointment.doctor_id}",
+            }
+            events = [_as_seen_by(who.actor, owners, event) for event in events]
+        return EventPage(events, cursor)
 
 
 def _as_seen_by(viewer: str, owners: set[str], event: AppointmentEvent) -> AppointmentEvent:

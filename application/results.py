@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from domain.events import AppointmentEvent
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 
@@ -46,6 +47,14 @@ class Page:
     """One page of a list, in (start, id) order; ``next_cursor`` None on the last."""
 
     items: list[Appointment]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of an appointment's events, in seq order; ``next_cursor`` None on the last."""
+
+    events: list[AppointmentEvent]
     next_cursor: str | None
 
 

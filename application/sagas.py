@@ -7,6 +7,7 @@ from application.access import Requester, reloaded, visible
 from application.commands import Cancel, Reschedule
 from application.permissions import Action
 from application.ports import AppointmentRepository, SagaGateway
+from application.quotas import Quotas
 from application.results import SagaRunning
 from domain.model import Appointment
 from workflows.contracts.cancellation import CancellationRequest
@@ -14,12 +15,15 @@ from workflows.contracts.reschedule import RescheduleRequest
 
 
 class SagaChanges:
-    def __init__(self, repository: AppointmentRepository, sagas: SagaGateway) -> None:
-        self._repository, self._sagas = repository, sagas
+    def __init__(
+        self, repository: AppointmentRepository, sagas: SagaGateway, quotas: Quotas
+    ) -> None:
+        self._repository, self._sagas, self._quotas = repository, sagas, quotas
 
     async def cancel(
         self, command: Cancel, requester: Requester, wait_seconds: float
     ) -> Appointment | SagaRunning:
+        self._quotas.start_saga(requester)  # the caller's rate (application/quotas.py)
         appointment = await visible(
             self._repository, requester.principal, Action.CANCEL, command.appointment_id
         )
@@ -37,6 +41,7 @@ class SagaChanges:
     async def reschedule(
         self, command: Reschedule, requester: Requester, wait_seconds: float
     ) -> Appointment | SagaRunning:
+        self._quotas.start_saga(requester)  # the caller's rate (application/quotas.py)
         appointment = await visible(
             self._repository, requester.principal, Action.RESCHEDULE, command.appointment_id
         )

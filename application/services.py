@@ -15,6 +15,7 @@ from application.ports import (
     SagaGateway,
     ScheduleView,
 )
+from application.quotas import Quotas
 from application.reads import Reads
 from application.sagas import SagaChanges
 from application.schedule import Schedule
@@ -42,10 +43,13 @@ class Services:
         readiness: Readiness,
         settings: Settings,
         clock: Clock = now_utc,
+        quotas: Quotas | None = None,
     ) -> Services:
+        # One per process: every door's use cases count against the same quotas.
+        quotas = quotas or Quotas.of(settings)
         return cls(
-            booking=Booking(repository, sagas, settings, clock),
-            sagas=SagaChanges(repository, sagas),
+            booking=Booking(repository, sagas, settings, clock, quotas),
+            sagas=SagaChanges(repository, sagas, quotas),
             changes=Changes(repository, clock),
             reads=Reads(repository),
             schedule=Schedule(view, calendars, settings, clock),

@@ -33,6 +33,7 @@ CODE_FOR_STATUS: dict[int, str] = {
     404: "NOT_FOUND",
     409: "CONFLICT",
     422: "BAD_USER_INPUT",
+    429: "TOO_MANY_REQUESTS",
     503: "SERVICE_UNAVAILABLE",
     500: "INTERNAL",
 }
@@ -43,6 +44,9 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 _TOO_DEEP = re.compile(r"exceeds maximum operation depth of \d+")
 _TOO_MANY_ALIASES = re.compile(r"\d+ aliases found\. Allowed: \d+")
 _TOO_MANY_TOKENS = re.compile(r"Document contains more than \d+ tokens")
+# The words of our own limiters (api/graphql/limits.py).
+_TOO_MANY_SAGAS = re.compile(r"\d+ saga-starting mutations found\. Allowed: \d+")
+_TOO_MANY_PEER_CALLS = re.compile(r"\d+ fields that call a peer service found\. Allowed: \d+")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class GraphQLProblem:
     detail: str | None = None
     code: str | None = None  # None: CODE_FOR_STATUS[status]
     field_errors: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None  # seconds: REST's Retry-After header
 
     def extensions(self, request_id: str | None) -> dict[str, Any]:
         extensions: dict[str, Any] = {
@@ -68,6 +73,8 @@ class GraphQLProblem:
             extensions["errors"] = [
                 {"field": e.field, "message": e.message} for e in self.field_errors
             ]
+        if self.retry_after is not None:
+            extensions["retryAfter"] = self.retry_after
         return extensions
 
 
@@ -99,6 +106,10 @@ def problem_of(error: BaseException) -> GraphQLProblem | None:
             )
         case NotVisible() | errors.AppointmentNotFound():
             return NOT_FOUND
+        case refusals.TooManyRequests():
+            return GraphQLProblem(
+                429, error.code, error.title, error.detail, retry_after=error.retry_after_seconds
+            )
         case errors.DomainError() | refusals.Refused():
             return GraphQLProblem(status_of(error), error.code, error.title, error.detail)
         case Forbidden():
@@ -130,6 +141,12 @@ def request_problem(error: GraphQLError, executing: bool) -> GraphQLProblem:
     if _TOO_MANY_ALIASES.search(message):
         title = "The query has too many aliases"
         return GraphQLProblem(400, "too-many-aliases", title, message, VALIDATION_FAILED)
+    if _TOO_MANY_SAGAS.search(message):
+        title = "One saga-starting mutation per request"
+        return GraphQLProblem(400, "too-many-sagas", title, message, VALIDATION_FAILED)
+    if _TOO_MANY_PEER_CALLS.search(message):
+        title = "The query calls peer services too often"
+        return GraphQLProblem(400, "too-many-peer-calls", title, message, VALIDATION_FAILED)
     if executing:  # validation passed: the variables' values did not fit their types
         return GraphQLProblem(422, "validation-error", "The request is not valid", message)
     title = "The document is not valid against the schema"

@@ -28,6 +28,11 @@ class BookAppointmentInput:
     start: datetime = strawberry.field(description="on the doctor's grid")
     duration_minutes: int = strawberry.field(description="a multiple of 5 minutes")
     reason: str | None = None
+    over_patient_cap: bool = strawberry.field(
+        default=False,
+        description="staff and admin only: book even if the patient already holds the most "
+        "active upcoming appointments a patient may (the event records it)",
+    )
 
 
 @strawberry.input(description="A move: REST's POST /api/v1/appointments/{id}/reschedule body.")

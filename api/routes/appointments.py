@@ -30,7 +30,7 @@ from api.schemas import (
     EventOut,
     PendingAppointment,
 )
-from application.commands import Book, Edit, EnterInError, ListAppointments
+from application.commands import Book, Edit, EnterInError, HistoryPage, ListAppointments
 from application.results import PendingBooking, SagaRunning
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
@@ -47,10 +47,13 @@ def _problems(
         403: "The caller's role may not do this",
         402: "Billing refused the invoice",
         404: "Not found",
-        409: "The slot is taken (or the booking was cancelled)",
+        409: "The slot is taken (or the booking was cancelled); or the patient already holds "
+        "the most active upcoming appointments a patient may (`patient-cap-reached`)",
         413: "The request body is too large (over the configured limit, 64 KiB by default)",
         422: "Invalid input, an unknown patient or doctor, a slot the doctor does not offer, "
         "or an Idempotency-Key reused with another request",
+        429: "Too many bookings, cancellations and reschedules by this caller in a short "
+        "time (`too-many-requests`); nothing was started. Retry-After says when to retry",
         503: "A peer stayed unavailable; the saga compensated and nothing was booked",
     }
     text |= described or {}
@@ -84,7 +87,7 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
                 "Idempotency-Key": IDEMPOTENCY_KEY,
             },
         },
-        **_problems(400, 401, 402, 403, 409, 413, 422, 503),
+        **_problems(400, 401, 402, 403, 409, 413, 422, 429, 503),
     },
 )
 async def book_appointment(body: BookAppointment, response: Response, call: SagaCallDep) -> Any:
@@ -164,15 +167,31 @@ async def list_appointments(
     "/{appointment_id}/history",
     response_model=AppointmentHistory,
     summary="Read an appointment's history",
-    description="Every change of the appointment, oldest first: its event store.",
-    responses=_problems(401, 403, 404, 422, described={422: "The id is not a UUID"}),
+    description="Every change of the appointment, oldest first: its event store, one page "
+    "at a time as the list: pass `next_cursor` as `cursor` until it is null. `limit` is "
+    "1-100 (default 20), a larger one is refused.",
+    responses=_problems(
+        401,
+        403,
+        404,
+        422,
+        described={
+            422: "The id is not a UUID, an unknown parameter, a limit out of 1-100, or a "
+            "cursor this API did not issue"
+        },
+    ),
 )
 async def get_history(
-    appointment_id: AppointmentIdPath, requester: RequesterDep, services: ServicesDep
+    appointment_id: AppointmentIdPath,
+    page: Annotated[HistoryPage, Query()],
+    requester: RequesterDep,
+    services: ServicesDep,
 ) -> AppointmentHistory:
-    events = await services.reads.history(appointment_id, requester)
+    found = await services.reads.history(appointment_id, requester, page)
     return AppointmentHistory(
-        appointment_id=appointment_id, events=[EventOut.of(e) for e in events]
+        appointment_id=appointment_id,
+        events=[EventOut.of(e) for e in found.events],
+        next_cursor=found.next_cursor,
     )
 
 

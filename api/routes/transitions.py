@@ -191,6 +191,10 @@ _SAGA_RESPONSES = {
         "description": "Still running; poll Location",
         "headers": {"Location": LOCATION, "Retry-After": RETRY_AFTER},
     },
+    429: problem(
+        "Too many bookings, cancellations and reschedules by this caller in a short time "
+        "(`too-many-requests`); nothing was started. Retry-After says when to retry"
+    ),
     503: problem("A peer stayed unavailable before the change was made; nothing changed"),
 }
 

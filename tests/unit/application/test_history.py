@@ -54,7 +54,7 @@ AS_RECORDED = [
 async def test_admin_and_staff_see_every_change_as_recorded(
     world: World, changed: Appointment, who: Requester
 ) -> None:
-    events = await world.services.reads.history(changed.id, who)
+    events = (await world.services.reads.history(changed.id, who)).events
 
     assert events == await world.repository.history(changed.id)
     assert contexts(events) == AS_RECORDED
@@ -89,7 +89,7 @@ async def test_the_patient_and_doctor_see_other_users_by_role_only(
     who: Requester,
     seen: list[tuple[str, str | None, str | None]],
 ) -> None:
-    events = await world.services.reads.history(changed.id, who)
+    events = (await world.services.reads.history(changed.id, who)).events
 
     assert contexts(events) == seen
     # Only who and which request are withheld: what changed, when and in which run is there.
@@ -106,7 +106,7 @@ async def test_a_system_actor_is_shown_by_its_kind(world: World) -> None:
         actor="system:reconciler", workflow_id=f"booking-{appointment.id}"
     )
 
-    events = await world.services.reads.history(appointment.id, THE_PATIENT)
+    events = (await world.services.reads.history(appointment.id, THE_PATIENT)).events
 
     assert {e.context.actor for e in events} == {"system"}
 

@@ -51,8 +51,8 @@ async def read(services: Services, who: Requester, appointment_id: str) -> str:
 
 
 async def history(services: Services, who: Requester, appointment_id: str) -> str:
-    events = await services.reads.history(appointment_id, who)
-    return events[0].appointment_id
+    page = await services.reads.history(appointment_id, who)
+    return page.events[0].appointment_id
 
 
 async def view(services: Services, who: Requester, appointment_id: str) -> str:
