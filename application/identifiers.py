@@ -24,15 +24,20 @@ from application.errors import InvalidIdempotencyKey
 
 # A peer's id (patient, doctor): letters and digits first, then also _ . : -
 ENTITY_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
-# An Idempotency-Key, which becomes part of workflow ids and peers' idempotency keys.
-IDEMPOTENCY_KEY = r"[A-Za-z0-9_.:-]{1,128}"
+# An Idempotency-Key, which becomes part of workflow ids and peers' idempotency keys: not
+# only dots (``..`` would be a dot segment wherever a key is ever put in a path). Its length,
+# 1-128, is checked beside the pattern.
+IDEMPOTENCY_KEY = r"\.*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*"
+MAX_KEY_LENGTH = 128
 # Our appointments' ids: UUIDs, written the one canonical way (lowercase hex, 8-4-4-4-12).
 APPOINTMENT_ID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
-KEY_RULE = "1-128 characters of A-Z a-z 0-9 _ . : -"
+KEY_RULE = "1-128 characters of A-Z a-z 0-9 _ . : -, not only dots"
 
 EntityId = Annotated[str, Field(pattern=f"^{ENTITY_ID}$", max_length=64)]
-IdempotencyKey = Annotated[str, Field(pattern=f"^{IDEMPOTENCY_KEY}$", max_length=128)]
+IdempotencyKey = Annotated[
+    str, Field(pattern=f"^{IDEMPOTENCY_KEY}$", min_length=1, max_length=MAX_KEY_LENGTH)
+]
 AppointmentId = Annotated[
     str,
     Field(pattern=f"^{APPOINTMENT_ID}$", json_schema_extra={"format": "uuid"}),
@@ -45,7 +50,7 @@ _KEY = re.compile(IDEMPOTENCY_KEY)
 def idempotency_key(value: str) -> str:
     """An Idempotency-Key as sent in a header (REST) or an argument (GraphQL); every door
     refuses a malformed one alike, before anything starts."""
-    if not _KEY.fullmatch(value):
+    if len(value) > MAX_KEY_LENGTH or not _KEY.fullmatch(value):
         raise InvalidIdempotencyKey(f"use {KEY_RULE}")
     return value
 

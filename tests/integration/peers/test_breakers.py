@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from domain.errors import PeerUnavailable, SlotUnavailable
+from domain.errors import PeerRequestInvalid, PeerUnavailable, SlotUnavailable
 from peers import Peers
 from peers.breaker import BreakerOpen, BreakerState, CircuitBreaker
-from peers.contracts import FaultConfig
+from peers.contracts import FaultConfig, HoldStatus
 from tests.integration.peers.conftest import (
     ON_CALL,
     Urls,
@@ -129,3 +129,35 @@ async def test_each_peer_has_its_own_breaker(peers: Peers, urls: Urls) -> None:
         "doctor": "closed",
         "billing": "open",
     }
+
+
+async def test_a_request_our_client_cannot_send_is_a_bug_and_never_opens_the_breaker(
+    peers: Peers,
+) -> None:
+    """The review's case: a key with a trailing newline made an Idempotency-Key header that
+    h11 refuses to send. Five such "failures" opened the worker's Doctor breaker and the
+    next ordinary booking answered 503. A request that cannot even be sent is a bug of the
+    caller's, not an outage of the peer."""
+    slot = (await peers.doctors.availability(ON_CALL, *tomorrow())).slots[0]
+    for _ in range(THRESHOLD * 3):
+        with pytest.raises(PeerRequestInvalid):
+            await peers.doctors.hold_slot(ON_CALL, hold_request(slot.start), "booking-x1\n/hold")
+    assert breaker_of(peers, "doctor").state is BreakerState.CLOSED
+    hold = await peers.doctors.hold_slot(ON_CALL, hold_request(slot.start), "booking-x1/hold")
+    assert hold.status is HoldStatus.HELD
+
+
+@pytest.mark.parametrize("doctor_id", ["..", ".", ""])
+async def test_a_dot_segment_never_reaches_the_peer_as_another_path(
+    peers: Peers, doctor_id: str
+) -> None:
+    """``freeSlots(doctorId: "..")`` asked the Doctor Service for ``/`` and answered 500."""
+    for _ in range(THRESHOLD * 2):
+        with pytest.raises(PeerRequestInvalid):
+            await peers.doctors.availability(doctor_id, *tomorrow())
+    assert breaker_of(peers, "doctor").state is BreakerState.CLOSED
+
+
+async def test_voiding_an_invoice_billing_does_not_know_is_done(peers: Peers) -> None:
+    assert await peers.billing.void_invoice("inv-never-issued") is None
+    assert breaker_of(peers, "billing").state is BreakerState.CLOSED

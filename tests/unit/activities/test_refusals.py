@@ -19,6 +19,7 @@ from activities.models import (
 from domain.clock import now_utc
 from domain.errors import PeerUnavailable
 from domain.status import AppointmentStatus
+from peers.breaker import BreakerState
 from peers.contracts import HoldStatus
 from tests.unit.activities.conftest import ANNA, BEN, ON_CALL, Bed, slot
 from workflows.policies import DB_RETRY, PEER_RETRY
@@ -171,3 +172,13 @@ async def test_a_transient_fault_is_left_to_the_retry_policy(bed: Bed) -> None:
     with pytest.raises(PeerUnavailable, match="503"):
         await bed.run(bed.remote.validate_patient, check, PEER_RETRY)
     await bed.run(bed.remote.validate_patient, check, PEER_RETRY, attempt=2)  # the retry
+
+
+async def test_a_request_that_cannot_be_sent_is_a_bug_not_an_outage(bed: Bed) -> None:
+    """Never retried (a retry sends the same request) and never counted by the breaker."""
+    check = bed.slot_check(slot()).model_copy(update={"doctor_id": ".."})
+    error = await bed.refused(bed.remote.check_availability, check, PEER_RETRY)
+    assert error.type == "PeerRequestInvalid"
+    assert error.non_retryable
+    assert "PeerRequestInvalid" in NON_RETRYABLE_TYPES
+    assert bed.breaker("doctor").state is BreakerState.CLOSED
