@@ -20,6 +20,7 @@ from persistence import AppointmentStore, connect
 from projections.queries import ReadView
 from telemetry.metrics import ApiMetrics
 from workflows.client import connect_temporal
+from workflows.codec import payload_codec
 
 
 @asynccontextmanager
@@ -47,4 +48,6 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
 
 
 def create_api(settings: Settings | None = None) -> FastAPI:
-    return create_app(settings or load_settings(), connect=api_services)
+    settings = settings or load_settings()
+    # The API's own Temporal client encrypts with a codec of the same keys (connect_temporal).
+    return create_app(settings, connect=api_services, codec=payload_codec(settings))

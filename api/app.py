@@ -7,10 +7,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from temporalio.converter import PayloadCodec
 
 from api import middleware, problems
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions
+from api.routes import codec as codec_endpoint
 from api.security.tokens import TokenVerifier
 from application.services import Services
 from config import Settings, load_settings
@@ -33,10 +35,15 @@ retried request never books twice.
 """
 
 
-def create_app(settings: Settings | None = None, connect: Connect | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    connect: Connect | None = None,
+    codec: PayloadCodec | None = None,
+) -> FastAPI:
     """The API. Every door (REST, GraphQL) calls the use cases in ``app.state.services``,
     which ``connect`` makes when the app starts; without it (tests that set the state by
-    hand) nothing is connected."""
+    hand) nothing is connected. With a payload ``codec`` (payload encryption on), the
+    Temporal Web UI's codec endpoint is served too (``api.routes.codec``)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -66,6 +73,8 @@ def create_app(settings: Settings | None = None, connect: Connect | None = None)
     app.state.metrics = telemetry = ApiMetrics()
     problems.install(app)
     middleware.install(app, max_body_bytes=settings.max_body_bytes)
+    if codec is not None:  # the Web UI calls the codec from another origin
+        app.add_middleware(codec_endpoint.CodecCors, origins=settings.codec_origins)
     # Outermost: the answers of every layer inside (413s, 500s) are counted too.
     app.add_middleware(HttpMetricsMiddleware, instruments=telemetry.http)
     app.include_router(appointments.router)
@@ -74,6 +83,9 @@ def create_app(settings: Settings | None = None, connect: Connect | None = None)
     app.include_router(graphql_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    if codec is not None:
+        app.state.codec = codec
+        app.include_router(codec_endpoint.router)
     _document_problems(app)
     return app
 

@@ -29,6 +29,8 @@ class Action(StrEnum):
     MAINTAIN = "maintain"
     SCHEDULE = "schedule"  # read a doctor's schedule: who comes when (names patients)
     FREE_SLOTS = "free-slots"  # see when a doctor is free: no one's personal data
+    # Decrypt Temporal payloads (the API's /codec, for the Web UI): every patient's data.
+    DECODE_PAYLOADS = "decode-payloads"
 
 
 class Scope(StrEnum):
@@ -58,6 +60,7 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.MAINTAIN: (_ANY, _NONE, _NONE, _NONE),
         A.SCHEDULE: (_ANY, _ANY, _OWN, _NONE),
         A.FREE_SLOTS: (_ANY, _ANY, _ANY, _ANY),
+        A.DECODE_PAYLOADS: (_ANY, _NONE, _NONE, _NONE),
     }.items()
 }
 
@@ -92,7 +95,11 @@ class NotVisible(Exception):
     caller cannot learn which appointments exist."""
 
 
-_WHAT = {Action.SCHEDULE: "read doctors' schedules", Action.FREE_SLOTS: "see free slots"}
+_WHAT = {
+    Action.SCHEDULE: "read doctors' schedules",
+    Action.FREE_SLOTS: "see free slots",
+    Action.DECODE_PAYLOADS: "decode Temporal payloads",
+}
 
 
 def scope_of(principal: Principal, action: Action) -> Scope:
