@@ -24,7 +24,7 @@ Appointment Service is running on the local stack.
   REST API             {api}/api/v1/appointments
   GraphQL (GraphiQL)   {api}/graphql
   Metrics              {api}/metrics  (worker: http://127.0.0.1:{worker_metrics}/metrics)
-  Temporal Web UI      {ui}
+  Temporal Web UI      {ui}  (payloads encrypted; decoded by {api}/codec for admins)
   MongoDB              {mongo}
   Kafka bootstrap      {kafka}
   Patient simulator    {patient}/patients
@@ -36,6 +36,10 @@ Appointment Service is running on the local stack.
 
 Tokens (valid {ttl_hours} h; Swagger's Authorize button takes them as they are):
 {tokens}
+A saga's history in plaintext, through the codec (admins only):
+  .venv/bin/temporal workflow show -w <workflow id> --address {temporal} \
+    --codec-endpoint {api}/codec --codec-auth "Bearer <the admin token>"
+
 Book one (a slot free right now):
   TOKEN={staff_token}
   curl -s -X POST {api}/api/v1/appointments -H 'Content-Type: application/json' \\
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             BANNER.format(
                 api=service.api_url,
                 ui=service.infra.temporal_ui_url,
+                temporal=service.infra.temporal_address,
                 mongo=service.infra.mongo_uri,
                 kafka=service.infra.kafka_bootstrap,
                 patient=service.peer_url("patient"),

@@ -113,14 +113,18 @@ def temporal(
     db_file: Path,
     log_dir: Path,
     search_attributes: Collection[tuple[str, str]] = SEARCH_ATTRIBUTES,
+    ui_codec_endpoint: str | None = None,
 ) -> ManagedProcess:
-    """The Temporal dev server with its Web UI; state in the SQLite file ``db_file``."""
+    """The Temporal dev server with its Web UI; state in the SQLite file ``db_file``. With
+    ``ui_codec_endpoint`` (the API's ``/codec``), the Web UI decodes payloads there."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         executable("temporal"),
         *("server", "start-dev", "--ip", HOST, "--port", str(port)),
         *("--ui-port", str(ui_port), "--db-filename", str(db_file), "--log-level", "warn"),
     ]
+    if ui_codec_endpoint is not None:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     for name, kind in search_attributes:
         argv += ["--search-attribute", f"{name}={kind}"]
     return ManagedProcess(
@@ -196,13 +200,19 @@ class Infra:
     Layout: ``<data>/mongo`` (storage), ``<data>/temporal.db``, ``<data>/logs/<name>.log``.
     """
 
-    def __init__(self, data_dir: Path, ports: InfraPorts | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, ports: InfraPorts | None = None, ui_codec_endpoint: str | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.ports = ports or InfraPorts()
         self.log_dir = self.data_dir / "logs"
         self.mongo = mongo(self.ports.mongo, self.data_dir / "mongo", self.log_dir)
         self.temporal = temporal(
-            self.ports.temporal, self.ports.temporal_ui, self.data_dir / "temporal.db", self.log_dir
+            self.ports.temporal,
+            self.ports.temporal_ui,
+            self.data_dir / "temporal.db",
+            self.log_dir,
+            ui_codec_endpoint=ui_codec_endpoint,
         )
         self.kafka = kafka(self.ports.kafka, self.log_dir)
         self._supervisor = Supervisor([self.mongo, self.kafka, self.temporal])

@@ -24,6 +24,7 @@ from localstack.processes import ManagedProcess, Supervisor
 from localstack.servers import HOST, Infra, InfraPorts, ensure_topic
 from projections.read_view import CHECKPOINTS
 from workflows.client import connect_temporal
+from workflows.codec import ensure_local_payload_keys
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,15 @@ class LocalService:
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.ports = ports or ServicePorts()
-        self.infra = Infra(self.data_dir, self.ports.infra)
         p = self.ports
+        # The Web UI shows payloads through the API's codec, which decrypts for admins.
+        self.infra = Infra(self.data_dir, p.infra, ui_codec_endpoint=f"http://{HOST}:{p.api}/codec")
         self.overrides: dict[str, object] = {
             **self.infra.settings_overrides(),
             "api_port": p.api,
+            # Every process encrypts Temporal payloads, with the key file made on first run
+            # (<data>/payload-keys, see start()).
+            "payload_encryption": True,
             "patient_service_url": f"http://{HOST}:{p.patient}",
             "doctor_service_url": f"http://{HOST}:{p.doctor}",
             "billing_service_url": f"http://{HOST}:{p.billing}",
@@ -165,6 +170,8 @@ class LocalService:
 
     def start(self, timeout: float = 90.0) -> None:
         ensure_local_secret(self.settings.jwt_secret_path)
+        if self.settings.payload_encryption and self.settings.payload_keys is None:
+            ensure_local_payload_keys(self.settings.payload_keys_path)
         self.infra.start(timeout=timeout)
         try:
             asyncio.run(ensure_topic(self.infra.kafka_bootstrap, self.settings.kafka_topic))
