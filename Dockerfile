@@ -9,9 +9,9 @@
 # Build:  docker build -t appointment-service:0.1.0 \
 #           --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #
-# Only the runtime dependencies of pyproject.toml are installed: the `local` extra (the
-# servers of `make run`, SecantusDB among them, which is GPL) and the `dev` extra never
-# enter the image.
+# Only the runtime dependencies of pyproject.toml are installed, from their lock
+# (requirements/runtime.lock): the `local` extra (the servers of `make run`, SecantusDB
+# among them, which is GPL) and the `dev` extra never enter the image.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -37,11 +37,19 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-# .dockerignore admits only the package sources, pyproject.toml and README.md.
+# The runtime lock first, in a layer of its own (rebuilt only when the lock changes):
+# exactly the pinned releases, each file checked against its hash, so every build of a
+# commit installs the same dependencies (`make lock` writes it from pyproject.toml).
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN pip install --require-hashes -r requirements/runtime.lock
+# .dockerignore admits only the package sources, pyproject.toml, README.md and the lock.
 COPY . .
 # A regular (not editable) install: the code lands in site-packages, compiled to .pyc at
-# install time, and /src is left behind with this stage.
-RUN pip install .
+# install time, and /src is left behind with this stage. No dependencies (the lock has
+# them all: pip check says so) and the locked setuptools as build backend, not the
+# newest one an isolated build would fetch.
+RUN pip install --no-deps --no-build-isolation . \
+    && pip check
 
 
 # --- runtime: slim Python, tini, the venv; no compiler, no pip cache, no sources -------

@@ -3,19 +3,44 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Reinstall only when the dependencies change.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The exact dependency set, pinned with hashes (README "How to update the lock"): the
+# runtime lock for the image (Dockerfile), the dev lock (runtime + local + dev extras) for
+# .venv. Both come from pyproject.toml through `make lock`, never by hand.
+RUNTIME_LOCK := requirements/runtime.lock
+DEV_LOCK := requirements/dev.lock
+# Reinstall only when the dependencies change: pyproject.toml or the lock.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-servers clean
+.PHONY: install lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-servers clean
 
-$(STAMP): pyproject.toml
+# Only what the lock names, each file checked against its hash; then the project itself
+# without dependencies, built by the locked setuptools (no isolated build that would
+# fetch the newest one); `pip check` fails if pyproject.toml needs what the lock lacks.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 install: $(STAMP)
+
+## make lock: pyproject.toml resolved again into both locks, for Linux and CPython 3.11
+## like the image. Pins stay where pyproject.toml still allows them; what it adds gets
+## the newest release. LOCK_ARGS=--upgrade moves every pin to the newest release,
+## LOCK_ARGS="--upgrade-package fastapi" one package. The runtime lock is constrained by
+## the dev lock, so the two never pin a package differently. UV=/path/to/uv when .venv
+## cannot be installed (a lock whose pins are gone from the index).
+UV ?= $(BIN)/uv
+LOCK_ARGS ?=
+LOCK_OPTIONS := --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock"
+BUILD_REQUIRES := $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\\n')"
+lock: $(if $(filter $(BIN)/uv,$(UV)),install)
+	@mkdir -p requirements
+	$(BUILD_REQUIRES) | $(UV) pip compile $(LOCK_OPTIONS) $(LOCK_ARGS) --extra dev pyproject.toml - -o $(DEV_LOCK)
+	$(BUILD_REQUIRES) | $(UV) pip compile $(LOCK_OPTIONS) pyproject.toml - -c $(DEV_LOCK) -o $(RUNTIME_LOCK)
 
 ## make run: the whole service on the local stack with sample data (Ctrl-C stops it)
 run: install

@@ -68,10 +68,13 @@ def test_the_runtime_stage_has_no_build_tools_and_only_the_venv() -> None:
 
 
 def test_the_local_and_dev_extras_stay_out() -> None:
-    """`pip install .` installs the runtime dependencies only, never `.[local]` or
-    `.[dev]` (the GPL SecantusDB server lives in `local`)."""
-    installs = [rest for keyword, rest in instructions() if "pip install" in rest]
-    assert installs == ["pip install ."]
+    """The runtime lock, then the package alone: the runtime dependencies only, never
+    `.[local]` or `.[dev]` (the GPL SecantusDB server lives in `local`)."""
+    installs = [" ".join(rest.split()) for keyword, rest in instructions() if "pip install" in rest]
+    assert installs == [
+        "pip install --require-hashes -r requirements/runtime.lock",
+        "pip install --no-deps --no-build-isolation . && pip check",
+    ]
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
@@ -169,6 +172,8 @@ def test_the_context_is_the_package() -> None:
         assert (REPO / path).is_file(), path
         assert in_context(path), f"{path} is not in the build context (.dockerignore)"
     assert in_context("messaging/schemas/appointment-event.v1.schema.json")
+    assert in_context("requirements/runtime.lock")
+    assert not in_context("requirements/dev.lock")
 
 
 @pytest.mark.parametrize(
