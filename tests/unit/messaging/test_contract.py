@@ -58,6 +58,23 @@ def test_the_schema_names_every_field_the_service_writes() -> None:
     assert set(data_schema["properties"]) == fields
 
 
+def test_the_free_text_never_reaches_kafka_but_its_change_is_named() -> None:
+    """reason and notes are health data no consumer needs: null in every event, even
+    though the appointments of these lifecycles have both; the keys stay (version 1
+    requires them), and an edit still says what it changed."""
+    assert any(c.state.reason for c in CHANGES)
+    assert any(c.state.notes for c in CHANGES)
+    for change in CHANGES:
+        data = envelope_of(change)["data"]
+        assert (data["reason"], data["notes"]) == (None, None)
+        assert "Persistent cough" not in json.dumps(envelope_of(change))
+    edited = next(c for c in CHANGES if c.event.type is EventType.EDITED)
+    assert "notes" in envelope_of(edited)["data"]["changed"]
+    described = schema()["$defs"]["appointment"]["properties"]
+    assert described["reason"]["description"].startswith("Withheld: always null")
+    assert described["notes"]["description"].startswith("Withheld: always null")
+
+
 def test_the_schema_types_are_exactly_the_event_types() -> None:
     contract = schema()
     assert set(contract["properties"]["type"]["enum"]) == {t.value for t in EventType}
