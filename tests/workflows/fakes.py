@@ -70,10 +70,12 @@ class FakeWorld:
     always_fail: dict[str, Exception] = field(default_factory=dict)
     blockers: dict[str, asyncio.Event] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)  # each step's last input
+    received: list[tuple[str, Any]] = field(default_factory=list)  # every call, with its input
     infos: dict[str, activity.Info] = field(default_factory=dict)  # the call's timeouts, policy
     entered: dict[str, asyncio.Event] = field(default_factory=dict)
-    fee_cents: int = 0  # what prepare_cancellation finds the policy asks for
+    # The late fee prepare_cancellation and prepare_reschedule find the policy asks for.
+    fee_cents: int = 0
     # The hold's lifetime at the (fake) Doctor Service, on the test server's clock.
     hold_lifetime: timedelta = timedelta(minutes=5)
     # The booking run that waits on Billing: does the appointment still want its invoice
@@ -88,6 +90,7 @@ class FakeWorld:
     async def _run(self, step: str, arg: object) -> None:
         self.calls.append(step)
         self.inputs[step] = arg
+        self.received.append((step, arg))
         self.infos[step] = activity.info()
         self.entered_event(step).set()
         if step in self.blockers:
@@ -101,6 +104,10 @@ class FakeWorld:
 
     def attempts(self, step: str) -> int:
         return self.calls.count(step)
+
+    def inputs_of(self, step: str) -> list[Any]:
+        """What every call of ``step`` was given, in order."""
+        return [arg for name, arg in self.received if name == step]
 
     def activities(self) -> list[Callable[..., object]]:
         """A fake of every activity the worker runs, by its name and input type: it records
@@ -160,13 +167,14 @@ ANSWERS: dict[str, Callable[[FakeWorld, Any], object]] = {
     ),
     "issue_fee": lambda *_: IssuedInvoice(invoice_id="inv-fee"),
     "mark_cancelled": snapshot("CANCELLED", 4),
-    "prepare_reschedule": lambda _, check: ReschedulePlan(
+    "prepare_reschedule": lambda world, check: ReschedulePlan(
         version=3,
         patient_id="pat-1",
         doctor_id="doc-1",
         duration_minutes=check.duration_minutes or 30,
         old_hold_id="hold-old",
         old_invoice_id="inv-old",
+        fee_cents=world.fee_cents,
     ),
     "move_appointment": snapshot("SCHEDULED", 4),
 }
