@@ -1,7 +1,9 @@
 """An identity provider's JWKS endpoint, for real: served by uvicorn on a free local port,
 in a thread and event loop of its own (as the provider runs apart from the API). The test
-decides which keys it serves, how slowly, with which answer, and whether it runs at all;
-``hits`` counts the fetches."""
+decides which keys it serves, with which answer, whether it answers at all yet (``hold``:
+a provider that hangs until ``release``) and whether it runs at all (``stop``); ``hits``
+counts the fetches, ``waiting`` those held right now, ``answered`` those answered. So a
+test says "while the provider still holds the fetch" instead of measuring time."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -56,16 +59,19 @@ class SigningKey:
 
 
 class JwksServer:
-    """``GET`` anything: ``{"keys": [...]}`` of ``keys``, after ``delay`` seconds, with
-    ``status``; ``body`` (when set) answers instead of the key set."""
+    """``GET`` anything: ``{"keys": [...]}`` of ``keys`` with ``status``, once released;
+    ``body`` (when set) answers instead of the key set."""
 
     def __init__(self, *keys: SigningKey) -> None:
         self.keys: list[SigningKey] = list(keys)
         self.extra: list[dict[str, Any]] = []  # JWKs served beside the keys
-        self.delay = 0.0
         self.status = 200
         self.body: bytes | None = None
-        self.hits = 0
+        self.hits = 0  # fetches received
+        self.waiting = 0  # fetches held right now
+        self.answered = 0  # fetches answered
+        self._released = threading.Event()
+        self._released.set()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
@@ -97,8 +103,25 @@ class JwksServer:
             self._thread.join(0.01)
         raise RuntimeError("the JWKS server did not start")
 
+    def hold(self) -> None:
+        """Slow: every fetch from now on hangs, without an answer, until ``release``."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def holding(self, count: int = 1, within: float = 20.0) -> None:
+        """Until ``count`` fetches are held here (``within``: a deadline against a hang).
+        It awaits: the caller's event loop keeps running, if anything lets it."""
+        deadline = time.monotonic() + within
+        while self.waiting < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {within}s: {count} fetch(es) held")
+            await asyncio.sleep(0.005)
+
     def stop(self) -> None:
         """Down: the port refuses connections from now on."""
+        self.release()
         self._server.should_exit = True
         self._thread.join(5)
         self._socket.close()
@@ -106,8 +129,13 @@ class JwksServer:
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         self.hits += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.waiting += 1
+        try:
+            # The test's thread opens the gate: a threading.Event, polled from this loop.
+            while not self._released.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+        finally:
+            self.waiting -= 1
         body = self.body
         if body is None:
             body = json.dumps({"keys": [key.jwk() for key in self.keys] + self.extra}).encode()
@@ -119,3 +147,4 @@ class JwksServer:
             }
         )
         await send({"type": "http.response.body", "body": body})
+        self.answered += 1

@@ -1,31 +1,42 @@
 """The JWKS key cache against a real identity provider's endpoint (tests/jwks_server.py):
 fetched asynchronously with a short timeout, cached for a TTL, refreshed for an unknown
 kid at most once per interval and by one fetch however many callers wait, the last good
-set kept while the provider is down, and a key the provider removed dropped."""
+set kept while the provider is slow or down, a key the provider removed dropped, and the
+event loop free while a fetch hangs (the API's /health/live answers meanwhile).
+
+No test measures time: a slow provider is one that holds the fetch (``JwksServer.hold``)
+and the tests say what happened while it still held it."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from fastapi import FastAPI
 
+from api.app import create_app
 from api.security.tokens import InvalidToken, Jwks, TokenVerifier
 from application.permissions import Principal, Role
 from config import load_settings
+from tests.asgi import client_of
 from tests.clocks import Ticks
+from tests.fakes import World
 from tests.jwks_server import JwksServer, SigningKey
+from tests.unit.graphql.conftest import FakeSchedule, calendars
 
 ISSUER = "https://login.example.test/"
 AUDIENCE = "appointment-service"
 TIMEOUT = 0.4  # the fetch's whole budget
 TTL = 300.0
 INTERVAL = 10.0  # the least time between two fetches
+# Far longer than any test runs: a fetch that waits for the provider is still waiting when
+# the test looks.
+PATIENT_TIMEOUT = 30.0
 
 
 def claims(subject: str = "p-1", role: str = "patient") -> dict[str, Any]:
@@ -83,6 +94,16 @@ def verifier(jwks: Jwks) -> TokenVerifier:
     return TokenVerifier(jwks, algorithms=["RS256", "ES256"], issuer=ISSUER, audience=AUDIENCE)
 
 
+@pytest.fixture
+async def patient(idp: JwksServer, ticks: Ticks) -> AsyncIterator[TokenVerifier]:
+    """A verifier whose fetches would wait PATIENT_TIMEOUT for the provider."""
+    keys = Jwks(idp.url, timeout_seconds=PATIENT_TIMEOUT, cache_seconds=TTL, clock=ticks)
+    verifier = TokenVerifier(keys, algorithms=["RS256"], issuer=ISSUER, audience=AUDIENCE)
+    yield verifier
+    idp.release()
+    await verifier.aclose()
+
+
 PATIENT = Principal(subject="p-1", role=Role.PATIENT)
 
 
@@ -98,12 +119,14 @@ async def test_rs256_and_es256_tokens_verify_with_one_fetch(
 
 
 async def test_waiting_callers_share_one_fetch(
-    verifier: TokenVerifier, idp: JwksServer, rsa_key: SigningKey
+    patient: TokenVerifier, idp: JwksServer, rsa_key: SigningKey
 ) -> None:
-    idp.delay = 0.2
+    idp.hold()
     token = rsa_key.sign(claims())
-    found = await asyncio.gather(*(verifier.verify(token) for _ in range(20)))
-    assert found == [PATIENT] * 20
+    waiting = asyncio.gather(*(patient.verify(token) for _ in range(20)))
+    await idp.holding(1)
+    idp.release()
+    assert await waiting == [PATIENT] * 20
     assert idp.hits == 1
 
 
@@ -191,47 +214,119 @@ async def test_the_last_good_set_serves_while_the_provider_is_down(
     elif outage == "no-keys":
         idp.body = b'{"keys": []}'
     else:
-        idp.delay = 5 * TIMEOUT
+        idp.hold()  # answers nothing, ever: the fetch's timeout ends each try
 
-    for _ in range(2):  # past the TTL, again and again: each refresh fails
+    for tries in (2, 3):  # past the TTL, again and again: each refresh fails
         ticks.advance(TTL)
-        started = time.monotonic()
         assert await verifier.verify(token) == PATIENT
-        assert time.monotonic() - started < TIMEOUT  # never waits for the provider
         await jwks.refreshed()
+        assert idp.hits == (1 if outage == "stopped" else tries)
     assert jwks.kids == {"rsa-1"}
-    # A kid the set does not know: refused after one bounded try.
+    # The bad answers came and were refused; the held fetches never had one.
+    assert idp.answered == (1 if outage in ("stopped", "slow") else 3)
+    # A kid the set does not know: refused after one try that failed too.
     ticks.advance(INTERVAL)
-    started = time.monotonic()
     with pytest.raises(InvalidToken, match="no JWKS key"):
         await verifier.verify(next_key.sign(claims()))
-    assert time.monotonic() - started < 3 * TIMEOUT
+    assert idp.hits == (1 if outage == "stopped" else 4)
+    assert await verifier.verify(token) == PATIENT
 
 
-async def test_a_slow_provider_never_blocks_the_event_loop(
-    verifier: TokenVerifier, idp: JwksServer, rsa_key: SigningKey
+async def test_the_set_in_hand_answers_while_a_refresh_hangs(
+    patient: TokenVerifier, idp: JwksServer, rsa_key: SigningKey, ticks: Ticks
 ) -> None:
-    """A cold cache, a provider that takes 10x the timeout: the token is refused after
-    about the timeout, and the loop keeps running meanwhile."""
-    idp.delay = 10 * TIMEOUT
-    beats = 0
+    token = rsa_key.sign(claims())
+    assert await patient.verify(token) == PATIENT
+    idp.hold()
+    ticks.advance(TTL)
 
-    async def heartbeat() -> None:
-        nonlocal beats
-        while True:
-            await asyncio.sleep(0.01)
-            beats += 1
+    answer = asyncio.ensure_future(patient.verify(token))
+    await idp.holding(1)  # the refresh has reached the provider, which holds it
 
-    beating = asyncio.create_task(heartbeat())
-    started = time.monotonic()
-    try:
-        with pytest.raises(InvalidToken, match="no JWKS key"):
-            await verifier.verify(rsa_key.sign(claims()))
-    finally:
-        beating.cancel()
-    waited = time.monotonic() - started
-    assert TIMEOUT * 0.8 <= waited < TIMEOUT * 4
-    assert beats >= 10  # a blocking fetch would have frozen the heartbeat
+    assert answer.done(), "the request waited for the refresh"
+    assert answer.result() == PATIENT
+    assert idp.answered == 1
+
+
+async def test_a_hanging_fetch_leaves_the_event_loop_free(
+    patient: TokenVerifier, idp: JwksServer, rsa_key: SigningKey
+) -> None:
+    """A cold cache and a provider that holds the fetch: the request waits, the loop does
+    not (a blocking fetch would hold the loop until it ended, and this test with it)."""
+    idp.hold()
+    answer = asyncio.ensure_future(patient.verify(rsa_key.sign(claims())))
+
+    await idp.holding(1)  # runs only while the loop does
+    assert not answer.done()
+
+    idp.release()
+    assert await answer == PATIENT
+    assert idp.hits == 1
+
+
+async def test_a_provider_that_never_answers_is_given_up_at_the_timeout(
+    verifier: TokenVerifier, jwks: Jwks, idp: JwksServer, rsa_key: SigningKey, ticks: Ticks
+) -> None:
+    idp.hold()
+    token = rsa_key.sign(claims())
+    with pytest.raises(InvalidToken, match="no JWKS key"):
+        await verifier.verify(token)
+    # Refused by our timeout: the provider still holds the fetch, unanswered.
+    assert (idp.waiting, idp.answered) == (1, 0)
+    # Within the interval the next caller is refused at once, with no fetch.
+    with pytest.raises(InvalidToken, match="no JWKS key"):
+        await verifier.verify(token)
+    assert idp.hits == 1
+    idp.release()
+    ticks.advance(INTERVAL)
+    assert await verifier.verify(token) == PATIENT
+
+
+@pytest.fixture
+def api(idp: JwksServer, tmp_path: Path) -> FastAPI:
+    """The API (in-process, on the fakes) verifying against ``idp`` as production does."""
+    settings = load_settings(
+        data_dir=tmp_path,
+        jwt_jwks_url=idp.url,
+        jwt_algorithms=["RS256"],
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_jwks_timeout_seconds=PATIENT_TIMEOUT,
+    )
+    app = create_app(settings)  # no lifespan: the state a request needs, set by hand
+    app.state.verifier = TokenVerifier.from_settings(settings)
+    app.state.schedule = schedule = FakeSchedule(rows=[])
+    app.state.services = World(settings=settings, view=schedule, calendars=calendars()).services
+    return app
+
+
+FREE_SLOTS = {"query": '{ freeSlots(doctorId: "doc-on-call", day: "2030-01-07") { start } }'}
+
+
+async def test_the_api_stays_live_while_a_key_fetch_hangs(
+    api: FastAPI, idp: JwksServer, rsa_key: SigningKey
+) -> None:
+    """Both doors wait for a hanging fetch with a kid the cache does not hold; the
+    liveness probe answers meanwhile, and the doors answer once the provider does."""
+    idp.hold()
+    bearer = {"Authorization": f"Bearer {rsa_key.sign(claims('frontdesk-1', 'staff'))}"}
+    async with client_of(api, headers=bearer) as client:
+        door = asyncio.ensure_future(client.post("/graphql", json=FREE_SLOTS))
+        rest = asyncio.ensure_future(client.get("/api/v1/appointments?limit=1"))
+        await idp.holding(1)
+
+        live = await client.get("/health/live")
+
+        assert (live.status_code, live.json()) == (200, {"status": "ok"})
+        assert not door.done()
+        assert not rest.done()
+        assert (idp.hits, idp.answered) == (1, 0)  # one fetch for both
+        idp.release()
+        graphql, listing = await door, await rest
+    assert graphql.status_code == 200, graphql.text
+    assert graphql.json()["data"]["freeSlots"] == [{"start": "2030-01-07T08:00:00+00:00"}]
+    assert listing.status_code == 200, listing.text
+    await api.state.verifier.aclose()
 
 
 async def test_a_token_without_a_kid_is_refused_without_a_fetch(
