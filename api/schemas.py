@@ -33,6 +33,8 @@ def _tomorrow_at(hour: int, minute: int = 0) -> str:
 
 EXAMPLE_START = _tomorrow_at(9)
 EXAMPLE_NEW_START = _tomorrow_at(10)
+# Saga runs' ids are operators' handles (application/saga_runs.py).
+RUNS_SHOWN = "; staff and admin only (null for patients and doctors)"
 
 
 class BookAppointment(NewAppointment):
@@ -68,9 +70,18 @@ class AppointmentOut(BaseModel):
     notes: str | None = None
     invoice_id: str | None = None
     hold_id: str | None = None
-    booking_workflow_id: str | None = None
+    booking_workflow_id: str | None = Field(
+        None, description="the booking saga's run in Temporal" + RUNS_SHOWN
+    )
     cancellation_free_hours: int = Field(description="free cancellation until N hours before")
     cancellation_fee_cents: int = Field(description="the fee for a later cancellation")
+    late_reschedule_counts: bool = Field(
+        description="whether a reschedule inside the late window costs the fee too (the "
+        "policy captured at booking; false for bookings made before that rule)"
+    )
+    fee_invoice_id: str | None = Field(
+        None, description="the invoice of the late fee the last late reschedule charged"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -89,7 +100,7 @@ class BookingAccepted(BaseModel):
     appointment_id: str
     status: str = "PENDING"
     step: str | None = Field(None, description="the saga step it is at")
-    workflow_id: str
+    workflow_id: str | None = Field(None, description="the saga's run" + RUNS_SHOWN)
 
 
 class PendingAppointment(BaseModel):
@@ -100,7 +111,7 @@ class PendingAppointment(BaseModel):
     doctor_id: str
     status: str = "PENDING"
     step: str | None = None
-    workflow_id: str
+    workflow_id: str | None = Field(None, description="the saga's run" + RUNS_SHOWN)
 
     @classmethod
     def of(cls, pending: PendingBooking) -> PendingAppointment:
@@ -146,8 +157,10 @@ class EventOut(BaseModel):
         examples=["staff:frontdesk-1"],
     )
     reason: str | None = None
-    workflow_id: str | None = Field(None, description="the saga run that made it, if one did")
-    run_id: str | None = None
+    workflow_id: str | None = Field(
+        None, description="the saga run that made it, if one did" + RUNS_SHOWN
+    )
+    run_id: str | None = Field(None, description="that run's Temporal run id" + RUNS_SHOWN)
     request_id: str | None = None
     before: dict[str, Any] = Field(description="the changed fields' values before")
     after: dict[str, Any] = Field(description="the changed fields' values after")
@@ -192,7 +205,7 @@ class SagaAccepted(BaseModel):
     """202: the saga still runs after the wait budget; poll ``Location``."""
 
     appointment_id: str
-    workflow_id: str
+    workflow_id: str | None = Field(None, description="the saga's run" + RUNS_SHOWN)
 
 
 class Readiness(BaseModel):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from localstack.service import LocalService, ServicePorts
+from localstack.service import LIFTED_QUOTAS, LocalService, ServicePorts
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -27,12 +27,13 @@ def running_stack(
 
     The service runs with its defaults (a booking slower than ``booking_wait_seconds``
     answers 202 and counts as an error) unless ``overrides`` (settings by field name, as
-    ``--set`` gives them) say otherwise."""
+    ``--set`` gives them) say otherwise; the per-caller quotas are lifted (every benchmark
+    booking comes from one caller, for a handful of patients)."""
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     temporary = data_dir is None
     folder = Path(tempfile.mkdtemp(prefix="bench-")) if data_dir is None else data_dir
     folder.mkdir(parents=True, exist_ok=True)
-    service = LocalService(folder, ServicePorts.free(), overrides=overrides or {})
+    service = LocalService(folder, ServicePorts.free(), overrides=LIFTED_QUOTAS | (overrides or {}))
     try:
         service.start(timeout=timeout)
         try:

@@ -26,6 +26,17 @@ from projections.read_view import CHECKPOINTS
 from workflows.client import connect_temporal
 from workflows.codec import ensure_local_payload_keys
 
+# Per-caller quotas (application/quotas.py) lifted, for stacks where one caller books
+# thousands of appointments for a few patients: the benchmark and the end-to-end suite
+# (the quotas themselves are tested in process, tests/unit).
+LIFTED_QUOTAS: dict[str, object] = {
+    "saga_requests_per_minute": 1_000_000.0,
+    "saga_request_burst": 100_000,
+    "pending_lookups_per_minute": 1_000_000.0,
+    "pending_lookup_burst": 100_000,
+    "patient_max_active_appointments": 100_000,
+}
+
 
 @dataclass(frozen=True)
 class ServicePorts:

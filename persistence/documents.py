@@ -37,6 +37,10 @@ class Appointment(Document):
     booking_workflow_id: str | None = None
     cancellation_free_hours: int = 24
     cancellation_fee_cents: int = 0
+    # False in documents written before late reschedules counted (domain/policy.py): they
+    # keep the policy they captured.
+    late_reschedule_counts: bool = False
+    fee_invoice_id: str | None = None
     # One entry per 5-minute cell the appointment covers. The unique partial index below
     # over (doctor_id, cells) makes overlapping active appointments impossible in the
     # database itself, whatever the services in front of it do.

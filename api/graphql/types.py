@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from api.schemas import AppointmentOut
+from api.schemas import RUNS_SHOWN, AppointmentOut
 from application import results
 from domain import model
 from domain.status import AppointmentStatus
@@ -89,9 +89,17 @@ class Appointment:
     notes: str | None
     invoice_id: str | None
     hold_id: str | None
-    booking_workflow_id: str | None
+    booking_workflow_id: str | None = strawberry.field(
+        description="the booking saga's run in Temporal" + RUNS_SHOWN
+    )
     cancellation_free_hours: int
     cancellation_fee_cents: int
+    late_reschedule_counts: bool = strawberry.field(
+        description="whether a reschedule inside the late window costs the fee too"
+    )
+    fee_invoice_id: str | None = strawberry.field(
+        description="the invoice of the late fee the last late reschedule charged"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -117,7 +125,9 @@ class Appointment:
 class AppointmentOutcome:
     appointment_id: strawberry.ID
     pending: bool
-    workflow_id: str | None = strawberry.field(description="the saga run, while it runs")
+    workflow_id: str | None = strawberry.field(
+        description="the saga run, while it runs" + RUNS_SHOWN
+    )
     step: str | None = strawberry.field(description="the booking saga's step, while it runs")
     appointment: Appointment | None = strawberry.field(description="as stored, once done")
 

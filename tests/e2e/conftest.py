@@ -17,7 +17,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from localstack.service import LocalService, ServicePorts
+from localstack.service import LIFTED_QUOTAS, LocalService, ServicePorts
 from tests.e2e.support import Stack
 
 
@@ -26,9 +26,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     data_dir: Path = tmp_path_factory.mktemp("local-stack")
     # Breakers that open in one test's outage close again within a second, so the next
     # test does not meet them (the healthy_peers teardown waits that second out).
-    with LocalService(
-        data_dir, ServicePorts.free(), overrides={"breaker_reset_seconds": 1.0}
-    ) as local:
+    overrides = {"breaker_reset_seconds": 1.0, **LIFTED_QUOTAS}
+    with LocalService(data_dir, ServicePorts.free(), overrides=overrides) as local:
         yield local
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo.database import Database
 
 from domain.status import AppointmentStatus
@@ -192,6 +193,24 @@ def plant(
 
 
 # --- the other processes -------------------------------------------------------------------
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str) -> Samples:
+    """Every sample a /metrics page shows, by name and labels."""
+    answer = httpx.get(url, timeout=10)
+    answer.raise_for_status()
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def describe_workflow(service: LocalService, workflow_id: str) -> Any:

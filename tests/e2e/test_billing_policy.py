@@ -16,10 +16,16 @@ from typing import Any
 import pytest
 
 from domain.model import replay
-from localstack.service import LocalService, ServicePorts
+from localstack.service import LIFTED_QUOTAS, LocalService, ServicePorts
 from persistence import AppointmentStore, connect
 from tests.e2e.conftest import Slots, client_of, database_of, peer_of
-from tests.e2e.support import Stack, book_run, changed, describe_workflow, event_types
+from tests.e2e.support import (
+    Stack,
+    book_run,
+    changed,
+    describe_workflow,
+    event_types,
+)
 from tests.waiting import eventually
 from workflows.search_attributes import BOOKING_STATUS
 
@@ -35,6 +41,7 @@ def retrying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]
         "billing_outage_policy": "retry",
         "billing_retry_max_interval_seconds": 1.0,
         "breaker_reset_seconds": 1.0,
+        **LIFTED_QUOTAS,
     }
     with LocalService(data_dir, ServicePorts.free(), overrides=overrides) as local:
         yield local

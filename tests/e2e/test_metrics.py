@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from localstack.servers import HOST
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots
-from tests.e2e.support import book, booking
+from tests.e2e.support import Samples, book, booking, scrape, value
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,23 +25,6 @@ STEPS = (
     "create_invoice",
     "mark_scheduled",
 )
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(url: str) -> Samples:
-    answer = httpx.get(url, timeout=10)
-    answer.raise_for_status()
-    assert answer.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture(scope="module")
