@@ -13,6 +13,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+
 from tests.workflows.server import time_skipping_server
 from tests.workflows.test_replay import history_of, runs
 
@@ -20,7 +22,9 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 async def record(suffix: str) -> None:
-    async with time_skipping_server() as env:
+    # Recorded unencrypted, so a review can read them; a replayer with the codec passes
+    # payloads without its metadata through (test_replay.py).
+    async with time_skipping_server(pydantic_data_converter) as env:
         for run in runs():
             world = run.world()
             history = await history_of(env, run, world)

@@ -4,6 +4,7 @@ in ``histories/``, recorded by earlier code."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,15 +13,16 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, stalled, transient
+from tests.workflows.server import ENCRYPTED
 from tests.workflows.test_booking_workflow import request as booking_request
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
+from workflows.codec import ENCODING
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
 from workflows.reschedule import RescheduleWorkflow
@@ -175,8 +177,35 @@ async def test_recorded_history_replays_deterministically(
     workflow_env: WorkflowEnvironment, run: Run
 ) -> None:
     history = await history_of(workflow_env, run, run.world())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=ENCRYPTED)
     await replayer.replay_workflow(history)
+
+
+async def test_a_recorded_history_holds_its_payloads_encrypted(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """The workers of these tests encrypt, as the service's do: the input, the memo, every
+    activity's input and result, the outcome; the patient id and the reason are nowhere
+    in the stored history."""
+    [booking] = [run for run in runs() if run.name == "booking"]
+    history = await history_of(workflow_env, booking, booking.world())
+    payloads = [
+        payload
+        for event in history.events
+        for field in (
+            event.workflow_execution_started_event_attributes.input,
+            event.activity_task_scheduled_event_attributes.input,
+            event.activity_task_completed_event_attributes.result,
+            event.workflow_execution_completed_event_attributes.result,
+        )
+        for payload in field.payloads
+    ]
+    assert len(payloads) > 4
+    assert {p.metadata["encoding"] for p in payloads} == {ENCODING}
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    assert booking.arg.reason
+    assert booking.arg.reason.encode() not in stored
+    assert booking.arg.patient_id.encode() not in stored
 
 
 # Recorded by the code before a change (``<run>-before-<change>.json``: the hold-expiry
@@ -194,6 +223,9 @@ BEFORE = {
 
 @pytest.mark.parametrize("name", sorted(BEFORE))
 async def test_histories_recorded_before_a_change_replay_on_todays_code(name: str) -> None:
+    """Recorded unencrypted (before encryption, and by record_histories.py): the codec
+    passes such payloads through, so they replay with encryption on."""
+    assert base64.b64encode(ENCODING).decode() not in BEFORE[name]
     history = WorkflowHistory.from_json(f"replay-{name}", BEFORE[name])
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=ENCRYPTED)
     await replayer.replay_workflow(history)

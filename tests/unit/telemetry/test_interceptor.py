@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -22,7 +21,7 @@ from domain.errors import BUSINESS_ERRORS
 from telemetry.interceptor import SagaMetricsInterceptor
 from telemetry.metrics import WorkerMetrics
 from tests.workflows.fakes import FakeWorld, refusal, transient
-from tests.workflows.server import time_skipping_server
+from tests.workflows.server import ENCRYPTED, time_skipping_server
 from tests.workflows.test_booking_workflow import HAPPY, request
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
@@ -86,7 +85,7 @@ async def book(env: WorkflowEnvironment, metrics: WorkerMetrics, world: FakeWorl
     replayer = Replayer(
         workflows=WORKFLOWS,
         interceptors=[SagaMetricsInterceptor(metrics.sagas)],
-        data_converter=pydantic_data_converter,
+        data_converter=ENCRYPTED,
     )
     await replayer.replay_workflow(history)  # deterministic with the interceptor, uncounted
 
