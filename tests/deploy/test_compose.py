@@ -156,12 +156,41 @@ def test_each_process_gets_settings_the_service_accepts(
     compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, settings = settings_of(compose, name, monkeypatch)
-    assert settings.environment == "production"
+    # The demo signs its own HS256 tokens, which production refuses (next test).
+    assert settings.environment == "demo"
     assert settings.log_json is True
     assert "replicaSet=rs0" in settings.mongo_uri
     # Real Kafka: every replica acknowledges, the producer is idempotent.
     assert settings.kafka_acks == "all"
     assert settings.kafka_enable_idempotence is True
+
+
+# What .env names for a real identity provider (its comments say so).
+IDENTITY_PROVIDER = {
+    "APPOINTMENTS_JWT_JWKS_URL": "https://login.example.com/.well-known/jwks.json",
+    "APPOINTMENTS_JWT_ALGORITHMS": '["RS256"]',
+    "APPOINTMENTS_JWT_ISSUER": "https://login.example.com/",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROCESSES))
+def test_production_refuses_the_demo_tokens_and_runs_with_an_identity_provider(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """.env.example with APPOINTMENTS_ENVIRONMENT=production alone: no process starts; with
+    the identity provider's settings that .env.example shows as well, every one does."""
+    from config.settings import ProductionSettingsError
+
+    production = read_env_file(ENV_EXAMPLE) | {"APPOINTMENTS_ENVIRONMENT": "production"}
+    demo_tokens = services(compose_config(production))[name]
+    with pytest.raises(ProductionSettingsError, match="APPOINTMENTS_JWT_JWKS_URL"):
+        settings_from(environment(demo_tokens), monkeypatch)
+
+    provider = services(compose_config(production | IDENTITY_PROVIDER))[name]
+    settings = settings_from(environment(provider), monkeypatch)
+    assert settings.environment == "production"
+    assert settings.jwt_jwks_url == IDENTITY_PROVIDER["APPOINTMENTS_JWT_JWKS_URL"]
+    assert settings.jwt_secret_file is None
 
 
 def test_the_api_listens_on_every_interface_of_its_published_port(
@@ -170,9 +199,10 @@ def test_the_api_listens_on_every_interface_of_its_published_port(
     api, settings = settings_of(compose, "api", monkeypatch)
     assert settings.api_host == "0.0.0.0"
     assert {port["target"] for port in api["ports"]} == {settings.api_port}
-    assert settings.jwt_secret_file is not None
+    # The demo's secret: at its default path, in the jwt-secret volume, read-only.
     mounts = {volume["target"]: volume for volume in api["volumes"]}
-    assert mounts[str(settings.jwt_secret_file.parent)]["read_only"] is True
+    assert mounts[str(settings.jwt_secret_path.parent)]["read_only"] is True
+    assert mounts[str(settings.jwt_secret_path.parent)]["source"] == "jwt-secret"
 
 
 def test_the_worker_serves_metrics_where_its_health_check_looks(
