@@ -66,7 +66,10 @@ class Settings(BaseSettings):
         300.0, gt=0, description="how long a fetched key set serves before it is refreshed"
     )
     jwt_jwks_min_refresh_seconds: float = Field(
-        10.0, ge=0, description="the least time between two fetches (unknown kid, outage)"
+        10.0,
+        ge=1,
+        description="the least time between two fetches (unknown kid, outage); at least 1: "
+        "made-up kids must not turn into a fetch each",
     )
 
     # MongoDB (a replica set: transactions need one)

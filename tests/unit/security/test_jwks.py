@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from api.app import create_app
 from api.security.tokens import InvalidToken, Jwks, TokenVerifier
@@ -366,3 +367,18 @@ def test_the_settings_shape_the_cache(tmp_path: Path) -> None:
         120,
         5,
     )
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"jwt_jwks_min_refresh_seconds": 0},  # a fetch for every made-up kid
+        {"jwt_jwks_timeout_seconds": 0},
+        {"jwt_jwks_timeout_seconds": 31},  # longer than a client waits
+        {"jwt_jwks_cache_seconds": 0},
+    ],
+    ids=str,
+)
+def test_the_cache_settings_keep_their_bounds(setting: dict[str, float], tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        load_settings(data_dir=tmp_path, **setting)
