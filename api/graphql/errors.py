@@ -179,8 +179,14 @@ class ProblemDetails(SchemaExtension):
             result.errors = [self._rewrite(error) for error in found]  # type: ignore[union-attr]
 
     def _rewrite(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", None)
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
         problem = self._problem(error, request_id)
+        response = getattr(context, "response", None)  # over HTTP: Strawberry's sub-response
+        if problem.retry_after is not None and response is not None:
+            # REST's header too: a client or proxy that honours Retry-After need not read
+            # the body (one saga mutation per operation: one wait to say).
+            response.headers["Retry-After"] = str(problem.retry_after)
         return GraphQLError(
             problem.detail or problem.title,
             nodes=error.nodes,

@@ -98,3 +98,15 @@ async def test_the_run_is_the_activitys_not_the_callers_guess(bed: Bed, write: W
 async def test_the_booking_remembers_the_run_that_made_it(bed: Bed) -> None:
     appointment_id, _, _ = await persist_pending(bed)
     assert (await bed.stored(appointment_id)).booking_workflow_id == bed.workflow_id
+
+
+async def test_a_booking_over_the_patients_cap_says_so_in_its_event(bed: Bed) -> None:
+    # Staff or admin booked over the cap of active appointments (application/quotas.py):
+    # the appointment.requested event records the override, with who did it.
+    new = bed.new_appointment(slot()).model_copy(update={"over_patient_cap": True})
+    await bed.run(bed.local.persist_pending, new, DB_RETRY)
+
+    [event] = await bed.history(new.appointment_id)
+    assert event.type is EventType.REQUESTED
+    assert event.context.reason == "booking requested over the patient's cap of active appointments"
+    assert event.context.actor == ACTOR

@@ -1,12 +1,17 @@
 """Depth, aliases and tokens are limited before anything runs, by the sizes in the
-settings of the app that serves the request (here max depth 4, max aliases 3)."""
+settings of the app that serves the request (here max depth 4, max aliases 3); so are
+what an operation makes the service do: one saga-starting mutation, and a bounded number
+of fields that call a peer service."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from graphql import get_introspection_query
 
-from api.graphql.limits import MAX_TOKENS
+from api.graphql.limits import MAX_TOKENS, SAGA_MUTATIONS, Limits
+from api.graphql.schema import schema
 from config import load_settings
 from tests.unit.graphql.conftest import FakeSchedule, MakeContext, execute
 
@@ -93,6 +98,120 @@ async def test_the_limits_come_from_the_settings(
 
 
 async def test_batching_is_off() -> None:
-    from api.graphql.schema import schema
-
     assert schema.config.batching_config is None
+
+
+# --- what a document makes the service do: sagas and peer calls --------------------------
+
+BOOK = (
+    'bookAppointment(idempotencyKey: "k-{n}", input: {{patientId: "pat-anna-schmidt", '
+    'doctorId: "doc-on-call", start: "2030-01-07T09:00:00+01:00", durationMinutes: 15}}) '
+    "{{ appointmentId }}"
+)
+CANCEL = 'cancelAppointment(id: "{id}", idempotencyKey: "k-{n}") {{ appointmentId }}'
+RESCHEDULE = (
+    'rescheduleAppointment(id: "{id}", idempotencyKey: "k-{n}", '
+    'input: {{start: "2030-01-07T10:00:00+01:00"}}) {{ appointmentId }}'
+)
+SOME_ID = "7f0c3e9a-3f6e-4c65-9a59-5b8d1d0c1a11"
+
+
+def saga(template: str, n: int, alias: str = "") -> str:
+    return alias + template.format(n=n, id=SOME_ID)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "mutation { " + saga(BOOK, 1, "a: ") + " " + saga(BOOK, 2, "b: ") + " }",
+        "mutation { " + saga(BOOK, 1) + " " + saga(CANCEL, 2) + " }",
+        "mutation { " + saga(CANCEL, 1) + " " + saga(RESCHEDULE, 2) + " }",
+        # through a fragment spread twice, and an inline fragment
+        "mutation { ...B ...B } fragment B on Mutation { " + saga(BOOK, 1) + " }",
+        "mutation { ... on Mutation { " + saga(CANCEL, 1) + " } " + saga(BOOK, 2) + " }",
+    ],
+    ids=["two bookings", "a booking and a cancellation", "a cancellation and a reschedule",
+         "one fragment spread twice", "an inline fragment"],
+)  # fmt: skip
+async def test_one_saga_starting_mutation_per_operation(
+    make_context: MakeContext, document: str
+) -> None:
+    context = make_context()
+    result = await execute(context, document)
+
+    assert result.data is None
+    [error] = result.errors
+    assert error.message == "2 saga-starting mutations found. Allowed: 1"
+    assert error.extensions["type"].endswith("/too-many-sagas")
+    assert (error.extensions["code"], error.extensions["status"]) == (
+        "GRAPHQL_VALIDATION_FAILED",
+        400,
+    )
+
+
+async def test_only_the_operation_that_runs_is_counted(make_context: MakeContext) -> None:
+    # GraphiQL sends its whole editor and names the operation to run.
+    document = (
+        "mutation First { " + saga(CANCEL, 1) + " } mutation Second { " + saga(CANCEL, 2) + " }"
+    )
+    result = await schema.execute(document, context_value=make_context(), operation_name="Second")
+    assert result.errors is not None
+    [error] = result.errors
+    assert error.extensions is not None
+    assert "saga-starting" not in error.message  # the one cancellation ran (and found nothing)
+    assert error.extensions["type"].endswith("/appointment-not-found")
+
+
+def test_every_mutation_of_the_schema_starts_a_saga() -> None:
+    # A new mutation that starts no saga must be left out of SAGA_MUTATIONS on purpose;
+    # one that does must be in it.
+    mutation = schema._schema.mutation_type
+    assert mutation is not None
+    assert set(mutation.fields) == SAGA_MUTATIONS
+
+
+def free_slots(count: int) -> str:
+    fields = " ".join(
+        f'a{i}: freeSlots(doctorId: "doc-{i}", day: "2030-01-07") {{ start }}' for i in range(count)
+    )
+    return "{ " + fields + " }"
+
+
+@pytest.mark.parametrize(("max_peer_calls", "refused"), [(2, True), (3, False)])
+async def test_peer_calling_fields_per_operation_are_limited(
+    make_context: MakeContext, max_peer_calls: int, refused: bool
+) -> None:
+    schedule = FakeSchedule()
+    context = make_context(schedule=schedule)
+    context.limits = dataclasses.replace(context.limits, max_peer_calls=max_peer_calls)
+
+    result = await execute(context, free_slots(3))
+
+    if refused:
+        [error] = result.errors
+        assert error.message == "3 fields that call a peer service found. Allowed: 2"
+        assert error.extensions["type"].endswith("/too-many-peer-calls")
+        assert error.extensions["status"] == 400
+        assert schedule.calls == []  # nothing ran: not even the read view was asked
+    else:
+        assert result.errors is None
+        assert set(result.data) == {"a0", "a1", "a2"}
+
+
+async def test_a_fragment_does_not_hide_peer_calls(make_context: MakeContext) -> None:
+    context = make_context()
+    context.limits = dataclasses.replace(context.limits, max_peer_calls=2)
+    document = (
+        "{ ...F ...G } "
+        'fragment F on Query { a: freeSlots(doctorId: "d-1", day: "2030-01-07") { start } } '
+        'fragment G on Query { ...F b: freeSlots(doctorId: "d-2", day: "2030-01-07") { start } }'
+    )
+    result = await execute(context, document)
+    [error] = result.errors
+    assert error.message == "3 fields that call a peer service found. Allowed: 2"
+
+
+def test_the_peer_call_limit_comes_from_the_settings() -> None:
+    limits = Limits.of(load_settings(graphql_max_peer_calls=4))
+    assert (limits.max_peer_calls, limits.max_sagas) == (4, 1)
+    assert Limits.of(load_settings()).max_peer_calls == 7
