@@ -1,7 +1,8 @@
-"""The saga gateway on Temporal: start a saga, or join the run its Idempotency-Key already
-started, and wait for its answer within the budget. Booking waits by update-with-start
-(one call, no polling); cancellation and reschedule by the run's result. Only the
-workflows' contracts are imported here, never their code."""
+"""The saga gateway on Temporal: start a saga as the run the use case names (the caller's
+Idempotency-Key's, application/saga_runs.py), or join that run, and wait for its answer
+within the budget. Booking waits by update-with-start (one call, no polling);
+cancellation and reschedule by the run's result. Only the workflows' contracts are
+imported here, never their code."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters import legacy_join
 from adapters.answers import booking_progress, outcome_within, refusal, saga_decision
@@ -33,6 +35,7 @@ from workflows.contracts import booking, cancellation, reschedule
 from workflows.contracts.booking import BookingOutcome, BookingProgress, BookingRequest
 from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
 from workflows.contracts.reschedule import RescheduleOutcome, RescheduleRequest
+from workflows.contracts.saga import StartedBy
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
 
 
@@ -78,16 +81,18 @@ class TemporalSagas:
 
     # --- booking -------------------------------------------------------------------------
 
-    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer:
+    async def book(
+        self, request: BookingRequest, workflow_id: str, wait_seconds: float
+    ) -> SagaAnswer:
         run = SagaRun(
             workflow=booking.WORKFLOW,
-            workflow_id=booking.workflow_id(request.idempotency_key),
+            workflow_id=workflow_id,
             task_queue=self._task_queue,
             fingerprint=request.fingerprint,
             appointment_id=request.appointment_id,
             patient_id=request.patient_id,
             doctor_id=request.doctor_id,
-            saga="booking",
+            saga=booking.SAGA,
         )
         if wait_seconds <= 0:  # Prefer: respond-async: start (or join) the run, answer 202
             _, memo = await self.start_or_join(run, request, BookingOutcome)
@@ -166,15 +171,15 @@ class TemporalSagas:
     # --- cancellation and reschedule -------------------------------------------------------
 
     async def cancel(
-        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
-        run = self._change(cancellation.WORKFLOW, cancellation.workflow_id(key), request, on)
+        run = self._change(cancellation.WORKFLOW, workflow_id, request, on)
         return await self._run(run, request, CancellationOutcome, wait_seconds)
 
     async def reschedule(
-        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
-        run = self._change(reschedule.WORKFLOW, reschedule.workflow_id(key), request, on)
+        run = self._change(reschedule.WORKFLOW, workflow_id, request, on)
         return await self._run(run, request, RescheduleOutcome, wait_seconds)
 
     def _change(
@@ -192,7 +197,7 @@ class TemporalSagas:
             appointment_id=on.id,
             patient_id=on.patient_id,
             doctor_id=on.doctor_id,
-            saga="cancellation" if workflow == cancellation.WORKFLOW else "reschedule",
+            saga=cancellation.SAGA if workflow == cancellation.WORKFLOW else reschedule.SAGA,
         )
 
     async def _run(
@@ -204,6 +209,22 @@ class TemporalSagas:
         return SagaDone(run.appointment_id)
 
     # --- shared ---------------------------------------------------------------------------
+
+    async def started_by(self, workflow_id: str) -> str | None:
+        """The actor of the request the run ``workflow_id`` was started with (its first
+        history event's input); None when no run has that id. One call, answered at once
+        (NOT_FOUND) for the ids of runs that never were."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            async for event in handle.fetch_history_events(page_size=1):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [started] = await self._client.data_converter.decode(payloads, [StartedBy])
+                return str(started.caller.actor)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return None
 
     async def start_or_join(
         self, run: SagaRun, request: Any, outcome: type[Any]

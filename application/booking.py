@@ -16,11 +16,13 @@ from application.permissions import (
 from application.ports import AppointmentRepository, SagaGateway
 from application.quotas import Quotas
 from application.results import PendingBooking, SagaRunning
+from application.saga_runs import run_for, shown_to
 from config import Settings
 from domain.clock import Clock, now_utc
 from domain.errors import AppointmentNotFound
 from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
+from workflows.contracts import booking
 from workflows.contracts.booking import BookingRequest
 
 
@@ -45,9 +47,9 @@ class Booking:
     async def book(
         self, command: Book, requester: Requester, wait_seconds: float
     ) -> Appointment | SagaRunning:
-        """Start the booking saga, or join the run that already has this key, and wait for
-        its outcome up to ``wait_seconds`` (0: answer at once). Refusals raise the domain
-        error they name."""
+        """Start the booking saga, or join the run the caller already started with this
+        key, and wait for its outcome up to ``wait_seconds`` (0: answer at once). Refusals
+        raise the domain error they name."""
         new = command.appointment
         ensure_may_book_for(requester.principal, new.patient_id)
         if new.over_patient_cap:
@@ -72,17 +74,20 @@ class Booking:
             local_steps=settings.saga_local_steps,
             over_patient_cap=over_cap,
         )
-        answer = await self._sagas.book(request, wait_seconds)
+        # The caller's own run of this key (application/saga_runs.py).
+        run = await run_for(self._sagas, booking.SAGA, requester, command.idempotency_key)
+        answer = await self._sagas.book(request, run, wait_seconds)
         if isinstance(answer, SagaRunning):
-            return answer
-        return await reloaded(self._repository, answer.appointment_id)
+            return shown_to(requester.principal, answer)
+        booked = await reloaded(self._repository, answer.appointment_id)
+        return shown_to(requester.principal, booked)
 
     async def read(self, appointment_id: str, requester: Requester) -> Appointment | PendingBooking:
         """The stored appointment; while its booking saga has not persisted it yet, the
         saga's placeholder (PENDING, with its step)."""
         who = requester.principal
         try:
-            return await visible(self._repository, who, Action.READ, appointment_id)
+            return shown_to(who, await visible(self._repository, who, Action.READ, appointment_id))
         except AppointmentNotFound:
             # A Temporal visibility query: only for an appointment id, within the
             # caller's quota; past it the id reads as missing (application/quotas.py).
@@ -92,4 +97,4 @@ class Booking:
             if pending is None:
                 raise
         authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
-        return pending
+        return shown_to(who, pending)

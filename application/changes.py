@@ -16,6 +16,7 @@ from application.commands import Change, ChangeStatus, Edit, EnterInError
 from application.errors import IdempotencyKeyReused
 from application.permissions import Action
 from application.ports import AppointmentRepository
+from application.saga_runs import shown_to
 from domain import model
 from domain.clock import Clock, now_utc
 from domain.errors import ConcurrencyConflict, IllegalTransition
@@ -109,7 +110,7 @@ class Changes:
             if made is not None:
                 if not same(made):
                     raise IdempotencyKeyReused()
-                return current
+                return shown_to(requester.principal, current)
         if command.if_match is not None and command.if_match != current.version:
             raise ConcurrencyConflict(
                 f"the appointment is at version {current.version}, not {command.if_match}; "
@@ -118,7 +119,7 @@ class Changes:
         # The change expects ``current.version``: a change committed by someone else since we
         # read it makes the store refuse this one (ConcurrencyConflict), never overwrite it.
         change = build(current, event_id, self._clock(), requester.context(reason))
-        return await self._repository.commit(change)
+        return shown_to(requester.principal, await self._repository.commit(change))
 
 
 def _made_by(context: EventContext) -> _Same:

@@ -62,20 +62,28 @@ class AppointmentRepository(Protocol):
 
 
 class SagaGateway(Protocol):
-    """Starts a saga, or joins the run its Idempotency-Key already started, and waits for
-    its answer up to ``wait_seconds`` (``adapters.temporal``). A refused or failed saga
-    raises the domain error it names, ``SagaCancelled`` or ``SagaFailed``; a key reused
-    with another request raises ``IdempotencyKeyReused``."""
+    """Starts a saga as the run ``workflow_id``, or joins that run if it was started
+    already, and waits for its answer up to ``wait_seconds`` (``adapters.temporal``). Which
+    run a request names is the use case's decision (``application.saga_runs``). A refused
+    or failed saga raises the domain error it names, ``SagaCancelled`` or ``SagaFailed``;
+    a run joined with another request raises ``IdempotencyKeyReused``."""
 
-    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer: ...
+    async def book(
+        self, request: BookingRequest, workflow_id: str, wait_seconds: float
+    ) -> SagaAnswer: ...
 
     async def cancel(
-        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer: ...
 
     async def reschedule(
-        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer: ...
+
+    async def started_by(self, workflow_id: str) -> str | None:
+        """The actor who started the saga run ``workflow_id`` (its request's caller);
+        None when no run has that id."""
+        ...
 
     async def pending_booking(self, appointment_id: str) -> PendingBooking | None:
         """A booking whose saga runs but has not persisted its appointment yet."""

@@ -23,6 +23,7 @@ from application.permissions import (
 )
 from application.ports import AppointmentFilter, AppointmentRepository
 from application.results import EventPage, Page
+from application.saga_runs import shown_to
 from domain.events import AppointmentEvent
 
 FIRST_PAGE = HistoryPage()
@@ -61,15 +62,16 @@ class Reads:
         if own:
             # Belt and braces: the filter above already selected only the caller's own.
             page = [a for a in page if owns(who, Owners(a.patient_id, a.doctor_id))]
-        return Page(page, cursor)
+        return Page([shown_to(who, a) for a in page], cursor)
 
     async def history(
         self, appointment_id: str, requester: Requester, page: HistoryPage = FIRST_PAGE
     ) -> EventPage:
         """One page of the appointment's events in seq order, with the cursor of the next
         page. A patient or a doctor sees that staff (or the system) made a change, not
-        which user, and no one else's request id: no internal id of another user leaves
-        the service (ARCHITECTURE §4)."""
+        which user, no one else's request id, and no saga run's ids (operators' handles,
+        application/saga_runs.py): no internal id of another user leaves the service
+        (ARCHITECTURE §4)."""
         who = requester.principal
         appointment = await visible(self._repository, who, Action.READ, appointment_id)
         # One more than asked tells whether another page follows, without a second query.
@@ -84,7 +86,7 @@ class Reads:
                 f"{Role.DOCTOR}:{appointment.doctor_id}",
             }
             events = [_as_seen_by(who.actor, owners, event) for event in events]
-        return EventPage(events, cursor)
+        return EventPage([shown_to(who, event) for event in events], cursor)
 
 
 def _as_seen_by(viewer: str, owners: set[str], event: AppointmentEvent) -> AppointmentEvent:

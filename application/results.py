@@ -24,7 +24,7 @@ class SagaRunning:
     """The saga still runs after the wait budget: REST answers 202, GraphQL ``pending``."""
 
     appointment_id: str
-    workflow_id: str
+    workflow_id: str | None  # None for whom runs are not shown (application.saga_runs)
     step: str | None = None  # the booking saga's step, when it could be asked
 
 
@@ -38,7 +38,7 @@ class PendingBooking:
     id: str
     patient_id: str
     doctor_id: str
-    workflow_id: str
+    workflow_id: str | None  # None for whom runs are not shown (application.saga_runs)
     step: str | None = None
 
 

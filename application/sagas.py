@@ -1,5 +1,6 @@
 """Cancelling and rescheduling: load, authorize, start the saga (or join the run the
-Idempotency-Key started), wait for its outcome within the budget."""
+caller's Idempotency-Key started, application/saga_runs.py), wait for its outcome within
+the budget."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from application.commands import Cancel, Reschedule
 from application.permissions import Action
 from application.ports import AppointmentRepository, SagaGateway
 from application.quotas import Quotas
-from application.results import SagaRunning
+from application.results import SagaAnswer, SagaRunning
+from application.saga_runs import run_for, shown_to
 from domain.model import Appointment
+from workflows.contracts import cancellation, reschedule
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
@@ -33,10 +36,9 @@ class SagaChanges:
             fingerprint=command.fingerprint(),
             caller=requester.context(),
         )
-        answer = await self._sagas.cancel(
-            request, appointment, command.idempotency_key, wait_seconds
-        )
-        return answer if isinstance(answer, SagaRunning) else await self._after(appointment)
+        run = await run_for(self._sagas, cancellation.SAGA, requester, command.idempotency_key)
+        answer = await self._sagas.cancel(request, appointment, run, wait_seconds)
+        return await self._answer(answer, appointment, requester)
 
     async def reschedule(
         self, command: Reschedule, requester: Requester, wait_seconds: float
@@ -54,10 +56,15 @@ class SagaChanges:
             fingerprint=command.fingerprint(),
             caller=requester.context(),
         )
-        answer = await self._sagas.reschedule(
-            request, appointment, command.idempotency_key, wait_seconds
-        )
-        return answer if isinstance(answer, SagaRunning) else await self._after(appointment)
+        run = await run_for(self._sagas, reschedule.SAGA, requester, command.idempotency_key)
+        answer = await self._sagas.reschedule(request, appointment, run, wait_seconds)
+        return await self._answer(answer, appointment, requester)
 
-    async def _after(self, appointment: Appointment) -> Appointment:
-        return await reloaded(self._repository, appointment.id)
+    async def _answer(
+        self, answer: SagaAnswer, appointment: Appointment, requester: Requester
+    ) -> Appointment | SagaRunning:
+        """The run, while it runs; then the appointment it changed, as the caller sees it."""
+        if isinstance(answer, SagaRunning):
+            return shown_to(requester.principal, answer)
+        after = await reloaded(self._repository, appointment.id)
+        return shown_to(requester.principal, after)

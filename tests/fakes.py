@@ -217,7 +217,8 @@ async def plant_into(
 @dataclass
 class FakeSagas:
     """The saga gateway: each saga runs at once against the fake repository, as the real
-    one would end (booked, cancelled, moved), joined by its key like Temporal's runs.
+    one would end (booked, cancelled, moved), joined by its workflow id like Temporal's
+    runs, and knows who started each (``started_by``).
     ``answer`` overrides what every call answers: an exception to raise, or ``"running"``
     for a saga that outlasts the wait. Like a Temporal run, a key's run keeps its outcome,
     a refusal too: retrying the key answers it again and never runs a second saga. A
@@ -229,12 +230,14 @@ class FakeSagas:
     pending: dict[str, PendingBooking] = field(default_factory=dict)
     clock: Clock = now_utc  # what the reschedule saga checks the new time against
     limits: BookingLimits = field(default_factory=BookingLimits)
+    workflow_ids: list[str] = field(default_factory=list)  # of the runs asked for, in order
     # workflow id -> the request's fingerprint, and the run's answer or refusal
     _runs: dict[str, tuple[str, SagaAnswer | Exception]] = field(default_factory=dict)
+    _started_by: dict[str, str] = field(default_factory=dict)  # workflow id -> actor
 
-    async def book(self, request: BookingRequest, wait_seconds: float) -> SagaAnswer:
-        workflow_id = f"booking-{request.idempotency_key}"
-
+    async def book(
+        self, request: BookingRequest, workflow_id: str, wait_seconds: float
+    ) -> SagaAnswer:
         async def saga() -> SagaAnswer:
             await plant_into(
                 self.repository.commit,
@@ -263,7 +266,7 @@ class FakeSagas:
         return answer
 
     async def cancel(
-        self, request: CancellationRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
         def cancelled(workflow_id: str) -> Change:
             return model.transition(
@@ -274,10 +277,10 @@ class FakeSagas:
                 context=dataclasses.replace(request.caller, reason=request.reason),
             )
 
-        return await self._change(f"cancellation-{key}", request, on, wait_seconds, cancelled)
+        return await self._change(workflow_id, request, on, wait_seconds, cancelled)
 
     async def reschedule(
-        self, request: RescheduleRequest, on: Appointment, key: str, wait_seconds: float
+        self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
         def moved(workflow_id: str) -> Change:
             # prepare_reschedule: an appointment that cannot move, then the booking rules
@@ -296,7 +299,7 @@ class FakeSagas:
                 context=dataclasses.replace(request.caller, reason=request.reason),
             )
 
-        return await self._change(f"reschedule-{key}", request, on, wait_seconds, moved)
+        return await self._change(workflow_id, request, on, wait_seconds, moved)
 
     async def _change(
         self,
@@ -317,6 +320,9 @@ class FakeSagas:
     async def pending_booking(self, appointment_id: str) -> PendingBooking | None:
         return self.pending.get(appointment_id)
 
+    async def started_by(self, workflow_id: str) -> str | None:
+        return self._started_by.get(workflow_id)
+
     async def _run(
         self,
         workflow_id: str,
@@ -326,6 +332,7 @@ class FakeSagas:
         saga: Callable[[], Any],
     ) -> SagaAnswer:
         self.requests.append(request)
+        self.workflow_ids.append(workflow_id)
         if workflow_id in self._runs:  # the key's run: joined, or refused for another body
             fingerprint, recorded = self._runs[workflow_id]
             if fingerprint != request.fingerprint:
@@ -333,6 +340,7 @@ class FakeSagas:
             if isinstance(recorded, Exception):
                 raise recorded
             return recorded
+        self._started_by[workflow_id] = request.caller.actor
         try:
             if isinstance(self.answer, BaseException):
                 raise self.answer

@@ -24,10 +24,12 @@ from persistence import AppointmentStore, connect
 from tests.fakes import plant_into
 from tests.waiting import eventually
 from workflows.client import connect_temporal
+from workflows.contracts.booking import workflow_id as saga_id
 
 BASE = "/api/v1/appointments"
 PATIENT = "pat-anna-schmidt"
 DOCTOR = "doc-on-call"  # on a 15-minute grid, every day 07:00-21:00
+FRONT_DESK = "staff:frontdesk-test"  # who the ``api`` fixture (conftest.py) is
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,10 @@ def problem_type(answer: httpx.Response) -> str:
     return str(answer.json()["type"]).rsplit("/", 1)[-1]
 
 
-def workflow_id(key: str) -> str:
-    """The booking saga's workflow id for an Idempotency-Key."""
-    return f"booking-{key}"
+def workflow_id(key: str, actor: str = FRONT_DESK) -> str:
+    """The booking saga's workflow id for an Idempotency-Key the caller ``actor`` sent
+    (the front desk unless named): keys are their caller's own (application/saga_runs.py)."""
+    return saga_id(actor, key)
 
 
 # --- in MongoDB ----------------------------------------------------------------------------

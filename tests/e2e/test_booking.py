@@ -26,6 +26,7 @@ from tests.e2e.support import (
     events_of,
     log_lines,
     problem_type,
+    workflow_id,
 )
 from tests.waiting import eventually
 from workflows.search_attributes import (
@@ -63,7 +64,7 @@ def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_
         (1, "appointment.requested"),
         (2, "appointment.scheduled"),
     ]
-    assert {e["workflow_id"] for e in events} == {f"booking-{key}"}
+    assert {e["workflow_id"] for e in events} == {workflow_id(key)}
     assert all(e["run_id"] for e in events)
     assert events[0]["request_id"] == answer.headers["X-Request-ID"]
 
@@ -78,7 +79,7 @@ def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_
     assert [(i["id"], i["status"]) for i in invoices] == [(created["invoice_id"], "OPEN")]
     assert stack.hold(created["hold_id"])["status"] == "CONFIRMED"
 
-    run = describe_workflow(stack.service, f"booking-{key}")
+    run = describe_workflow(stack.service, workflow_id(key))
     assert run.status.name == "COMPLETED"
     attributes = run.typed_search_attributes
     assert (attributes[APPOINTMENT_ID], attributes[BOOKING_STATUS]) == (created["id"], "SCHEDULED")
@@ -100,7 +101,7 @@ def test_one_idempotency_key_sent_at_once_gives_one_appointment(stack: Stack, sl
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["id"] for a in answers}) == 1
     appointments = stack.mongo["appointments"]
-    assert appointments.count_documents({"booking_workflow_id": f"booking-{key}"}) == 1
+    assert appointments.count_documents({"booking_workflow_id": workflow_id(key)}) == 1
     # The key of a run that ended, with another request: refused by what Temporal kept.
     assert (other.status_code, problem_type(other)) == (422, "idempotency-key-reused")
 
@@ -145,7 +146,7 @@ def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_
     assert answer.json()["type"].endswith("/booking-failed")
     stored = eventually(
         lambda: stack.mongo["appointments"].find_one(
-            {"booking_workflow_id": f"booking-{key}", "status": "FAILED"}
+            {"booking_workflow_id": workflow_id(key), "status": "FAILED"}
         )
     )
     assert [e["type"] for e in events_of(stack.mongo, stored["_id"])] == [
@@ -156,7 +157,7 @@ def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_
 
     # Billing comes back: the void compensation finds nothing to void, the saga ends.
     stack.fault("billing", "ok")
-    eventually(lambda: describe_workflow(stack.service, f"booking-{key}").status.name == "FAILED")
+    eventually(lambda: describe_workflow(stack.service, workflow_id(key)).status.name == "FAILED")
     assert stack.invoices(stored["_id"]) == []
     # The slot is free again: someone else can book it.
     assert book(stack.api, body(start, patient_id="pat-ben-okafor")).status_code == 201

@@ -16,8 +16,18 @@ from pymongo.database import Database
 
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots
-from tests.e2e.support import BASE, booked, describe_workflow, events_of, graphql, log_lines
+from tests.e2e.support import (
+    BASE,
+    FRONT_DESK,
+    booked,
+    describe_workflow,
+    events_of,
+    graphql,
+    log_lines,
+    workflow_id,
+)
 from tests.waiting import eventually
+from workflows.contracts import cancellation, reschedule
 
 pytestmark = pytest.mark.e2e
 
@@ -104,9 +114,9 @@ def test_book_runs_the_booking_saga_and_answers_the_stored_appointment(
     assert (outcome["pending"], outcome["workflowId"], outcome["step"]) == (False, None, None)
     made = outcome["appointment"]
     assert (made["status"], made["fhirStatus"], made["version"]) == ("SCHEDULED", "booked", 2)
-    assert made["bookingWorkflowId"] == f"booking-{key}"
+    assert made["bookingWorkflowId"] == workflow_id(key)  # the front desk sees runs
     assert outcome["appointmentId"] == made["id"]
-    run = describe_workflow(service, f"booking-{key}")
+    run = describe_workflow(service, workflow_id(key))
     assert (run.workflow_type, run.status.name) == ("BookingWorkflow", "COMPLETED")
     # REST reads back exactly the appointment the mutation answered.
     assert rest_read(api, made["id"]) == as_rest(made)
@@ -132,7 +142,8 @@ def test_cancel_runs_the_cancellation_saga(
         "CANCELLED",
         "cancelled",
     )
-    assert describe_workflow(service, f"cancellation-{key}").status.name == "COMPLETED"
+    cancellation_run = cancellation.workflow_id(FRONT_DESK, key)
+    assert describe_workflow(service, cancellation_run).status.name == "COMPLETED"
     assert rest_read(api, appointment["id"]) == as_rest(cancelled)
     invoice = peers["billing"].get(f"/invoices/{appointment['invoice_id']}").json()
     assert invoice["status"] == "VOID"
@@ -148,7 +159,8 @@ def test_reschedule_runs_the_reschedule_saga(
 
     assert (moved["id"], moved["status"]) == (appointment["id"], "SCHEDULED")
     assert datetime.fromisoformat(moved["start"]) == datetime.fromisoformat(new_start)
-    assert describe_workflow(service, f"reschedule-{key}").status.name == "COMPLETED"
+    reschedule_run = reschedule.workflow_id(FRONT_DESK, key)
+    assert describe_workflow(service, reschedule_run).status.name == "COMPLETED"
     assert rest_read(api, appointment["id"]) == as_rest(moved)
 
 

@@ -9,8 +9,10 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel
 
 from domain.events import EventContext
+from workflows.contracts import saga
 
 WORKFLOW = "BookingWorkflow"
+SAGA = "booking"  # how workflow ids and answers name it
 # Update-with-start: one call starts the run (or joins the one the key started) and
 # returns its progress once the booking is SCHEDULED, or raises the saga's failure.
 ANSWER_UPDATE = "answer"
@@ -23,9 +25,14 @@ FAILED = "BookingFailed"
 BillingOutagePolicy = Literal["compensate", "retry"]
 
 
-def workflow_id(idempotency_key: str) -> str:
-    """One run per key: a retried request joins it, never starts a second."""
-    return f"booking-{idempotency_key}"
+def workflow_id(actor: str, idempotency_key: str) -> str:
+    """One run per caller and key: a retried request joins it, never starts a second."""
+    return saga.workflow_id(SAGA, actor, idempotency_key)
+
+
+def legacy_workflow_id(idempotency_key: str) -> str:
+    """The key's run as it was named before keys were scoped to their caller."""
+    return saga.legacy_workflow_id(SAGA, idempotency_key)
 
 
 class BookingStatus(StrEnum):

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from domain.events import EventContext
+from workflows.contracts import saga
 
 WORKFLOW = "CancellationWorkflow"
+SAGA = "cancellation"  # how workflow ids and answers name it
 
 
-def workflow_id(idempotency_key: str) -> str:
-    return f"cancellation-{idempotency_key}"
+def workflow_id(actor: str, idempotency_key: str) -> str:
+    """One run per caller and key: a retried request joins it, never starts a second."""
+    return saga.workflow_id(SAGA, actor, idempotency_key)
+
+
+def legacy_workflow_id(idempotency_key: str) -> str:
+    """The key's run as it was named before keys were scoped to their caller."""
+    return saga.legacy_workflow_id(SAGA, idempotency_key)
 
 
 class CancellationRequest(BaseModel):

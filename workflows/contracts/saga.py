@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pydantic import BaseModel
+
+from domain.events import EventContext
 
 # The query every saga answers with its decision (``SagaDecision``, or None).
 DECISION_QUERY = "decision"
 # The error type of a saga run that was cancelled, as its decision names it.
 CANCELLED = "Cancelled"
+
+
+class StartedBy(BaseModel):
+    """What every saga's request (its run's input) carries besides its own fields: who
+    asked. Read from a run's input to tell whose run it is."""
+
+    caller: EventContext
 
 
 class SagaDecision(BaseModel):
@@ -17,3 +29,19 @@ class SagaDecision(BaseModel):
     error_type: str
     detail: str
     refused: bool = False  # a business refusal, not a fault
+
+
+def workflow_id(saga: str, actor: str, idempotency_key: str) -> str:
+    """The run of ``saga`` ("booking", "cancellation", "reschedule") that the caller
+    ``actor`` asks for with ``idempotency_key``: one run per caller and key. A retry joins
+    it; another caller's key, however alike, names another run. Hashed, so the id shows
+    neither the caller nor the key, and every idempotency key derived from it (the peers',
+    the events') is the caller's own too."""
+    scoped = json.dumps([actor, idempotency_key]).encode()
+    return f"{saga}-{hashlib.sha256(scoped).hexdigest()[:32]}"
+
+
+def legacy_workflow_id(saga: str, idempotency_key: str) -> str:
+    """The run's id before keys were scoped to their caller: the key as sent. A run
+    started under it is still joined by its own caller (``application.saga_runs``)."""
+    return f"{saga}-{idempotency_key}"

@@ -156,7 +156,7 @@ async def test_a_saga_still_running_answers_its_run_and_reads_as_pending(world: 
     running = await world.services.booking.book(command, THE_PATIENT, 0.0)
 
     assert isinstance(running, SagaRunning)
-    assert running.workflow_id == "booking-slow-1"
+    assert running.workflow_id is None  # shown to staff and admin only (test_saga_runs.py)
     assert world.repository.appointments == {}
     for owner in (THE_PATIENT, THE_DOCTOR, STAFF):
         pending = await world.services.booking.read(running.appointment_id, owner)
@@ -182,4 +182,4 @@ async def test_a_booking_that_outlasts_the_wait_answers_running(world: World) ->
 async def test_a_stored_appointment_is_read_as_stored(world: World) -> None:
     appointment = await world.repository.plant(start=LATER, status=AppointmentStatus.CONFIRMED)
 
-    assert await world.services.booking.read(appointment.id, THE_PATIENT) == appointment
+    assert await world.services.booking.read(appointment.id, STAFF) == appointment

@@ -23,6 +23,7 @@ from domain.model import Appointment
 from domain.status import AppointmentStatus
 from tests.fakes import World
 from tests.unit.application.support import NOW, OTHER_PATIENT, STAFF, THE_PATIENT, asking, key
+from workflows.contracts import cancellation, reschedule
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
@@ -163,10 +164,11 @@ async def test_a_saga_still_running_answers_its_run_and_changes_nothing_yet(
 
     running = await world.services.sagas.cancel(cancel(appointment, k=used), STAFF, wait)
 
-    assert running == SagaRunning(appointment.id, f"cancellation-{used}")
+    actor = STAFF.principal.actor
+    assert running == SagaRunning(appointment.id, cancellation.workflow_id(actor, used))
     assert world.repository.appointments[appointment.id] == appointment
     moving = await world.services.sagas.reschedule(move(appointment, k=used), STAFF, wait)
-    assert moving == SagaRunning(appointment.id, f"reschedule-{used}")
+    assert moving == SagaRunning(appointment.id, reschedule.workflow_id(actor, used))
 
 
 @pytest.mark.parametrize(

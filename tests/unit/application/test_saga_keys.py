@@ -1,6 +1,6 @@
-"""A saga's Idempotency-Key: one run per key. Retrying the key joins that run and answers
-its outcome (a refusal too) without a second saga; the key with another request is
-refused (IdempotencyKeyReused) and changes nothing."""
+"""A saga's Idempotency-Key: one run per caller and key. Retrying the key joins that run
+and answers its outcome (a refusal too) without a second saga; the key with another
+request is refused (IdempotencyKeyReused) and changes nothing."""
 
 from __future__ import annotations
 
@@ -45,12 +45,18 @@ async def test_a_booking_retried_with_its_key_joins_the_run(world: World) -> Non
     assert len(world.repository.appointments) == 1
 
 
-async def test_the_same_request_joins_whoever_sends_it(world: World) -> None:
-    # The key and the request make the run, not the caller: staff retrying for the patient.
+async def test_the_same_request_from_another_caller_is_not_joined(world: World) -> None:
+    # A key is its caller's own (test_saga_runs.py): staff sending the patient's key and
+    # request start a run of their own, which finds the slot taken by the patient's.
     command = booking(idempotency_key="book-8")
-    first = await world.services.booking.book(command, THE_PATIENT, 1.0)
+    await world.services.booking.book(command, THE_PATIENT, 1.0)
 
-    assert await world.services.booking.book(command, STAFF, 1.0) == first
+    with pytest.raises(SlotUnavailable):
+        await world.services.booking.book(command, STAFF, 1.0)
+
+    first, second = world.sagas.workflow_ids
+    assert first != second
+    assert len(world.repository.appointments) == 1
 
 
 async def test_a_booking_key_with_another_request_is_refused(world: World) -> None:
