@@ -32,6 +32,7 @@ from tests.deploy.tools import (
     settings_from,
     tool,
 )
+from workflows import search_attributes
 
 # The services that run this repository's image (built from ./Dockerfile), and those of
 # them that are processes of the service or its demo.
@@ -392,7 +393,8 @@ esac
 
 
 def test_register_search_attributes_is_idempotent(tmp_path: Path) -> None:
-    """First run: creates the four. Second run (they are listed now): creates none."""
+    """First run: creates every attribute the workflows use. Second run (they are listed
+    now): creates none."""
     calls, registered = tmp_path / "calls", tmp_path / "registered"
     registered.write_text("")
     body = FAKE_TEMPORAL.replace("CALLS", str(calls)).replace("REGISTERED", str(registered))
@@ -402,10 +404,10 @@ def test_register_search_attributes_is_idempotent(tmp_path: Path) -> None:
 
     run(["sh", script], env=env)
     creates = [line for line in calls.read_text().splitlines() if "create" in line]
-    assert len(creates) == 4
+    assert len(creates) == len(search_attributes.ALL)
     assert all("--namespace default" in line and "--type Keyword" in line for line in creates)
     names = {line.split()[0] for line in registered.read_text().splitlines()}
-    assert names == {"AppointmentId", "PatientId", "DoctorId", "BookingStatus"}
+    assert names == {key.name for key in search_attributes.ALL}
 
     calls.write_text("")
     run(["sh", script], env=env)
