@@ -57,7 +57,9 @@ class Booking:
         validate_requested_time(new.start, new.duration_minutes, self._clock(), self._limits)
         # Quotas (application/quotas.py): the caller's rate, then the patient's cap.
         self._quotas.start_saga(requester)
-        over_cap = await self._quotas.over_patient_cap(self._repository, command, self._clock())
+        over_cap = await self._quotas.over_patient_cap(
+            self._repository, command, requester, self._clock()
+        )
         settings = self._settings
         request = BookingRequest(
             appointment_id=str(uuid.uuid4()),

@@ -31,7 +31,7 @@ from application.ports import AppointmentFilter, AppointmentRepository
 from config import Settings
 from domain.events import event_id_for
 from domain.status import ACTIVE_STATUSES
-from workflows.contracts.booking import workflow_id
+from workflows.contracts.booking import legacy_workflow_id, workflow_id
 
 # Seconds on a clock that never goes back: ``time.monotonic`` in the API.
 Seconds = Callable[[], float]
@@ -124,14 +124,18 @@ class Quotas:
         return self.pending_lookups.take(requester.principal.actor) == 0.0
 
     async def over_patient_cap(
-        self, repository: AppointmentRepository, command: Book, now: datetime
+        self,
+        repository: AppointmentRepository,
+        command: Book,
+        requester: Requester,
+        now: datetime,
     ) -> bool:
         """Whether this booking takes the patient over the cap of active upcoming
         appointments (PENDING, SCHEDULED, CONFIRMED, CHECKED_IN, starting from ``now``),
         counted through the repository before the saga starts: False under the cap. At
         the cap, True if the command says ``over_patient_cap`` (who may say so is checked
         before: staff and admin), so the saga records it; False for a retry of a booking
-        this Idempotency-Key already made (its saga answers what it did); otherwise
+        the caller made with this Idempotency-Key (its saga answers what it did); otherwise
         PatientCapReached.
 
         Bookings whose sagas have not stored their appointment yet are not counted: a
@@ -144,19 +148,34 @@ class Quotas:
         active = await self._count(repository, where)
         if active < self.patient_cap:
             return False
-        if await repository.event(requested_event_id(command.idempotency_key)) is not None:
+        if await self._booked_by(repository, requester, command.idempotency_key):
             return False
         if new.over_patient_cap:
             return True
         raise PatientCapReached(self.patient_cap)
+
+    async def _booked_by(
+        self, repository: AppointmentRepository, requester: Requester, idempotency_key: str
+    ) -> bool:
+        """Whether the caller's booking saga of this key already stored its appointment
+        (under the caller-scoped run id, or the key's run from before keys were scoped)."""
+        actor = requester.principal.actor
+        for event_id in requested_event_ids(actor, idempotency_key):
+            event = await repository.event(event_id)
+            if event is not None and event.context.actor == actor:
+                return True
+        return False
 
     async def _count(self, repository: AppointmentRepository, where: AppointmentFilter) -> int:
         """How many match, counted up to the cap only (one bounded index read)."""
         return len(await repository.find(where, after=None, limit=self.patient_cap))
 
 
-def requested_event_id(idempotency_key: str) -> str:
-    """The id of the ``appointment.requested`` event the booking saga of this key writes
-    when it stores its appointment: its step key ``<workflow id>/pending``
-    (``workflows/step_inputs.py`` ``BookingSteps.new_appointment``, pinned by a test)."""
-    return event_id_for(f"{workflow_id(idempotency_key)}/pending")
+def requested_event_ids(actor: str, idempotency_key: str) -> tuple[str, str]:
+    """The ids the ``appointment.requested`` event of the caller's booking saga of this
+    key has once it stored its appointment: its step key ``<workflow id>/pending``
+    (``workflows/step_inputs.py`` ``BookingSteps.new_appointment``, pinned by
+    tests/workflows/test_booking_over_cap.py), under the caller-scoped run id and under the
+    run id of before keys were scoped to their caller."""
+    runs = (workflow_id(actor, idempotency_key), legacy_workflow_id(idempotency_key))
+    return (event_id_for(f"{runs[0]}/pending"), event_id_for(f"{runs[1]}/pending"))
