@@ -25,9 +25,11 @@ from tests.e2e.support import (
     booked,
     booking,
     counts,
+    describe_workflow,
     graphql,
     log_lines,
     problem_type,
+    workflow_id,
 )
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +81,32 @@ def test_probes_and_docs_need_no_token_and_readiness_checks_the_real_servers(
     ready = anonymous.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"mongodb": "ok", "temporal": "ok"}
+
+
+def test_two_patients_sending_one_idempotency_key_each_get_their_own_booking(
+    as_role: Clients, api: httpx.Client, service: LocalService, slots: Slots
+) -> None:
+    # Keys are their caller's own: a run each, so a hold and an invoice each at the peers;
+    # the runs are the front desk's to see, not the patients'.
+    key = f"my-first-visit-{uuid.uuid4().hex[:8]}"
+    bodies = {patient: booking(slots.next(), patient) for patient in (OWNER, STRANGER)}
+
+    answers = {p: book(as_role("patient", p), body, key) for p, body in bodies.items()}
+
+    assert {p: a.status_code for p, a in answers.items()} == {OWNER: 201, STRANGER: 201}, [
+        a.text for a in answers.values()
+    ]
+    mine, theirs = answers[OWNER].json(), answers[STRANGER].json()
+    assert (mine["patient_id"], theirs["patient_id"]) == (OWNER, STRANGER)
+    for field in ("id", "hold_id", "invoice_id"):
+        assert mine[field] != theirs[field], field
+    assert (mine["booking_workflow_id"], theirs["booking_workflow_id"]) == (None, None)
+    runs = [api.get(f"{BASE}/{a['id']}").json()["booking_workflow_id"] for a in (mine, theirs)]
+    assert runs == [workflow_id(key, f"patient:{OWNER}"), workflow_id(key, f"patient:{STRANGER}")]
+    assert [describe_workflow(service, run).status.name for run in runs] == ["COMPLETED"] * 2
+    # Each patient's retry of the key is answered with their own booking.
+    again = book(as_role("patient", OWNER), bodies[OWNER], key)
+    assert (again.status_code, again.json()["id"]) == (201, mine["id"])
 
 
 def test_the_request_log_names_the_caller_but_never_the_token(
