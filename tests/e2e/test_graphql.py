@@ -36,7 +36,7 @@ OWNER_PATIENT, OWNER_DOCTOR = "pat-greta-lindqvist", "doc-on-call"
 OUTCOME = """appointmentId pending workflowId step
   appointment { id patientId doctorId start end durationMinutes timezone status fhirStatus
     reason notes invoiceId holdId bookingWorkflowId cancellationFreeHours
-    cancellationFeeCents version createdAt updatedAt }"""
+    cancellationFeeCents lateRescheduleCounts feeInvoiceId version createdAt updatedAt }"""
 BOOK = f"""mutation ($input: BookAppointmentInput!, $key: String!) {{
   bookAppointment(input: $input, idempotencyKey: $key) {{ {OUTCOME} }} }}"""
 CANCEL = f"""mutation ($id: ID!, $key: String!) {{
