@@ -28,6 +28,9 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 PROCESSES = ("api", "worker", "relay", "projector")
 NAME_LABEL = {"app.kubernetes.io/name": "appointment-service"}
 SECRET_TEMPLATE = DEPLOY / "base" / "secret.example.yaml"
+# The Secret of transport security's files, and where every process mounts it.
+TRANSPORT_SECRET_TEMPLATE = DEPLOY / "base" / "transport-secret.example.yaml"
+TRANSPORT_SECRETS = "/run/secrets/appointments"
 
 # What each process may reach (pod ports): DNS, MongoDB, and its own dependencies.
 EGRESS_PORTS = {
@@ -259,9 +262,11 @@ def test_pods_run_as_the_images_non_root_user(manifests: list[dict[str, Any]]) -
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         }, process
-        # A read-only root filesystem still needs a writable temporary folder.
-        mounts = {m["mountPath"] for m in container(manifests, process)["volumeMounts"]}
-        assert mounts == {"/tmp"}, process  # noqa: S108 (an emptyDir, in the pod only)
+        # A read-only root filesystem still needs a writable temporary folder; the
+        # transport secrets are files, read-only.
+        mounts = {m["mountPath"]: m for m in container(manifests, process)["volumeMounts"]}
+        assert set(mounts) == {"/tmp", TRANSPORT_SECRETS}, process  # noqa: S108 (an emptyDir)
+        assert mounts[TRANSPORT_SECRETS]["readOnly"] is True
 
 
 def test_graceful_shutdown_has_time(manifests: list[dict[str, Any]]) -> None:
@@ -419,6 +424,10 @@ def test_base_and_overlay_files_are_all_used() -> None:
         named = {Path(entry).name for entry in spec.get("resources", [])}
         named |= {Path(patch["path"]).name for patch in spec.get("patches", [])}
         for manifest in folder.glob("**/*.yaml"):
-            if manifest.name in {"kustomization.yaml", SECRET_TEMPLATE.name}:
+            if manifest.name in {
+                "kustomization.yaml",
+                SECRET_TEMPLATE.name,
+                TRANSPORT_SECRET_TEMPLATE.name,
+            }:
                 continue
             assert manifest.name in named, f"{manifest.relative_to(DEPLOY)} is not used"
