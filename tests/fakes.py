@@ -181,6 +181,9 @@ async def plant_into(
     saga has a peer's step to undo), its ids derived from the run's."""
     appointment_id = appointment_id or str(uuid.uuid4())
     key = workflow_id or appointment_id  # what the changes' ids derive from
+    # Booked, scheduled and confirmed before the start (nothing is confirmed after it:
+    # AppointmentStarted), so a planted past appointment has a history that could be.
+    booked_at = min(now_utc(), start - timedelta(hours=1))
     context = context or EventContext(actor=actor, workflow_id=f"booking-{appointment_id}")
     current = await commit(
         model.request(
@@ -193,13 +196,19 @@ async def plant_into(
             timezone="Europe/Berlin",
             reason=reason,
             hold_id=f"hold-{key}" if held else None,
-            now=now_utc(),
+            now=booked_at,
             context=context,
         )
     )
     for target in PATHS[status]:
-        # A no-show is recorded only once the appointment has begun (NoShowBeforeStart).
-        at = max(now_utc(), start) if target is _S.NO_SHOW else now_utc()
+        # A no-show is recorded only once the appointment has begun (NoShowBeforeStart);
+        # what follows the confirmation happens now.
+        if target is _S.NO_SHOW:
+            at = max(now_utc(), start)
+        elif target is _S.SCHEDULED or target in model.BEFORE_THE_START_ONLY:
+            at = booked_at
+        else:
+            at = now_utc()
         invoiced = held and target is _S.SCHEDULED
         current = await commit(
             model.transition(

@@ -18,6 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.database import Database
 
+from api.schemas import EXAMPLE_NEW_START, EXAMPLE_START
 from domain.status import AppointmentStatus
 from localstack.service import LocalService
 from persistence import AppointmentStore, connect
@@ -135,6 +136,21 @@ def workflow_id(key: str, actor: str = FRONT_DESK) -> str:
     """The booking saga's workflow id for an Idempotency-Key the caller ``actor`` sent
     (the front desk unless named): keys are their caller's own (application/saga_runs.py)."""
     return saga_id(actor, key)
+
+
+def soon_slot(stack: Stack) -> str:
+    """A free slot less than 24 hours ahead (a change of it is a late change), never the
+    slot Swagger's examples book (tests/e2e/test_openapi_contract.py sends them)."""
+    start = datetime.now(UTC) + timedelta(minutes=30)
+    window = {"from": start.isoformat(), "to": (start + timedelta(hours=22)).isoformat()}
+    availability = stack.peers["doctor"].get(f"/doctors/{DOCTOR}/availability", params=window)
+    examples = {datetime.fromisoformat(EXAMPLE_START), datetime.fromisoformat(EXAMPLE_NEW_START)}
+    free = [
+        slot["start"]
+        for slot in availability.raise_for_status().json()["slots"]
+        if datetime.fromisoformat(slot["start"]) not in examples
+    ]
+    return str(free[-1])
 
 
 # --- in MongoDB ----------------------------------------------------------------------------

@@ -6,26 +6,18 @@ test_saga_changes.py, test_saga_keys.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import Slots
-from tests.e2e.support import DOCTOR, Stack, booked, change, event_types, workflow_types
+from tests.e2e.support import Stack, booked, change, event_types, soon_slot, workflow_types
 
 pytestmark = pytest.mark.e2e
 
 PATIENT = "pat-elif-yilmaz"
-
-
-def soon_slot(stack: Stack) -> str:
-    """A free slot less than 24 hours ahead: cancelling it costs the late fee."""
-    start = datetime.now(UTC) + timedelta(minutes=30)
-    window = {"from": start.isoformat(), "to": (start + timedelta(hours=22)).isoformat()}
-    availability = stack.peers["doctor"].get(f"/doctors/{DOCTOR}/availability", params=window)
-    return str(availability.json()["slots"][-1]["start"])
 
 
 def cancel(stack: Stack, appointment_id: str) -> httpx.Response:

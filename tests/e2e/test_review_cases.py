@@ -34,6 +34,7 @@ from tests.e2e.support import (
     plant,
     problem_type,
     scrape,
+    soon_slot,
     value,
 )
 
@@ -60,14 +61,6 @@ def only_error(answer: httpx.Response) -> dict[str, Any]:
     body = answer.json()
     [error] = body["errors"]
     return dict(error["extensions"])
-
-
-def soon_slot(stack: Stack) -> str:
-    """A free slot less than 24 hours ahead: a change of it is a late change."""
-    start = datetime.now(UTC) + timedelta(minutes=30)
-    window = {"from": start.isoformat(), "to": (start + timedelta(hours=22)).isoformat()}
-    availability = stack.peers["doctor"].get(f"/doctors/{DOCTOR}/availability", params=window)
-    return str(availability.raise_for_status().json()["slots"][-1]["start"])
 
 
 def doctor_breaker_is_closed(stack: Stack) -> None:
