@@ -60,22 +60,7 @@ class Booking:
         over_cap = await self._quotas.over_patient_cap(
             self._repository, command, requester, self._clock()
         )
-        settings = self._settings
-        request = BookingRequest(
-            appointment_id=str(uuid.uuid4()),
-            patient_id=new.patient_id,
-            doctor_id=new.doctor_id,
-            start=new.start,
-            duration_minutes=new.duration_minutes,
-            reason=new.reason,
-            idempotency_key=command.idempotency_key,
-            fingerprint=command.fingerprint(),
-            caller=requester.context(),
-            billing_outage_policy=settings.billing_outage_policy,
-            billing_retry_max_interval_seconds=settings.billing_retry_max_interval_seconds,
-            local_steps=settings.saga_local_steps,
-            over_patient_cap=over_cap,
-        )
+        request = booking_request(command, requester, self._settings, over_cap)
         # The caller's own run of this key (application/saga_runs.py).
         run = await run_for(self._sagas, booking.SAGA, requester, command.idempotency_key)
         answer = await self._sagas.book(request, run, wait_seconds)
@@ -100,3 +85,26 @@ class Booking:
                 raise
         authorize(who, Action.READ, Owners(pending.patient_id, pending.doctor_id))
         return shown_to(who, pending)
+
+
+def booking_request(
+    command: Book, requester: Requester, settings: Settings, over_patient_cap: bool = False
+) -> BookingRequest:
+    """The booking saga's request for ``command``: a new appointment id, the caller's
+    context and the saga settings of this deployment."""
+    new = command.appointment
+    return BookingRequest(
+        appointment_id=str(uuid.uuid4()),
+        patient_id=new.patient_id,
+        doctor_id=new.doctor_id,
+        start=new.start,
+        duration_minutes=new.duration_minutes,
+        reason=new.reason,
+        idempotency_key=command.idempotency_key,
+        fingerprint=command.fingerprint(),
+        caller=requester.context(),
+        billing_outage_policy=settings.billing_outage_policy,
+        billing_retry_max_interval_seconds=settings.billing_retry_max_interval_seconds,
+        local_steps=settings.saga_local_steps,
+        over_patient_cap=over_patient_cap,
+    )

@@ -149,25 +149,71 @@ class EnterInError(Change):
 # --- reading the write model -------------------------------------------------------------
 
 
+NOT_A_CURSOR = "not a cursor this API issued; pass next_cursor as it is"
+_NOT_OURS = (binascii.Error, UnicodeDecodeError, TypeError, ValueError, KeyError, OverflowError)
+
+
+def _opaque(position: object) -> str:
+    """A page's position as clients see it: base64url of its JSON, opaque to them."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _opened(cursor: str) -> Any:
+    """The JSON inside a cursor; raises one of ``_NOT_OURS`` for what is none."""
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
 def encode_cursor(start: datetime, appointment_id: str) -> str:
-    """Opaque to clients: base64url of the (start, id) of the last appointment returned."""
-    raw = json.dumps([start.astimezone(UTC).isoformat(), appointment_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The (start, id) of the last appointment returned."""
+    return _opaque([start.astimezone(UTC).isoformat(), appointment_id])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start, appointment_id = json.loads(raw)
+        start, appointment_id = _opened(cursor)
         instant = datetime.fromisoformat(start)
         if instant.utcoffset() is None or not isinstance(appointment_id, str):
             raise ValueError
         return instant.astimezone(UTC), appointment_id
-    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, OverflowError):
-        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
+    except _NOT_OURS:
+        raise ValueError(NOT_A_CURSOR) from None
 
 
-class ListAppointments(BaseModel):
+def encode_history_cursor(seq: int) -> str:
+    """The seq of the last event returned."""
+    return _opaque({"seq": seq})
+
+
+def decode_history_cursor(cursor: str) -> int:
+    try:
+        seq = _opened(cursor)["seq"]
+        if type(seq) is not int or seq < 1:
+            raise ValueError
+        return seq
+    except _NOT_OURS:
+        raise ValueError(NOT_A_CURSOR) from None
+
+
+class _Paging(BaseModel):
+    """A page's size and where it starts (REST's query strings: not strict). Each kind of
+    page reads its own cursors (``_position``)."""
+
+    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+    @staticmethod
+    def _position(cursor: str) -> object:
+        raise NotImplementedError
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            cls._position(value)
+        return value
+
+
+class ListAppointments(_Paging):
     """A page of appointments. Unknown parameters are refused, so a misspelt filter never
     silently widens the result. (Not strict: REST's query strings are all strings.)"""
 
@@ -186,15 +232,7 @@ class ListAppointments(BaseModel):
     start_to: Instant | None = Field(
         None, alias="to", description="start before this instant (with an offset)"
     )
-    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
-    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
-
-    @field_validator("cursor")
-    @classmethod
-    def _a_cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)
-        return value
+    _position = staticmethod(decode_cursor)
 
     @model_validator(mode="after")
     def _a_range(self) -> Self:
@@ -206,38 +244,13 @@ class ListAppointments(BaseModel):
         return decode_cursor(self.cursor) if self.cursor else None
 
 
-def encode_history_cursor(seq: int) -> str:
-    """Opaque to clients: base64url of the seq of the last event returned."""
-    raw = json.dumps({"seq": seq}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_history_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        seq = json.loads(raw)["seq"]
-        if type(seq) is not int or seq < 1:
-            raise ValueError
-        return seq
-    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, KeyError):
-        raise ValueError("not a cursor this API issued; pass next_cursor as it is") from None
-
-
-class HistoryPage(BaseModel):
+class HistoryPage(_Paging):
     """Which page of an appointment's events, oldest first: REST's query string, as the
     list's (not strict: query strings are all strings; unknown parameters refused)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(20, ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")
-    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
-
-    @field_validator("cursor")
-    @classmethod
-    def _a_cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_history_cursor(value)
-        return value
+    _position = staticmethod(decode_history_cursor)
 
     def after_seq(self) -> int:
         """The events after this seq make the page (0: from the first)."""

@@ -6,12 +6,12 @@ Saga runs' ids are shown to staff and admin only."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from application.access import Requester
+from application.booking import booking_request
 from application.commands import Book, Cancel, CancellationDetails, HistoryPage, ListAppointments
 from application.errors import IdempotencyKeyReused
 from application.permissions import Role
@@ -34,7 +34,6 @@ from tests.unit.application.support import (
 )
 from workflows.contracts import booking as booking_saga
 from workflows.contracts import cancellation
-from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
 
 THE_OTHER_PATIENT = asking(Role.PATIENT, OTHER_PATIENT)
@@ -133,26 +132,11 @@ async def test_cancellation_keys_are_their_callers_own_too(world: World) -> None
 # --- runs started before keys were scoped ---------------------------------------------------
 
 
-def started_before_scoping(command: Book, who: Requester) -> BookingRequest:
-    """The request of a booking run the API started under ``booking-<key>``."""
-    new = command.appointment
-    return BookingRequest(
-        appointment_id=str(uuid.uuid4()),
-        patient_id=new.patient_id,
-        doctor_id=new.doctor_id,
-        start=new.start,
-        duration_minutes=new.duration_minutes,
-        reason=new.reason,
-        idempotency_key=command.idempotency_key,
-        fingerprint=command.fingerprint(),
-        caller=who.context(),
-    )
-
-
 async def legacy_booking(world: World, command: Book, who: Requester) -> str:
     """A booking run started under the old scheme by ``who``: its appointment's id."""
     legacy = booking_saga.legacy_workflow_id(command.idempotency_key)
-    answer = await world.sagas.book(started_before_scoping(command, who), legacy, 1.0)
+    request = booking_request(command, who, world.settings)
+    answer = await world.sagas.book(request, legacy, 1.0)
     assert isinstance(answer, SagaDone)
     return answer.appointment_id
 
