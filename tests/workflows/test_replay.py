@@ -59,6 +59,14 @@ def runs() -> list[Run]:
     return [
         Run("booking", BookingWorkflow.run, booking_request()),
         Run(
+            # a business refusal before anything was held: nothing to undo
+            "booking-rejected",
+            BookingWorkflow.run,
+            booking_request(),
+            {"validate_patient": [refusal("PatientNotFound", "no such patient")]},
+            fails=True,
+        ),
+        Run(
             "booking-compensated",
             BookingWorkflow.run,
             booking_request(),
@@ -104,6 +112,14 @@ def runs() -> list[Run]:
             fails=True,
         ),
         Run("cancellation", CancellationWorkflow.run, cancellation),
+        Run(
+            # the plan refuses: the appointment cannot be cancelled in its status
+            "cancellation-rejected",
+            CancellationWorkflow.run,
+            cancellation,
+            {"prepare_cancellation": [refusal("IllegalTransition")]},
+            fails=True,
+        ),
         Run("cancellation-with-fee", CancellationWorkflow.run, cancellation, settings=late_fee),
         Run(
             "cancellation-with-fee-compensated",
@@ -121,6 +137,14 @@ def runs() -> list[Run]:
             {"void_invoice_id:inv-old": [refusal("PeerContractError", "invoice is paid")]},
         ),
         Run("reschedule", RescheduleWorkflow.run, reschedule),
+        Run(
+            # the plan refuses: the appointment has started
+            "reschedule-rejected",
+            RescheduleWorkflow.run,
+            reschedule,
+            {"prepare_reschedule": [refusal("AppointmentStarted")]},
+            fails=True,
+        ),
         Run(
             "reschedule-compensated",
             RescheduleWorkflow.run,
