@@ -5,8 +5,11 @@ appointment-service api          the HTTP API
 appointment-service worker       the Temporal worker
 appointment-service relay        the outbox relay (MongoDB outbox -> Kafka)
 appointment-service relay status          its backlog and the oldest unpublished event's age
+appointment-service relay republish       parked events back into the queue (--dry-run)
+appointment-service relay alive           liveness: the relay loop's heartbeat is recent
 appointment-service projector    the projector that keeps the schedule read view current
 appointment-service projector rebuild     drop the read view and rebuild it from the events
+appointment-service projector alive       liveness: the projector loop's heartbeat is recent
 appointment-service notifications         the local stand-in of the Notification Service
 appointment-service simulators   the Patient, Doctor and Billing simulators
 appointment-service token        a Bearer token for the local stack

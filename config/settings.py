@@ -279,12 +279,25 @@ class Settings(BaseSettings):
         "127.0.0.1", description="0.0.0.0 in a container, so Prometheus can scrape the worker"
     )
 
+    # Liveness of the relay and the projector (telemetry/heartbeat.py): each loop touches
+    # a file here; `relay alive` / `projector alive` fail once it is older than the limit.
+    heartbeat_dir: Path | None = Field(
+        None, description="default: <data_dir>/heartbeat; /tmp/heartbeat in containers"
+    )
+    heartbeat_max_age_seconds: float = Field(
+        120.0, gt=0, description="a loop silent this long is declared dead by `... alive`"
+    )
+
     # Local stack
     data_dir: Path = Path(".local")
 
     @property
     def jwt_secret_path(self) -> Path:
         return self.jwt_secret_file or self.data_dir / "jwt-secret"
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.heartbeat_dir or self.data_dir / "heartbeat"
 
     @cached_property
     def clinic_zone(self) -> ZoneInfo:

@@ -9,7 +9,7 @@ two projectors at once never lose an event nor move a row backwards."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,12 @@ class Projection:
         return Tally(len(written), sum(len(events[row.id]) for row in written))
 
     async def catch_up(
-        self, stop: asyncio.Event, *, batch_size: int = 1000, empty: bool | None = None
+        self,
+        stop: asyncio.Event,
+        *,
+        batch_size: int = 1000,
+        empty: bool | None = None,
+        on_batch: Callable[[Tally], None] | None = None,
     ) -> Tally:
         """Every appointment, folded from all its events, ``batch_size`` appointments at a
         time (one bulk write each). Run on a first start, after a lost resume token, and
@@ -59,7 +64,10 @@ class Projection:
         version is far cheaper than a guarded replacement.
 
         A batch is written while the next one is read and folded (one write in flight):
-        both wait mostly on the server, so overlapping them saves most of one of them."""
+        both wait mostly on the server, so overlapping them saves most of one of them.
+
+        ``on_batch`` is told the tally so far after each batch is folded (the progress
+        line of a rebuild, the projector's heartbeat)."""
         if empty is None:
             empty = await self._store.view_is_empty()
         await self._directory.warm_doctors()  # a handful of doctors, asked in one call
@@ -75,6 +83,8 @@ class Projection:
                 current = [row for row in rows if row is not None]
                 writing = asyncio.create_task(self._catch_up_rows(current, empty))
                 tally += Tally(len(batch), sum(len(events) for events in batch.values()))
+                if on_batch is not None:
+                    on_batch(tally)
             if writing is not None:
                 await writing
         finally:

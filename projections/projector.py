@@ -1,7 +1,8 @@
 """The projector process: keeps the CQRS read view (``appointment_read_view``) current.
 
 ``appointment-service projector`` follows the event store; ``appointment-service
-projector rebuild`` drops the view and builds it again from every event.
+projector rebuild`` drops the view and builds it again from every event;
+``appointment-service projector alive`` is the liveness probe (``telemetry.heartbeat``).
 
 **Why it reads the event store, not the Kafka topic.** ``appointment_events`` is the
 durable source of truth (ARCHITECTURE §3): every change is there, committed with its
@@ -33,7 +34,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ from projections.projection import Projection, Tally
 from projections.read_view import READ_VIEW
 from projections.retry import Backoff, Stopping, pause
 from projections.view_store import ViewStore
+from telemetry.heartbeat import Heartbeat, check_alive
+from telemetry.progress import Progress
 
 # What a server answers to a resume token it cannot resume from: unparsable or invalid
 # (9, 260), from a stream it cannot continue (280), or older than its history (286).
@@ -86,9 +89,11 @@ class Projector:
         projection: Projection,
         stop: asyncio.Event,
         options: FollowOptions | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._store, self._projection, self._stop = store, projection, stop
         self._options = options or FollowOptions()
+        self._heartbeat = heartbeat
         self._failures = 0  # in a row: the backoff grows with them
 
     async def run(self) -> None:
@@ -96,6 +101,7 @@ class Projector:
         and resume from the last checkpoint; when it no longer knows that checkpoint's
         token, forget it, which makes the next round a full catch-up."""
         while not self._stop.is_set():
+            self._beat()
             try:
                 await self._follow()
             except Stopping:
@@ -109,6 +115,12 @@ class Projector:
             except PyMongoError as error:
                 await self._wait_out(error)
         logger.info("projector stopped")
+
+    def _beat(self, _progress: object = None) -> None:
+        """Every round of the follow loop (at least every ``max_await_ms``), every batch
+        of a catch-up, every retry after a MongoDB fault: only a stuck loop goes quiet."""
+        if self._heartbeat is not None:
+            self._heartbeat.beat()
 
     async def _wait_out(self, error: PyMongoError) -> None:
         delay = self._options.backoff.delay(self._failures)
@@ -133,6 +145,7 @@ class Projector:
         saved_at = time.monotonic()
         async with stream:
             while not self._stop.is_set():
+                self._beat()
                 changed = await self._next_batch(stream)
                 if changed:
                     tally = await self._projection.project(changed)
@@ -160,7 +173,7 @@ class Projector:
         position = await fresh_position(self._store)
         logger.info("no checkpoint: catching up over every event before following")
         started = time.monotonic()
-        tally = await self._projection.catch_up(self._stop)
+        tally = await self._projection.catch_up(self._stop, on_batch=self._beat)
         await self._store.save_checkpoint(position)
         logger.bind(rows=tally.rows, events=tally.events).info(
             "caught up in {:.1f}s", time.monotonic() - started
@@ -168,7 +181,12 @@ class Projector:
         return position
 
 
-async def rebuild(store: ViewStore, projection: Projection, stop: asyncio.Event) -> Tally:
+async def rebuild(
+    store: ViewStore,
+    projection: Projection,
+    stop: asyncio.Event,
+    on_batch: Callable[[Tally], None] | None = None,
+) -> Tally:
     """Drop the view and its checkpoint and build both again from every event.
 
     The stream position is recorded before the view is dropped, and stored as the
@@ -181,7 +199,7 @@ async def rebuild(store: ViewStore, projection: Projection, stop: asyncio.Event)
     await store.forget_checkpoint()
     await store.drop_view()
     try:
-        tally = await projection.catch_up(stop, empty=True)
+        tally = await projection.catch_up(stop, empty=True, on_batch=on_batch)
     finally:
         await store.index_view()  # also when interrupted: queries need them either way
     await store.save_checkpoint(position)
@@ -202,11 +220,15 @@ async def _serve(settings: Settings, command: str | None) -> int:
         directory = Directory(patients, doctors, stop)
         projection = Projection(store, directory, settings.clinic_zone)
         if command != "rebuild":
-            await Projector(store, projection, stop).run()
+            heartbeat = Heartbeat.of(settings, "projector")
+            await Projector(store, projection, stop, heartbeat=heartbeat).run()
             return 0
         started = time.monotonic()
+        # On a terminal only: a line with events folded, rate and ETA (stderr).
+        progress = Progress("rebuild", await store.count_events(), unit="events")
         try:
-            tally = await rebuild(store, projection, stop)
+            with progress:
+                tally = await rebuild(store, projection, stop, lambda t: progress.update(t.events))
         except Stopping:
             print("rebuild interrupted; the projector catches up in full when it next starts")
             return 1
@@ -229,10 +251,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["rebuild"],
-        help="drop the read view and rebuild it from every event (prints rows, events, time)",
+        choices=["rebuild", "alive"],
+        help="rebuild: drop the read view and rebuild it from every event (a progress line "
+        "on a terminal; prints rows, events, time); alive: the liveness probe, exit 1 if "
+        "the projector loop's heartbeat is older than --max-age",
     )
+    parser.add_argument("--max-age", type=float, help="alive: seconds (default: the setting)")
     args = parser.parse_args(argv)
     settings = load_settings()
     configure_logging(settings, "projector")
+    if args.command == "alive":
+        sys.exit(check_alive(settings, "projector", args.max_age))
     sys.exit(asyncio.run(_serve(settings, args.command)))

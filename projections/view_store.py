@@ -83,6 +83,10 @@ class ViewStore:
         found = await asyncio.gather(*(after(i, versions[i]) for i in ids))
         return dict(zip(ids, found, strict=True))
 
+    async def count_events(self) -> int:
+        """About how many events the store holds (collection metadata: instant)."""
+        return await self._events.estimated_document_count()
+
     async def all_events(self, batch_size: int = 2000) -> AsyncIterator[StoredEvent]:
         """Every event, in (appointment_id, seq) order: each appointment's events together,
         read along the unique index that orders them, never sorted in memory."""

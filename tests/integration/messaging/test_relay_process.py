@@ -164,3 +164,34 @@ async def test_relay_status_json(outbox: Outbox) -> None:
         "oldest_unpublished_age_seconds": 0.0,  # stamped in 2030: not waiting yet
         "last_published_at": None,
     }
+
+
+async def test_a_running_relay_beats_and_relay_alive_says_so(
+    outbox: Outbox, relay_processes: list[RelayProcess], tmp_path: Path
+) -> None:
+    beats = {"APPOINTMENTS_HEARTBEAT_DIR": str(tmp_path / "heartbeat")}
+
+    def alive() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cli", "relay", "alive"],
+            cwd=ROOT,
+            env=environment(outbox.settings, **beats),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    before = await asyncio.to_thread(alive)
+    assert before.returncode == 1
+    assert "relay not alive: no heartbeat at" in before.stdout
+
+    relay = RelayProcess(outbox.settings, tmp_path / "relay.log", **beats)
+    relay_processes.append(relay)
+
+    async def beating() -> bool:
+        return (await asyncio.to_thread(alive)).returncode == 0
+
+    await eventually(beating, what="the relay's heartbeat")
+    relay.signal(signal.SIGTERM)
+    assert await relay.exit_code() == 0

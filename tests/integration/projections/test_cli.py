@@ -94,3 +94,30 @@ async def test_the_rebuild_command_reports_what_it_did(
     assert done.returncode == 0, done.stderr
     assert f"rebuilt {READ_VIEW}: 4 rows from 8 events in " in done.stdout
     assert await bed.rows() == before
+
+
+async def test_a_following_projector_beats_and_projector_alive_says_so(
+    bed: Bed, simulators: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**environment(bed, simulators), "APPOINTMENTS_HEARTBEAT_DIR": str(tmp_path / "hb")}
+
+    def alive() -> int:
+        return subprocess.run(
+            [sys.executable, "-m", "cli", "projector", "alive"],
+            env={**os.environ, **env},
+            capture_output=True,
+            timeout=60,
+            check=False,
+        ).returncode
+
+    assert await asyncio.to_thread(alive) == 1  # no heartbeat yet
+    projector = ManagedProcess(
+        "projector", [sys.executable, "-m", "cli", "projector"], log_dir=tmp_path, env=env
+    )
+    projector.start()
+    try:
+        await bed.book(NINE)
+        await bed.caught_up(within=30)
+        assert await asyncio.to_thread(alive) == 0
+    finally:
+        projector.stop()
