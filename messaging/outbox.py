@@ -2,7 +2,8 @@
 happened to them.
 
 The unit of work (persistence.store) is the only writer of new rows; the relay only ever
-sets ``published_at``, ``attempts``, ``last_error`` and ``parked`` on existing ones. It
+sets ``published_at``, ``attempts``, ``last_error`` and ``parked`` on existing ones, and
+``relay republish`` (an operator) puts parked ones back into the queue. It
 reads the raw collection (no Beanie), so a row that no longer fits the document class is
 still seen, and parked, instead of stopping the relay.
 """
@@ -131,6 +132,24 @@ class OutboxQueue:
             {"_id": row_id},
             {"$set": {"parked": True, "last_error": error}, "$inc": {"attempts": 1}},
         )
+
+    async def find(self, row_ids: Sequence[str] | None) -> list[dict[str, Any]]:
+        """The rows with these ids (those that exist), or every parked row (None); oldest
+        first."""
+        query = PARKED if row_ids is None else {"_id": {"$in": list(row_ids)}}
+        return await self._rows.find(query, sort=QUEUE_ORDER).to_list()
+
+    async def requeue(self, row_ids: Sequence[str]) -> int:
+        """Put parked rows back into the queue with their attempts reset: the relay
+        publishes them as if new. Only rows still parked (and unpublished) change; returns
+        how many did."""
+        if not row_ids:
+            return 0
+        done = await self._rows.update_many(
+            {"_id": {"$in": list(row_ids)}, **PARKED},
+            {"$set": {"parked": False, "attempts": 0}},
+        )
+        return done.modified_count
 
     async def record_failure(self, row_id: str, error: str, max_attempts: int) -> bool:
         """Count a failed attempt; park the row once it failed ``max_attempts`` times.

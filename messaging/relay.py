@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +49,11 @@ from messaging.kafka import error_text, is_transient, make_producer, security_op
 from messaging.lease import LEASE_COLLECTION, LEASE_SECONDS, Lease, default_owner
 from messaging.outbox import OutboxQueue
 from messaging.publish import BatchOutcome, publish_batch
+from messaging.republish import RepublishRefused, republish
+from messaging.republish import describe as describe_republished
 from messaging.status import describe, relay_status
 from persistence.database import connect, open_client
+from telemetry.heartbeat import Heartbeat, check_alive
 
 _FIRST_BACKOFF_SECONDS = 0.5
 # $changeStream needs a replica set (40573); a server without it: unknown stage (40324)
@@ -80,8 +84,10 @@ class OutboxRelay:
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._settings = settings
+        self._heartbeat = heartbeat
         self._queue = OutboxQueue(database)
         self._lease = Lease(
             database[LEASE_COLLECTION], owner=owner or default_owner(), ttl_seconds=lease_seconds
@@ -106,6 +112,10 @@ class OutboxRelay:
         ]
         try:
             while not stop.is_set():
+                if self._heartbeat is not None:
+                    # Every round, standby, idle and backing off too: each ends in bounded
+                    # time, so only a loop that is stuck or gone stops beating.
+                    self._heartbeat.beat()
                 try:
                     await self._cycle(stop)
                 except (KafkaUnavailable, PyMongoError) as error:
@@ -256,7 +266,8 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     client = await connect(settings)  # also creates the outbox indexes the relay reads by
     try:
-        relay = OutboxRelay(settings, client[settings.mongo_database])
+        heartbeat = Heartbeat.of(settings, "relay")
+        relay = OutboxRelay(settings, client[settings.mongo_database], heartbeat=heartbeat)
         logger.info("relay {} starts; Kafka {}", relay.owner, settings.kafka_bootstrap_servers)
         await relay.run(stop)
     finally:
@@ -272,8 +283,24 @@ async def _status(settings: Settings, as_json: bool) -> None:
     print(status.model_dump_json() if as_json else describe(status))
 
 
+async def _republish(settings: Settings, event_ids: list[str] | None, dry_run: bool) -> int:
+    client: AsyncMongoClient[dict[str, Any]] = open_client(settings)
+    try:
+        result = await republish(client[settings.mongo_database], event_ids, dry_run=dry_run)
+    except RepublishRefused as refused:
+        for reason in refused.reasons:
+            print(f"refused: {reason}", file=sys.stderr)
+        print("nothing republished", file=sys.stderr)
+        return 2
+    finally:
+        await client.close()
+    print(describe_republished(result))
+    return 0
+
+
 def main(argv: list[str]) -> None:
-    """``appointment-service relay`` runs the relay; ``relay status [--json]`` reports."""
+    """``appointment-service relay`` runs the relay; ``relay status [--json]`` reports;
+    ``relay republish`` puts parked events back; ``relay alive`` is the liveness probe."""
     parser = argparse.ArgumentParser(
         prog="appointment-service relay",
         description="Publish the MongoDB outbox to Kafka (at least once, in order per "
@@ -282,10 +309,32 @@ def main(argv: list[str]) -> None:
     commands = parser.add_subparsers(dest="command")
     status = commands.add_parser("status", help="backlog, parked events, oldest age")
     status.add_argument("--json", action="store_true", help="one JSON object")
+    again = commands.add_parser(
+        "republish",
+        help="put parked events back into the queue (after their cause is fixed)",
+        description="Put parked outbox events back into the queue, attempts reset; the "
+        "running relay publishes them. All or nothing: an unknown, published or unparked "
+        "event id refuses the whole command.",
+    )
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("event_ids", nargs="*", default=[], metavar="EVENT_ID", help="event ids")
+    which.add_argument("--all-parked", action="store_true", help="every parked event")
+    again.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    alive = commands.add_parser(
+        "alive", help="liveness probe: exit 1 if the relay loop's heartbeat is too old"
+    )
+    alive.add_argument("--max-age", type=float, help="seconds (default: the setting)")
     args = parser.parse_args(argv)
+    if args.command == "republish" and not (args.event_ids or args.all_parked):
+        again.error("name EVENT_IDs or --all-parked")
     settings = load_settings()
     configure_logging(settings, "relay")
     if args.command == "status":
         asyncio.run(_status(settings, args.json))
+    elif args.command == "alive":
+        sys.exit(check_alive(settings, "relay", args.max_age))
+    elif args.command == "republish":
+        ids = None if args.all_parked else list(args.event_ids)
+        sys.exit(asyncio.run(_republish(settings, ids, args.dry_run)))
     else:
         asyncio.run(_serve(settings))
