@@ -302,6 +302,19 @@ def test_long_running_services_have_health_checks(compose: dict[str, Any]) -> No
     assert "/health/live" in DOCKERFILE.read_text()
 
 
+def test_the_relay_and_the_projector_are_healthy_by_their_heartbeat(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their loops touch a file (telemetry/heartbeat.py): on a tmpfs, as the root file
+    system is read-only; the healthcheck is the `alive` command of each."""
+    for name in ("relay", "projector"):
+        service, settings = settings_of(compose, name, monkeypatch)
+        assert service["healthcheck"]["test"] == ["CMD", "appointment-service", name, "alive"]
+        assert service["read_only"] is True
+        tmpfs = [Path(mount.split(":")[0]) for mount in service["tmpfs"]]
+        assert any(settings.heartbeat_path.is_relative_to(mount) for mount in tmpfs), name
+
+
 def test_python_health_checks_compile(compose: dict[str, Any]) -> None:
     for name, service in services(compose).items():
         test = (service.get("healthcheck") or {}).get("test") or []

@@ -216,33 +216,49 @@ def test_worker_probes_ask_its_metrics_port(
         assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
 
 
-def test_relay_probe_runs_the_relay_status_command(
+def test_relay_probes_run_relay_status_and_relay_alive(
     manifests: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`appointment-service relay ARGS` hands ARGS to messaging.relay.main."""
+    """Ready: the outbox can be read. Alive: the relay loop's heartbeat is recent.
+    `appointment-service relay ARGS` hands ARGS to messaging.relay.main."""
     from messaging.relay import main
 
     relay = container(manifests, "relay")
+    ready = relay["readinessProbe"]["exec"]["command"]
+    assert ready[:3] == ["appointment-service", "relay", "status"]
+    assert relay["livenessProbe"]["exec"]["command"] == ["appointment-service", "relay", "alive"]
     for probe in ("readinessProbe", "livenessProbe"):
-        command = relay[probe]["exec"]["command"]
-        assert command[:3] == ["appointment-service", "relay", "status"], probe
         with pytest.raises(SystemExit) as exit_:
-            main([*command[2:], "--help"])
-        assert exit_.value.code == 0
-        assert "--json" in capsys.readouterr().out
+            main([*relay[probe]["exec"]["command"][2:], "--help"])
+        assert exit_.value.code == 0, probe
+    assert "--json" in capsys.readouterr().out
 
 
-def test_projector_probe_is_valid_python_on_the_settings(manifests: list[dict[str, Any]]) -> None:
+def test_projector_probes_ask_mongodb_and_the_heartbeat(manifests: list[dict[str, Any]]) -> None:
     from config import load_settings
 
     assert callable(load_settings)
     projector = container(manifests, "projector")
-    for probe in ("readinessProbe", "livenessProbe"):
-        interpreter, flag, code = projector[probe]["exec"]["command"]
-        assert (interpreter, flag) == ("python", "-c")
-        compile(code, f"projector {probe}", "exec")
-        assert "serverSelectionTimeoutMS" in code  # bounded well inside timeoutSeconds
-        assert projector[probe]["timeoutSeconds"] * 1000 > 5000
+    interpreter, flag, code = projector["readinessProbe"]["exec"]["command"]
+    assert (interpreter, flag) == ("python", "-c")
+    compile(code, "projector readinessProbe", "exec")
+    assert "serverSelectionTimeoutMS" in code  # bounded well inside timeoutSeconds
+    assert projector["readinessProbe"]["timeoutSeconds"] * 1000 > 5000
+    alive = projector["livenessProbe"]["exec"]["command"]
+    assert alive == ["appointment-service", "projector", "alive"]
+
+
+def test_heartbeats_go_to_a_writable_mount(
+    manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root file system is read-only: the heartbeat must land on the /tmp emptyDir,
+    or the loop could never prove it is alive."""
+    settings = settings_from(config_map(manifests) | secret_template(), monkeypatch)
+    for process in ("relay", "projector"):
+        app = container(manifests, process)
+        assert app["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {mount["mountPath"] for mount in app["volumeMounts"]}
+        assert any(settings.heartbeat_path.is_relative_to(mount) for mount in mounts), process
 
 
 def test_pods_run_as_the_images_non_root_user(manifests: list[dict[str, Any]]) -> None:
