@@ -18,6 +18,7 @@ from messaging.status import relay_status
 from peers import Peers
 from persistence import AppointmentStore, connect
 from projections.queries import ReadView
+from projections.status import projector_status
 from telemetry.metrics import ApiMetrics
 from workflows.client import connect_temporal
 from workflows.codec import payload_codec
@@ -31,8 +32,13 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
     temporal = await connect_temporal(settings)
     peers = Peers.from_settings(settings)
     database = mongo[settings.mongo_database]
-    # /metrics reads these at each scrape: the breakers, and the outbox's backlog.
-    metrics.watch(breakers=lambda: peers.breakers, outbox=lambda: relay_status(database))
+    # /metrics reads these at each scrape: the breakers, the outbox's backlog, and how far
+    # the read view lags behind the event store.
+    metrics.watch(
+        breakers=lambda: peers.breakers,
+        outbox=lambda: relay_status(database),
+        projector=lambda: projector_status(database),
+    )
     try:
         yield Services.of(
             repository=AppointmentStore(mongo, settings.kafka_topic),

@@ -23,6 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from telemetry.breakers import BreakerCollector, BreakerSource
 from telemetry.http import HttpInstruments
 from telemetry.outbox import OutboxCollector, StatusFetch
+from telemetry.projector import ProjectorCollector, ProjectorFetch
 from telemetry.sagas import SagaInstruments
 
 
@@ -43,21 +44,31 @@ class Metrics:
         self.outbox = OutboxCollector()
         self.registry.register(self.breakers)
         self.registry.register(self.outbox)
+        self.projector = ProjectorCollector()
+        self.registry.register(self.projector)
 
     def watch(
-        self, *, breakers: BreakerSource | None = None, outbox: StatusFetch | None = None
+        self,
+        *,
+        breakers: BreakerSource | None = None,
+        outbox: StatusFetch | None = None,
+        projector: ProjectorFetch | None = None,
     ) -> None:
-        """Name what the snapshots read: the process's breakers, its outbox query."""
+        """Name what the snapshots read: the process's breakers, its outbox query, the
+        read view's lag query."""
         if breakers is not None:
             self.breakers.watch(breakers)
         if outbox is not None:
             self.outbox.watch(outbox)
+        if projector is not None:
+            self.projector.watch(projector)
 
     async def refresh(self) -> None:
         """Take the snapshots; on the event loop, which owns the breakers and the MongoDB
         client. Never raises, and takes at most the outbox query's timeout."""
         self.breakers.refresh()
         await self.outbox.refresh()
+        await self.projector.refresh()
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition and its content type, in the format the scraper's ``Accept``
