@@ -17,7 +17,7 @@ from application.errors import SagaCancelled, SagaFailed
 from domain import errors
 from workflows.contracts import booking
 from workflows.contracts.booking import BookingProgress
-from workflows.contracts.saga import CANCELLED, DECISION_QUERY, SagaDecision
+from workflows.contracts.saga import CANCELLED, DECISION_QUERY, SagaDecision, SagaRejected
 
 # A query waits while a workflow task runs local steps: a reader asks for this long only.
 PROGRESS_QUERY_TIMEOUT = timedelta(seconds=1)
@@ -28,10 +28,12 @@ _REFUSALS: dict[str, type[errors.DomainError]] = {c.__name__: c for c in errors.
 async def outcome_within(
     handle: WorkflowHandle[Any, Any], wait_seconds: float, saga: str
 ) -> Any | None:
-    """The saga's result, None if it still runs after ``wait_seconds``; a failed saga
-    raises the domain error it names, ``SagaCancelled`` or ``SagaFailed``."""
+    """The saga's result, None if it still runs after ``wait_seconds``. A refused saga
+    raises the domain error it names: its run completed with a ``SagaRejected`` result,
+    or (recorded before that rule) failed with an ApplicationError of that type; a failed
+    saga raises ``SagaCancelled`` or ``SagaFailed``."""
     try:
-        return await asyncio.wait_for(handle.result(), timeout=wait_seconds)
+        result = await asyncio.wait_for(handle.result(), timeout=wait_seconds)
     except TimeoutError:
         decision = await saga_decision(handle)
         if decision is not None:  # failed, still undoing (say Billing is down)
@@ -44,6 +46,9 @@ async def outcome_within(
         if isinstance(cause, ApplicationError):
             raise refusal(cause.type, cause.message, saga) from None
         raise refusal(None, "the saga failed", saga) from None
+    if isinstance(result, SagaRejected):
+        raise refusal(result.type, result.detail, saga)
+    return result
 
 
 async def saga_decision(handle: WorkflowHandle[Any, Any]) -> SagaDecision | None:

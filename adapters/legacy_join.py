@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.answers import booking_progress, outcome_within
 from application.results import SagaAnswer, SagaDone
 from workflows.contracts import booking
-from workflows.contracts.booking import BookingOutcome, BookingRequest
+from workflows.contracts.booking import BookingRequest, BookingResult
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle
@@ -35,7 +35,7 @@ async def join(
     sagas: TemporalSagas, run: SagaRun, request: BookingRequest, wait_seconds: float
 ) -> SagaAnswer:
     """The key's run, however it started: its outcome, waited for up to ``wait_seconds``."""
-    handle, memo = await sagas.start_or_join(run, request, BookingOutcome)
+    handle, memo = await sagas.start_or_join(run, request, BookingResult)
     if not await scheduled_within(handle, wait_seconds):
         return await sagas.still_running(run, request)
     return SagaDone(str(memo["appointment_id"]))
@@ -44,7 +44,7 @@ async def join(
 async def scheduled_within(handle: WorkflowHandle[Any, Any], wait_seconds: float) -> bool:
     """Whether the saga SCHEDULED the appointment within ``wait_seconds``: its run ended, or
     it waits on Billing for the invoice only (AWAITING_BILLING), which the answer does not
-    wait for. A failed saga raises what ``outcome_within`` raises."""
+    wait for. A refused or failed saga raises what ``outcome_within`` raises."""
     ended = asyncio.ensure_future(outcome_within(handle, wait_seconds, "booking"))
     try:
         while True:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from temporalio.client import (
     Client,
@@ -32,11 +32,15 @@ from application.errors import IdempotencyKeyReused
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning
 from domain.model import Appointment
 from workflows.contracts import booking, cancellation, reschedule
-from workflows.contracts.booking import BookingOutcome, BookingProgress, BookingRequest
-from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
-from workflows.contracts.reschedule import RescheduleOutcome, RescheduleRequest
+from workflows.contracts.booking import BookingProgress, BookingRequest, BookingResult
+from workflows.contracts.cancellation import CancellationRequest, CancellationResult
+from workflows.contracts.reschedule import RescheduleRequest, RescheduleResult
 from workflows.contracts.saga import StartedBy
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
+
+# What a saga run's result decodes to: its outcome, or the business refusal it completed
+# with (``SagaRejected``). A union, which the SDK's ``result_type`` takes as a type.
+BOOKING_RESULT = cast(type, BookingResult)
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class TemporalSagas:
             saga=booking.SAGA,
         )
         if wait_seconds <= 0:  # Prefer: respond-async: start (or join) the run, answer 202
-            _, memo = await self.start_or_join(run, request, BookingOutcome)
+            _, memo = await self.start_or_join(run, request, BookingResult)
             return SagaRunning(str(memo["appointment_id"]), run.workflow_id)
         try:
             answer = await asyncio.wait_for(self._answer(run, request), timeout=wait_seconds)
@@ -112,7 +116,7 @@ class TemporalSagas:
         started) and returns once it is SCHEDULED, or raises once it failed and is undone.
         Temporal delivers the answer when the workflow gives it: no polling."""
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-            booking.WORKFLOW, request, result_type=BookingOutcome, **run.start_options()
+            booking.WORKFLOW, request, result_type=BOOKING_RESULT, **run.start_options()
         )
         try:
             answer: BookingProgress = await self._client.execute_update_with_start_workflow(
@@ -138,7 +142,7 @@ class TemporalSagas:
         """The run outlasted the wait. A saga that failed and is still undoing (a peer
         down keeps a compensation retrying) is answered as its failure, and one that
         SCHEDULED the appointment as the wait ran out as its booking."""
-        handle, memo = await self.start_or_join(run, request, BookingOutcome)
+        handle, memo = await self.start_or_join(run, request, BookingResult)
         decision = await saga_decision(handle)
         if decision is not None:
             raise refusal(decision.error_type, decision.detail, run.saga)
@@ -156,7 +160,7 @@ class TemporalSagas:
             f"AND WorkflowType = '{booking.WORKFLOW}'"
         )
         async for execution in self._client.list_workflows(query, limit=1):
-            handle = self._client.get_workflow_handle(execution.id, result_type=BookingOutcome)
+            handle = self._client.get_workflow_handle(execution.id, result_type=BOOKING_RESULT)
             progress = await booking_progress(handle)
             attributes = execution.typed_search_attributes
             return PendingBooking(
@@ -174,13 +178,13 @@ class TemporalSagas:
         self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
         run = self._change(cancellation.WORKFLOW, workflow_id, request, on)
-        return await self._run(run, request, CancellationOutcome, wait_seconds)
+        return await self._run(run, request, CancellationResult, wait_seconds)
 
     async def reschedule(
         self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
         run = self._change(reschedule.WORKFLOW, workflow_id, request, on)
-        return await self._run(run, request, RescheduleOutcome, wait_seconds)
+        return await self._run(run, request, RescheduleResult, wait_seconds)
 
     def _change(
         self,
@@ -201,7 +205,7 @@ class TemporalSagas:
         )
 
     async def _run(
-        self, run: SagaRun, request: Any, outcome: type[Any], wait_seconds: float
+        self, run: SagaRun, request: Any, outcome: Any, wait_seconds: float
     ) -> SagaAnswer:
         handle, _ = await self.start_or_join(run, request, outcome)
         if await outcome_within(handle, wait_seconds, run.saga) is None:
@@ -227,7 +231,7 @@ class TemporalSagas:
         return None
 
     async def start_or_join(
-        self, run: SagaRun, request: Any, outcome: type[Any]
+        self, run: SagaRun, request: Any, outcome: Any
     ) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
         """Start the saga, or get the run this workflow id already has: a retried request
         joins the running saga; one that comes after it ended gets its recorded outcome.

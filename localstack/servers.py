@@ -38,6 +38,7 @@ SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("DoctorId", "Keyword"),
     ("BookingStatus", "Keyword"),
     ("NeedsAttention", "Keyword"),
+    ("SagaOutcome", "Keyword"),
 )
 
 

@@ -80,7 +80,7 @@ class _SagaOutcomes(WorkflowInboundInterceptor):
         except BaseException as error:
             _report(error)
             raise
-        _report(None)
+        _report(None, result)
         return result
 
 
@@ -92,10 +92,10 @@ def _retried_until_done(info: activity.Info) -> bool:
     )
 
 
-def _report(error: BaseException | None) -> None:
+def _report(error: BaseException | None, result: Any = None) -> None:
     if workflow.unsafe.is_replaying():
         return
     try:
-        workflow.extern_functions()[_SAGA_ENDED](workflow.info().workflow_type, error)
+        workflow.extern_functions()[_SAGA_ENDED](workflow.info().workflow_type, error, result)
     except Exception:  # a metric must never change how a saga ends
         workflow.logger.exception("saga outcome not counted")

@@ -17,17 +17,22 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_exception
 
 from telemetry.naming import LATENCY_BUCKETS, PREFIX
+from workflows.contracts.saga import SagaRejected
 
 Outcome = Literal["completed", "refused", "compensated", "failed"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
-def outcome_of(error: BaseException | None, refusals: Collection[str]) -> Outcome | None:
-    """The outcome of a run that returned (``error`` None) or raised ``error``.
+def outcome_of(
+    error: BaseException | None, refusals: Collection[str], result: object = None
+) -> Outcome | None:
+    """The outcome of a run that returned ``result`` (``error`` None) or raised ``error``.
 
-    - ``completed``: the run returned.
-    - ``refused``: a business refusal (an ``ApplicationError`` typed as one of
-      ``refusals``, the domain's business errors): the saga undid what it had done.
+    - ``completed``: the run returned its outcome.
+    - ``refused``: a business refusal: the run returned a ``SagaRejected``, or (recorded
+      before that rule, or its undoing left to an operator) raised an ``ApplicationError``
+      typed as one of ``refusals``, the domain's business errors. The saga undid what it
+      had done.
     - ``compensated``: a fault (peer down past its retries, ...) the saga undid, i.e.
       ``run_saga``'s non-retryable fault error; a cancelled run too, which ``run_saga``
       also undoes before it ends.
@@ -37,7 +42,7 @@ def outcome_of(error: BaseException | None, refusals: Collection[str]) -> Outcom
       goes on, so there is no outcome yet.
     """
     if error is None:
-        return "completed"
+        return "refused" if isinstance(result, SagaRejected) else "completed"
     if isinstance(error, asyncio.CancelledError) or is_cancelled_exception(error):
         return "compensated"
     if isinstance(error, ApplicationError) and error.type in refusals:
@@ -81,11 +86,11 @@ class SagaInstruments:
             for outcome in OUTCOMES:
                 self.outcomes.labels(workflow, outcome)
 
-    def saga_ended(self, workflow: str, error: BaseException | None) -> None:
+    def saga_ended(self, workflow: str, error: BaseException | None, result: object = None) -> None:
         """Count a run's end. Called from inside the workflow sandbox (through an extern
         function), so it must never raise into the workflow."""
         try:
-            outcome = outcome_of(error, self._refusals)
+            outcome = outcome_of(error, self._refusals, result)
             if outcome is not None:
                 self.outcomes.labels(workflow, outcome).inc()
         except Exception:

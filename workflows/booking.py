@@ -6,7 +6,9 @@
     -> (Billing was unreachable, policy "retry") invoice once Billing is back
 
 Compensations (registered before each step, run in reverse, shielded from cancellation):
-void invoice, mark FAILED, release the hold."""
+void invoice, mark FAILED, release the hold. A business refusal (unknown patient, slot
+taken) then completes the run with a ``SagaRejected`` result, BookingStatus REJECTED;
+a fault fails it, BookingStatus FAILED (``workflows.saga.run_saga``)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         BookingOutcome,
         BookingProgress,
         BookingRequest,
+        BookingResult,
         BookingStatus,
     )
     from workflows.contracts.saga import SagaDecision
@@ -75,7 +78,7 @@ class BookingWorkflow(DecidingSaga):
             )
 
     @workflow.run
-    async def run(self, request: BookingRequest) -> BookingOutcome:
+    async def run(self, request: BookingRequest) -> BookingResult:
         self._progress = BookingProgress(
             appointment_id=request.appointment_id,
             fingerprint=request.fingerprint,

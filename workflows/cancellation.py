@@ -18,7 +18,11 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
     from workflows.contracts import cancellation
-    from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
+    from workflows.contracts.cancellation import (
+        CancellationOutcome,
+        CancellationRequest,
+        CancellationResult,
+    )
     from workflows.policies import DB_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.step_inputs import CancellationSteps
@@ -28,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name=cancellation.WORKFLOW)
 class CancellationWorkflow(DecidingSaga):
     @workflow.run
-    async def run(self, request: CancellationRequest) -> CancellationOutcome:
+    async def run(self, request: CancellationRequest) -> CancellationResult:
         return await run_saga(
             lambda compensations: self._cancel(request, compensations), self._decide
         )

@@ -21,7 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
     from activities.peers import PeerActivities
     from workflows.contracts import reschedule
-    from workflows.contracts.reschedule import RescheduleOutcome, RescheduleRequest
+    from workflows.contracts.reschedule import (
+        RescheduleOutcome,
+        RescheduleRequest,
+        RescheduleResult,
+    )
     from workflows.hold import hold_invoice_confirm
     from workflows.policies import DB_RETRY, PEER_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
@@ -35,7 +39,7 @@ LATE_RESCHEDULE_FEE = "late-reschedule-fee"
 @workflow.defn(name=reschedule.WORKFLOW)
 class RescheduleWorkflow(DecidingSaga):
     @workflow.run
-    async def run(self, request: RescheduleRequest) -> RescheduleOutcome:
+    async def run(self, request: RescheduleRequest) -> RescheduleResult:
         return await run_saga(
             lambda compensations: self._move(request, compensations), self._decide
         )

@@ -13,7 +13,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from domain.errors import BUSINESS_ERRORS
     from workflows.attention import needs_attention
-    from workflows.contracts.saga import CANCELLED, DECISION_QUERY, SagaDecision
+    from workflows.contracts.saga import (
+        CANCELLED,
+        DECISION_QUERY,
+        SagaDecision,
+        SagaOutcome,
+        SagaRejected,
+    )
+    from workflows.search_attributes import SAGA_OUTCOME
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class _Compensation:
 class Compensations:
     def __init__(self) -> None:
         self._steps: list[_Compensation] = []
+        # The compensations refused for good, left to an operator (NeedsAttention).
+        self.left_to_an_operator: list[str] = []
 
     def add(
         self, name: str, undo: Callable[[], Awaitable[None]], *, alongside: bool = False
@@ -63,11 +72,11 @@ class Compensations:
                 await self._attempt(step)
         await asyncio.gather(*pending)
 
-    @staticmethod
-    async def _attempt(step: _Compensation) -> None:
+    async def _attempt(self, step: _Compensation) -> None:
         try:
             await step.undo()
         except Exception as error:  # keep undoing the rest; the failure stays in the history
+            self.left_to_an_operator.append(step.name)
             needs_attention(step.name, error)
 
 
@@ -77,7 +86,12 @@ T = TypeVar("T")
 # The business refusals (domain errors): the API answers them 409, 422 or 402. Every other
 # failure is a fault, answered 503. Named from the domain, not from the retry policies'
 # list, which also holds the open circuit (a fault that must not be retried).
-REFUSALS = frozenset(cls.__name__ for cls in BUSINESS_ERRORS)
+_BUSINESS_ERRORS = {cls.__name__: cls for cls in BUSINESS_ERRORS}
+REFUSALS = frozenset(_BUSINESS_ERRORS)
+
+# Runs recorded before a business refusal completed its run (with a ``SagaRejected``
+# result) failed it instead, and set no SagaOutcome: they replay so.
+REJECTED_OUTCOME = "rejected-outcome"
 
 
 def is_refusal(error: BaseException) -> bool:
@@ -113,19 +127,38 @@ class DecidingSaga:
         self._decision = decision
 
 
+def rejected(error_type: str, detail: str) -> SagaRejected:
+    """The result of a run refused for a business reason: the domain error it names."""
+    refusal = _BUSINESS_ERRORS[error_type]
+    return SagaRejected(type=error_type, code=refusal.code, title=refusal.title, detail=detail)
+
+
+def _ended(outcome: SagaOutcome) -> None:
+    workflow.upsert_search_attributes([SAGA_OUTCOME.value_set(outcome)])
+
+
 async def run_saga(
     body: Callable[[Compensations], Awaitable[T]],
     decided: Callable[[SagaDecision], None],
     fault_type: str = "SagaFailed",
-) -> T:
+) -> T | SagaRejected:
     """Run a saga's steps; on any failure report the decision (known before the undoing
     ends: a peer that is down may keep a compensation retrying), run the compensations
-    (also when the run is cancelled), then fail the run with one ApplicationError naming
-    the cause: its own type for a failure that names itself (a refusal, an open circuit,
-    an expired hold), ``fault_type`` for a fault whose retries ran out."""
+    (also when the run is cancelled), then end the run:
+
+    - a business refusal whose undoing finished: the run *completes*, returning a
+      ``SagaRejected`` that names the refusal (SagaOutcome REJECTED). A refusal is a
+      correct answer, not a failure: the Web UI lists the run Completed.
+    - anything else fails the run (SagaOutcome FAILED) with one ApplicationError naming
+      the cause: its own type for a failure that names itself (an open circuit, an
+      expired hold, a refusal whose undoing an operator must finish), ``fault_type`` for
+      a fault whose retries ran out. Failed means something broke.
+
+    A run that succeeds ends with SagaOutcome COMPLETED. Runs recorded before this rule
+    (``REJECTED_OUTCOME``) fail on a refusal too, and set no SagaOutcome."""
     compensations = Compensations()
     try:
-        return await body(compensations)
+        outcome = await body(compensations)
     except BaseException as error:
         if is_cancelled_exception(error):
             decided(SagaDecision(error_type=CANCELLED, detail="the saga was cancelled"))
@@ -138,4 +171,12 @@ async def run_saga(
         error_type = named or fault_type
         decided(SagaDecision(error_type=error_type, detail=detail, refused=refused))
         await compensations.run()
+        if workflow.patched(REJECTED_OUTCOME):
+            if refused and not compensations.left_to_an_operator:
+                _ended(SagaOutcome.REJECTED)
+                return rejected(error_type, detail)
+            _ended(SagaOutcome.FAILED)
         raise ApplicationError(detail, type=error_type, non_retryable=True) from None
+    if workflow.patched(REJECTED_OUTCOME):
+        _ended(SagaOutcome.COMPLETED)
+    return outcome

@@ -17,8 +17,12 @@ BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 # point) was refused for good: the name of that step. `NeedsAttention IS NOT NULL` lists
 # every run an operator must look at.
 NEEDS_ATTENTION = SearchAttributeKey.for_keyword("NeedsAttention")
+# Set on every saga run (booking, cancellation, reschedule) when it ends: COMPLETED,
+# REJECTED (a business refusal: the run is Completed, not Failed) or FAILED
+# (workflows.contracts.saga.SagaOutcome).
+SAGA_OUTCOME = SearchAttributeKey.for_keyword("SagaOutcome")
 
-ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION)
+ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION, SAGA_OUTCOME)
 
 
 async def register(client: Client, namespace: str) -> None:

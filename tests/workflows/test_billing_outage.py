@@ -19,6 +19,7 @@ from tests.workflows.test_booking_workflow import (
     HAPPY,
     booking_running,
     failed_saga,
+    rejected_saga,
     request,
     run_saga,
 )
@@ -164,7 +165,7 @@ async def test_a_refusal_from_billing_is_no_outage_and_compensates(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.always_fail["create_invoice"] = refusal("BillingRefused", "payment refused")
-    cause = await failed_saga(workflow_env, world, retrying())
+    cause = await rejected_saga(workflow_env, world, retrying())
     assert cause.type == "BillingRefused"
     assert set(world.completed) >= UNDONE
     assert "confirm_slot" not in world.calls
@@ -203,7 +204,7 @@ async def test_billing_refusing_the_late_invoice_withdraws_the_booking(
     world.always_fail["create_invoice"] = transient()
     world.always_fail[LATE[0]] = refusal("BillingRefused", "payment refused")
     world.withdrawable = withdrawable
-    cause = await failed_saga(workflow_env, world, retrying())
+    cause = await rejected_saga(workflow_env, world, retrying())
     assert cause.type == "BillingRefused"
     assert world.attempts(LATE[0]) == 1
     assert world.inputs["withdraw_booking"].idempotency_key.endswith("/withdrawn")

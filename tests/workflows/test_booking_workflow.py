@@ -1,5 +1,6 @@
 """BookingWorkflow on the time-skipping test server: the happy path, each refusal, each
-compensation path, retries of transient faults, and cancellation mid-saga."""
+compensation path, retries of transient faults, and cancellation mid-saga. A business
+refusal completes its run with a rejected outcome; only a fault fails it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, settled, transient
 from workflows.booking import BookingWorkflow
 from workflows.contracts.booking import BookingOutcome, BookingRequest, BookingStatus
+from workflows.contracts.saga import SagaRejected
 
 HAPPY = [
     "validate_patient",
@@ -83,6 +85,15 @@ async def run_saga(
         return await handle.result()
 
 
+async def rejected_saga(
+    env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
+) -> SagaRejected:
+    """A business refusal: the run completes (it does not fail) with the refusal."""
+    outcome: BookingOutcome | SagaRejected = await run_saga(env, world, booking)
+    assert isinstance(outcome, SagaRejected), f"not rejected: {outcome}"
+    return outcome
+
+
 async def failed_saga(
     env: WorkflowEnvironment, world: FakeWorld, booking: BookingRequest | None = None
 ) -> ApplicationError:
@@ -127,7 +138,7 @@ async def test_refusal_before_the_hold_compensates_nothing(
     workflow_env: WorkflowEnvironment, world: FakeWorld, step: str, error_type: str
 ) -> None:
     world.always_fail[step] = refusal(error_type)
-    cause = await failed_saga(workflow_env, world)
+    cause = await rejected_saga(workflow_env, world)
     assert cause.type == error_type
     assert world.attempts(step) == 1, "a business refusal is never retried"
     assert world.calls == HAPPY[: HAPPY.index(step) + 1]
@@ -150,7 +161,7 @@ async def test_a_slot_found_taken_undoes_what_was_done_in_reverse(
     next_step: str,
 ) -> None:
     world.always_fail[step] = refusal("SlotUnavailable")
-    cause = await failed_saga(workflow_env, world)
+    cause = await rejected_saga(workflow_env, world)
     assert cause.type == "SlotUnavailable"
     assert world.completed[-len(undone) :] == undone
     assert next_step not in world.calls
@@ -184,7 +195,7 @@ async def test_hold_lost_before_confirmation_compensates_everything(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.always_fail["confirm_slot"] = refusal("SlotUnavailable", "hold expired")
-    cause = await failed_saga(workflow_env, world)
+    cause = await rejected_saga(workflow_env, world)
     assert cause.type == "SlotUnavailable"
     assert set(world.completed[-3:]) == {"void_invoice", "mark_failed", "release_slot"}
     assert world.completed.index("mark_failed") < world.completed.index("release_slot")
@@ -209,9 +220,9 @@ async def test_progress_query_and_search_attribute_report_the_outcome(
 ) -> None:
     world.always_fail["check_availability"] = refusal("SlotUnavailable")
     async with booking_running(workflow_env, world) as handle:
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+        outcome = await handle.result()
         progress = await handle.query(BookingWorkflow.progress)
+    assert isinstance(outcome, SagaRejected)
     assert progress is not None
     assert progress.status == BookingStatus.REJECTED
     assert progress.error_type == "SlotUnavailable"
@@ -257,6 +268,7 @@ async def test_a_cancellation_during_the_undoing_does_not_stop_it(
         await asyncio.wait_for(world.entered_event("mark_failed").wait(), 10)
         await handle.cancel()
         gate.set()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+        outcome = await handle.result()  # the refusal stands, its undoing finished
+    assert isinstance(outcome, SagaRejected)
+    assert outcome.type == "BillingRefused"
     assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.fakes import FakeWorld, settled, stalled
 from tests.workflows.test_booking_workflow import HAPPY, booking_running, failed_saga
-from tests.workflows.test_lifecycle_workflows import refused, reschedule
+from tests.workflows.test_lifecycle_workflows import failed, reschedule
 from workflows.booking import BookingWorkflow
 from workflows.contracts.booking import BookingStatus
 from workflows.hold import HOLD_EXPIRED
@@ -140,9 +140,8 @@ async def test_a_reschedule_whose_new_hold_expires_keeps_the_original(
     workflow_env: WorkflowEnvironment, world: FakeWorld
 ) -> None:
     world.failures["create_invoice"] = [stalled(timedelta(minutes=10))]
-    assert await refused(workflow_env, world, RescheduleWorkflow.run, reschedule()) == (
-        HOLD_EXPIRED
-    )
+    # A fault (the peer too slow for the hold), not a refusal: the run fails.
+    assert await failed(workflow_env, world, RescheduleWorkflow.run, reschedule()) == (HOLD_EXPIRED)
     assert {"release_slot", "void_invoice"} <= set(world.completed), "the new hold, invoice"
     assert "confirm_slot" not in world.calls
     assert "move_appointment" not in world.calls, "the original appointment is untouched"

@@ -1,5 +1,6 @@
 """CancellationWorkflow and RescheduleWorkflow on the time-skipping test server: success,
-each refusal, each compensation, and the forward-only steps after the commit point."""
+each refusal, each compensation, and the forward-only steps after the commit point. A
+business refusal completes its run with a rejected outcome; only a fault fails it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.workflows.fakes import FakeWorld, refusal, transient
 from workflows.cancellation import CancellationWorkflow
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
+from workflows.contracts.saga import SagaRejected
 from workflows.reschedule import RescheduleWorkflow
 
 CALLER = EventContext(actor="patient:pat-1", request_id="req-1")
@@ -43,6 +45,14 @@ async def run(env: WorkflowEnvironment, world: FakeWorld, workflow: Any, request
 
 
 async def refused(env: WorkflowEnvironment, world: FakeWorld, workflow: Any, request: Any) -> str:
+    """A business refusal: the run completes (it does not fail) with the refusal's type."""
+    outcome = await run(env, world, workflow, request)
+    assert isinstance(outcome, SagaRejected), f"not rejected: {outcome}"
+    return outcome.type
+
+
+async def failed(env: WorkflowEnvironment, world: FakeWorld, workflow: Any, request: Any) -> str:
+    """A fault: the run fails, naming it."""
     with pytest.raises(WorkflowFailureError) as caught:
         await run(env, world, workflow, request)
     assert isinstance(caught.value.cause, ApplicationError)
@@ -158,18 +168,22 @@ async def test_a_refused_reschedule_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    ("step", "error"),
+    ("step", "error", "ends"),
     [
-        ("create_invoice", transient()),
-        ("confirm_slot", refusal("SlotUnavailable", "hold expired")),
-        ("move_appointment", refusal("ConcurrencyConflict")),
+        ("create_invoice", transient(), failed),
+        ("confirm_slot", refusal("SlotUnavailable", "hold expired"), refused),
+        ("move_appointment", refusal("ConcurrencyConflict"), refused),
     ],
 )
 async def test_a_failure_before_the_move_releases_the_new_hold_and_keeps_the_original(
-    workflow_env: WorkflowEnvironment, world: FakeWorld, step: str, error: Exception
+    workflow_env: WorkflowEnvironment,
+    world: FakeWorld,
+    step: str,
+    error: Exception,
+    ends: Any,
 ) -> None:
     world.always_fail[step] = error
-    await refused(workflow_env, world, RescheduleWorkflow.run, reschedule())
+    await ends(workflow_env, world, RescheduleWorkflow.run, reschedule())
     assert "release_slot" in world.completed, "the new hold is released"
     assert "void_invoice" in world.completed, "a new invoice, if any, is voided"
     assert "release_hold:hold-old" not in world.calls

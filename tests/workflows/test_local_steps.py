@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from tests.workflows.test_booking_workflow import HAPPY, booking_running, request
 from workflows.booking import BookingWorkflow
 from workflows.contracts.booking import BookingOutcome
+from workflows.contracts.saga import SagaRejected
 
 UNDONE = {"void_invoice", "mark_failed", "release_slot"}
 
@@ -96,7 +96,7 @@ async def test_a_refusal_in_a_local_step_is_undone_by_regular_activities(
 ) -> None:
     world.always_fail["create_invoice"] = refusal("BillingRefused")
     handle, cause = await saga(workflow_env, world)
-    assert isinstance(cause, ApplicationError)
+    assert isinstance(cause, SagaRejected), "a refusal completes its run"
     assert cause.type == "BillingRefused"
     assert world.attempts("create_invoice") == 1, "a business refusal is never retried"
     assert set(world.completed) >= UNDONE

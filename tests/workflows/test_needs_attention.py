@@ -20,7 +20,8 @@ from tests.workflows.test_lifecycle_workflows import cancellation
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.contracts.cancellation import CancellationOutcome
-from workflows.search_attributes import NEEDS_ATTENTION
+from workflows.contracts.saga import SagaOutcome, SagaRejected
+from workflows.search_attributes import NEEDS_ATTENTION, SAGA_OUTCOME
 
 # Billing will not void an invoice that was paid meanwhile; the Doctor Service refuses a
 # release whose key was used for another hold: both off our contract, never retried.
@@ -68,8 +69,12 @@ async def test_a_compensation_refused_for_good_flags_the_run_and_the_undoing_goe
     world.always_fail["confirm_slot"] = refusal("SlotUnavailable", "hold expired")
     world.always_fail[step] = error
     handle, cause = await ended(workflow_env, world, BookingWorkflow.run, booking())
+    # A refusal, but its undoing needs an operator: something broke, the run is Failed.
     assert isinstance(cause, ApplicationError)
     assert cause.type == "SlotUnavailable", "the run fails for its own cause, compensated"
+    assert (await handle.describe()).typed_search_attributes.get(SAGA_OUTCOME) == (
+        SagaOutcome.FAILED
+    )
     assert await needs_attention(handle) == step
     assert world.attempts(step) == 1, "a refusal for good is not retried"
     undone = {"void_invoice", "mark_failed", "release_slot"} - {step}
@@ -110,7 +115,7 @@ async def test_a_compensation_that_meets_a_fault_is_retried_until_done_not_flagg
     world.always_fail["confirm_slot"] = refusal("SlotUnavailable", "hold expired")
     world.failures["void_invoice"] = [transient(), transient()]
     handle, cause = await ended(workflow_env, world, BookingWorkflow.run, booking())
-    assert isinstance(cause, ApplicationError)
+    assert isinstance(cause, SagaRejected), "a refusal undone in full completes its run"
     assert world.attempts("void_invoice") == 3
     assert "void_invoice" in world.completed
     assert await needs_attention(handle) is None

@@ -35,7 +35,8 @@ CALLER = EventContext(actor="staff:replay")
 class Run:
     """A saga run to record: its workflow, its input, the errors its fake steps raise
     (``FakeWorld.failures``), the world's other settings, and whether it ends failed (a
-    compensated run fails on purpose: its history is what counts)."""
+    run compensated for a fault, or whose undoing needs an operator, fails on purpose: its
+    history is what counts; one refused for a business reason completes, rejected)."""
 
     name: str
     run: Any
@@ -64,7 +65,6 @@ def runs() -> list[Run]:
             BookingWorkflow.run,
             booking_request(),
             {"validate_patient": [refusal("PatientNotFound", "no such patient")]},
-            fails=True,
         ),
         Run(
             "booking-compensated",
@@ -118,7 +118,6 @@ def runs() -> list[Run]:
             CancellationWorkflow.run,
             cancellation,
             {"prepare_cancellation": [refusal("IllegalTransition")]},
-            fails=True,
         ),
         Run("cancellation-with-fee", CancellationWorkflow.run, cancellation, settings=late_fee),
         Run(
@@ -127,7 +126,6 @@ def runs() -> list[Run]:
             cancellation,
             {"mark_cancelled": [refusal("IllegalTransition")]},
             late_fee,
-            fails=True,
         ),
         Run(
             # a step after the commit point refused for good: the cancellation stands
@@ -143,14 +141,12 @@ def runs() -> list[Run]:
             RescheduleWorkflow.run,
             reschedule,
             {"prepare_reschedule": [refusal("AppointmentStarted")]},
-            fails=True,
         ),
         Run(
             "reschedule-compensated",
             RescheduleWorkflow.run,
             reschedule,
             {"confirm_slot": [refusal("SlotUnavailable")]},
-            fails=True,
         ),
         Run(
             "reschedule-hold-expired-compensated",
@@ -167,7 +163,6 @@ def runs() -> list[Run]:
             reschedule,
             {"move_appointment": [refusal("ConcurrencyConflict")]},
             late_fee,
-            fails=True,
         ),
     ]
 
@@ -233,9 +228,11 @@ async def test_a_recorded_history_holds_its_payloads_encrypted(
 
 
 # Recorded by the code before a change (``<run>-before-<change>.json``: the hold-expiry
-# timer, the saga kit, NeedsAttention, the late reschedule fee): runs in flight at a deploy
-# must finish on the new code, so each change of the commands a saga issues is guarded by
-# workflow.patched() (workflows/hold.py, workflows/attention.py, workflows/reschedule.py).
+# timer, the saga kit, NeedsAttention, the late reschedule fee, the rejected outcome): runs
+# in flight at a deploy must finish on the new code, so each change of the commands a saga
+# issues is guarded by workflow.patched() (workflows/hold.py, workflows/attention.py,
+# workflows/reschedule.py, workflows/saga.py). ``*-before-rejected-outcome``: refused runs
+# that failed, as they did then; replayed today they must fail again, not complete.
 # ``reschedule-late-plan*-before-late-fee``: runs of the code before the late fee whose
 # plan came from a newer worker (its answer carries fee_cents, which that code ignored), as
 # in a rolling deploy: replayed today, they must not charge the fee.

@@ -89,3 +89,8 @@ class BookingOutcome(BaseModel):
     status: str
     hold_id: str
     invoice_id: str | None  # None: booked while Billing was down, then cancelled uninvoiced
+
+
+# What the run returns: its outcome, or the business refusal it ended with (its run
+# Completed, ``saga.SagaRejected``).
+BookingResult = BookingOutcome | saga.SagaRejected

@@ -33,3 +33,8 @@ class CancellationOutcome(BaseModel):
     status: str
     fee_cents: int
     fee_invoice_id: str | None = None
+
+
+# What the run returns: its outcome, or the business refusal it ended with (its run
+# Completed, ``saga.SagaRejected``).
+CancellationResult = CancellationOutcome | saga.SagaRejected

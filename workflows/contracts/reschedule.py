@@ -35,3 +35,8 @@ class RescheduleOutcome(BaseModel):
     status: str
     hold_id: str
     invoice_id: str
+
+
+# What the run returns: its outcome, or the business refusal it ended with (its run
+# Completed, ``saga.SagaRejected``).
+RescheduleResult = RescheduleOutcome | saga.SagaRejected

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -29,6 +31,33 @@ class SagaDecision(BaseModel):
     error_type: str
     detail: str
     refused: bool = False  # a business refusal, not a fault
+
+
+class SagaOutcome(StrEnum):
+    """The ``SagaOutcome`` search attribute, set when a saga run (any of them) ends: how an
+    operator tells a business refusal from a success, both Completed runs, in the Web UI.
+    Runs that ended before it existed have none."""
+
+    COMPLETED = "COMPLETED"  # the change was made
+    # A business refusal (slot taken, illegal transition, ...), its compensations done:
+    # the run is Completed and its result is a ``SagaRejected``.
+    REJECTED = "REJECTED"
+    # Something broke: a fault the retries did not overcome (compensated), or a refusal
+    # whose undoing an operator must finish (NeedsAttention). The run is Failed.
+    FAILED = "FAILED"
+
+
+class SagaRejected(BaseModel):
+    """What a saga run refused for a business reason returns (its run Completed, not
+    Failed): the domain error it names, by class name as ``type``, with its problem's
+    code, title and detail. The API answers it as it answers the domain error (409, 422,
+    402); runs recorded before this failed instead, with an ApplicationError of that type."""
+
+    outcome: Literal["rejected"] = "rejected"
+    type: str
+    code: str
+    title: str
+    detail: str
 
 
 def workflow_id(saga: str, actor: str, idempotency_key: str) -> str:

@@ -10,7 +10,7 @@ set -eu
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS (host:port of the frontend) is required}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-ATTRIBUTES="AppointmentId PatientId DoctorId BookingStatus NeedsAttention"
+ATTRIBUTES="AppointmentId PatientId DoctorId BookingStatus NeedsAttention SagaOutcome"
 TRIES="${TRIES:-120}"
 
 wait_for() {

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from temporalio.exceptions import ApplicationError, CancelledError, TimeoutError, TimeoutType
 
 from telemetry.sagas import OUTCOMES, SagaInstruments, outcome_of
+from workflows.contracts.saga import SagaRejected
 
 REFUSALS = {"SlotUnavailable", "PatientNotFound"}
 
@@ -32,6 +33,14 @@ def test_the_outcome_follows_run_sagas_contract(error: BaseException | None, out
     assert outcome_of(error, REFUSALS) == outcome
 
 
+def test_a_run_that_returned_a_rejection_was_refused() -> None:
+    """A business refusal completes its run (workflows.saga.run_saga): it is still counted
+    refused, not completed."""
+    rejected = SagaRejected(type="SlotUnavailable", code="slot-unavailable", title="t", detail="d")
+    assert outcome_of(None, REFUSALS, rejected) == "refused"
+    assert outcome_of(None, REFUSALS, {"appointment_id": "a"}) == "completed"
+
+
 def test_every_workflow_exports_every_outcome_from_the_start() -> None:
     registry = CollectorRegistry()
     SagaInstruments(registry, REFUSALS).prime(["BookingWorkflow"])
@@ -47,13 +56,15 @@ def test_an_ended_saga_counts_once_under_its_outcome() -> None:
     sagas.saga_ended("BookingWorkflow", None)
     sagas.saga_ended("BookingWorkflow", ApplicationError("x", type="PatientNotFound"))
     sagas.saga_ended("BookingWorkflow", RuntimeError("task failure: no outcome"))
+    rejected = SagaRejected(type="PatientNotFound", code="patient-not-found", title="t", detail="")
+    sagas.saga_ended("BookingWorkflow", None, rejected)
 
     def count(outcome: str) -> float | None:
         labels = {"workflow": "BookingWorkflow", "outcome": outcome}
         return registry.get_sample_value("appointments_saga_outcomes_total", labels)
 
     assert count("completed") == 1.0
-    assert count("refused") == 1.0
+    assert count("refused") == 2.0
     assert count("failed") is None
 
 
