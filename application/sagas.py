@@ -1,8 +1,11 @@
 """Cancelling and rescheduling: load, authorize, start the saga (or join the run the
 caller's Idempotency-Key started, application/saga_runs.py), wait for its outcome within
-the budget."""
+the budget. What the stored appointment already refuses (cancel a COMPLETED one, move one
+that has started) is answered without starting a run."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from application.access import Requester, reloaded, visible
 from application.commands import Cancel, Reschedule
@@ -11,7 +14,10 @@ from application.ports import AppointmentRepository, SagaGateway
 from application.quotas import Quotas
 from application.results import SagaAnswer, SagaRunning
 from application.saga_runs import run_for, shown_to
-from domain.model import Appointment
+from domain.clock import Clock, now_utc
+from domain.errors import DomainError, IllegalTransition
+from domain.model import RESCHEDULABLE, Appointment, ensure_not_started
+from domain.status import AppointmentStatus, ensure_transition
 from workflows.contracts import cancellation, reschedule
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
@@ -19,9 +25,14 @@ from workflows.contracts.reschedule import RescheduleRequest
 
 class SagaChanges:
     def __init__(
-        self, repository: AppointmentRepository, sagas: SagaGateway, quotas: Quotas
+        self,
+        repository: AppointmentRepository,
+        sagas: SagaGateway,
+        quotas: Quotas,
+        clock: Clock = now_utc,
     ) -> None:
         self._repository, self._sagas, self._quotas = repository, sagas, quotas
+        self._clock = clock
 
     async def cancel(
         self, command: Cancel, requester: Requester, wait_seconds: float
@@ -37,6 +48,7 @@ class SagaChanges:
             caller=requester.context(),
         )
         run = await run_for(self._sagas, cancellation.SAGA, requester, command.idempotency_key)
+        await self._unless_refused(run, appointment, cancelled, "cancelled")
         answer = await self._sagas.cancel(request, appointment, run, wait_seconds)
         return await self._answer(answer, appointment, requester)
 
@@ -57,8 +69,23 @@ class SagaChanges:
             caller=requester.context(),
         )
         run = await run_for(self._sagas, reschedule.SAGA, requester, command.idempotency_key)
+        await self._unless_refused(run, appointment, moved, "rescheduled")
         answer = await self._sagas.reschedule(request, appointment, run, wait_seconds)
         return await self._answer(answer, appointment, requester)
+
+    async def _unless_refused(
+        self, run: str, appointment: Appointment, allowed: _StatusRule, change: str
+    ) -> None:
+        """Refuse, without starting a run, what the stored appointment already refuses: its
+        status does not allow the change, or it has started (the saga's plan would refuse
+        it the same way, after a run that only says so). A retry of a key whose run exists
+        (say it cancelled the appointment) joins that run for its recorded answer instead."""
+        try:
+            allowed(appointment)
+            ensure_not_started(appointment, self._clock(), change)
+        except DomainError:
+            if await self._sagas.started_by(run) is None:
+                raise
 
     async def _answer(
         self, answer: SagaAnswer, appointment: Appointment, requester: Requester
@@ -68,3 +95,17 @@ class SagaChanges:
             return shown_to(requester.principal, answer)
         after = await reloaded(self._repository, appointment.id)
         return shown_to(requester.principal, after)
+
+
+_StatusRule = Callable[[Appointment], None]
+
+
+def cancelled(appointment: Appointment) -> None:
+    """The status machine's rule for a cancellation (as ``prepare_cancellation`` checks)."""
+    ensure_transition(appointment.status, AppointmentStatus.CANCELLED)
+
+
+def moved(appointment: Appointment) -> None:
+    """Only a SCHEDULED or CONFIRMED appointment moves (as ``prepare_reschedule`` checks)."""
+    if appointment.status not in RESCHEDULABLE:
+        raise IllegalTransition(appointment.status.value, "rescheduled")

@@ -49,7 +49,7 @@ class Services:
         quotas = quotas or Quotas.of(settings)
         return cls(
             booking=Booking(repository, sagas, settings, clock, quotas),
-            sagas=SagaChanges(repository, sagas, quotas),
+            sagas=SagaChanges(repository, sagas, quotas, clock),
             changes=Changes(repository, clock),
             reads=Reads(repository),
             schedule=Schedule(view, calendars, settings, clock),

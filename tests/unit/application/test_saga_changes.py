@@ -12,6 +12,7 @@ from application.commands import Cancel, CancellationDetails, NewTime, Reschedul
 from application.errors import SagaCancelled, SagaFailed
 from application.results import SagaRunning
 from domain.errors import (
+    AppointmentStarted,
     BillingRefused,
     ConcurrencyConflict,
     IllegalTransition,
@@ -102,6 +103,49 @@ async def test_what_has_ended_is_neither_cancelled_nor_moved(
         await world.services.sagas.reschedule(move(appointment), STAFF, 1.0)
 
     assert world.repository.appointments[appointment.id] == appointment
+
+
+@pytest.mark.parametrize("status", [S.COMPLETED, S.CANCELLED, S.CHECKED_IN, S.PENDING], ids=str)
+async def test_what_the_stored_status_refuses_starts_no_run(
+    world: World, status: AppointmentStatus
+) -> None:
+    """The stored appointment already decides: 409 at once, and no saga run that would
+    only end refused (a run in the Temporal Web UI for every such request)."""
+    appointment = await world.repository.plant(start=START, status=status)
+
+    with pytest.raises(IllegalTransition):
+        await world.services.sagas.cancel(cancel(appointment), STAFF, 1.0)
+    with pytest.raises(IllegalTransition):
+        await world.services.sagas.reschedule(move(appointment), STAFF, 1.0)
+
+    assert world.sagas.requests == [], "no run started"
+
+
+async def test_an_appointment_that_has_started_is_refused_without_a_run(world: World) -> None:
+    appointment = await world.repository.plant(start=NOW - timedelta(minutes=5))
+
+    with pytest.raises(AppointmentStarted, match="can no longer be cancelled"):
+        await world.services.sagas.cancel(cancel(appointment), STAFF, 1.0)
+    with pytest.raises(AppointmentStarted, match="can no longer be rescheduled"):
+        await world.services.sagas.reschedule(move(appointment), STAFF, 1.0)
+
+    assert world.sagas.requests == [], "no run started"
+
+
+async def test_a_retried_cancellation_joins_its_run_though_the_state_now_refuses(
+    world: World,
+) -> None:
+    """The key's run cancelled the appointment: a retry is answered from that run (the
+    cancelled appointment), not refused by the CANCELLED status it left."""
+    appointment = await world.repository.plant(start=START)
+    command = cancel(appointment, k=key("once"))
+    await world.services.sagas.cancel(command, STAFF, 1.0)
+
+    again = await world.services.sagas.cancel(command, STAFF, 1.0)
+
+    assert isinstance(again, Appointment)
+    assert again.status == S.CANCELLED
+    assert len(set(world.sagas.workflow_ids)) == 1
 
 
 @pytest.mark.parametrize(
