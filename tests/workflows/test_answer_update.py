@@ -47,7 +47,9 @@ async def test_the_answer_is_the_scheduled_booking(
     async with booking_running(workflow_env, world, booking) as handle:
         answer = await answer_of(handle, booking.fingerprint)
         outcome = await handle.result()
+        described = await handle.describe()
     assert answer.status == BookingStatus.SCHEDULED
+    assert described.typed_search_attributes.get(SAGA_OUTCOME) == SagaOutcome.COMPLETED
     assert answer.appointment_id == booking.appointment_id == outcome.appointment_id
     assert "mark_scheduled" in world.completed, "answered only once the booking is stored"
 

@@ -15,13 +15,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.answers import outcome_within
+from domain.errors import IllegalTransition
 from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, transient
 from workflows.cancellation import CancellationWorkflow
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.reschedule import RescheduleRequest
-from workflows.contracts.saga import SagaRejected
+from workflows.contracts.saga import SagaOutcome, SagaRejected
 from workflows.reschedule import RescheduleWorkflow
+from workflows.search_attributes import SAGA_OUTCOME
 
 CALLER = EventContext(actor="patient:pat-1", request_id="req-1")
 
@@ -190,6 +193,32 @@ async def test_a_failure_before_the_move_releases_the_new_hold_and_keeps_the_ori
     assert "void_invoice_id:inv-old" not in world.calls
     if step != "move_appointment":
         assert "move_appointment" not in world.calls
+
+
+async def test_the_api_answers_a_rejected_run_with_the_domain_error_it_names(
+    workflow_env: WorkflowEnvironment, world: FakeWorld
+) -> None:
+    """The run completes with the refusal; the adapter answers it as the domain error (the
+    API's 409), as it answered the failed runs of before."""
+    detail = "an appointment in status COMPLETED cannot become CANCELLED"
+    world.always_fail["prepare_cancellation"] = refusal("IllegalTransition", detail)
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        workflow_env.client,
+        task_queue=queue,
+        workflows=[CancellationWorkflow],
+        activities=world.activities(),
+    ):
+        handle = await workflow_env.client.start_workflow(
+            CancellationWorkflow.run, cancellation(), id=f"wf-{uuid.uuid4()}", task_queue=queue
+        )
+        with pytest.raises(IllegalTransition) as caught:
+            await outcome_within(handle, 30.0, "cancellation")
+        described = await handle.describe()
+    assert caught.value.detail == detail
+    assert described.status is not None
+    assert described.status.name == "COMPLETED"
+    assert described.typed_search_attributes.get(SAGA_OUTCOME) == SagaOutcome.REJECTED
 
 
 async def test_cancelling_a_run_after_its_commit_point_undoes_nothing(
