@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,3 +122,46 @@ async def test_a_following_projector_beats_and_projector_alive_says_so(
         assert await asyncio.to_thread(alive) == 0
     finally:
         projector.stop()
+
+
+def run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``argv`` with its stderr on a pseudo-terminal (stdout a pipe); the exit code,
+    stdout, and what the terminal showed."""
+    terminal, its_end = pty.openpty()
+    try:
+        done = subprocess.run(
+            argv, env=env, stdout=subprocess.PIPE, stderr=its_end, timeout=120, check=False
+        )
+    finally:
+        os.close(its_end)
+    shown = b""
+    try:
+        while chunk := os.read(terminal, 65536):
+            shown += chunk
+    except OSError:  # EIO: the terminal's other end is closed and everything was read
+        pass
+    finally:
+        os.close(terminal)
+    return done.returncode, done.stdout.decode(), shown.decode(errors="replace")
+
+
+async def test_the_rebuild_draws_its_progress_on_a_terminal_and_only_there(
+    bed: Bed, simulators: dict[str, str]
+) -> None:
+    for n in range(3):
+        await bed.book(NINE + timedelta(minutes=15 * n))  # 2 events each
+    argv = [sys.executable, "-m", "cli", "projector", "rebuild"]
+    env = {**os.environ, **environment(bed, simulators)}
+
+    code, out, shown = await asyncio.to_thread(run_on_a_terminal, argv, env)
+    assert code == 0, shown
+    assert "\rrebuild  6/6 events  100%  " in shown
+    assert "events/s" not in shown  # the summary goes to stdout, the line to the terminal
+    assert f"rebuilt {READ_VIEW}: 3 rows from 6 events" in out
+
+    piped = await asyncio.to_thread(
+        subprocess.run, argv, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "\r" not in piped.stderr
+    assert "rebuild  " not in piped.stderr
