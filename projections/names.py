@@ -59,8 +59,12 @@ class Directory:
         ttl_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         concurrency: int = 8,
+        waiting: Callable[[], None] | None = None,
     ) -> None:
+        """``waiting`` is called before each pause for a peer that is down (the projector's
+        heartbeat: a loop waiting for a peer is alive, and a restart would not help)."""
         self._patients, self._doctors, self._stop = patients, doctors, stop
+        self._waiting = waiting
         self._backoff = backoff or Backoff()
         self._patient_names: _Cache[str | None] = _Cache(cache_size, ttl_seconds, clock)
         self._doctor_names: _Cache[tuple[str, str] | None] = _Cache(cache_size, ttl_seconds, clock)
@@ -117,6 +121,8 @@ class Directory:
                 logger.bind(peer=peer, attempt=attempt + 1).warning(
                     "{} service failed on {}: {}; retrying in {:.1f}s", peer, what, error, delay
                 )
+                if self._waiting is not None:
+                    self._waiting()
                 await pause(self._stop, delay)
                 attempt += 1
 

@@ -217,10 +217,13 @@ async def _serve(settings: Settings, command: str | None) -> int:
     doctors = DoctorClient(settings.doctor_service_url, timeout)
     try:
         store = ViewStore(mongo[settings.mongo_database])
-        directory = Directory(patients, doctors, stop)
+        heartbeat = Heartbeat.of(settings, "projector")
+        following = command != "rebuild"
+        directory = Directory(
+            patients, doctors, stop, waiting=heartbeat.beat if following else None
+        )
         projection = Projection(store, directory, settings.clinic_zone)
-        if command != "rebuild":
-            heartbeat = Heartbeat.of(settings, "projector")
+        if following:
             await Projector(store, projection, stop, heartbeat=heartbeat).run()
             return 0
         started = time.monotonic()

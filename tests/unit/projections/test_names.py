@@ -94,6 +94,24 @@ async def test_a_peer_that_is_down_is_asked_again_until_it_answers(peers: Peers)
     assert names == {(ANNA, DOCTOR): ANNA_WITH_HART}  # never None for a peer that was down
 
 
+async def test_each_wait_for_a_peer_that_is_down_is_told_so_the_projector_stays_alive(
+    peers: Peers,
+) -> None:
+    await peers.fault("patient", mode="fail", times=3)
+    waits: list[None] = []
+    directory = Directory(
+        peers.patients,
+        peers.doctors,
+        peers.stop,
+        backoff=FAST,
+        clock=peers.clock,
+        waiting=lambda: waits.append(None),
+    )
+    names = await directory.names([(ANNA, DOCTOR)])
+    assert names == {(ANNA, DOCTOR): ANNA_WITH_HART}
+    assert len(waits) == 3  # one per failed attempt, before its pause
+
+
 async def test_stopping_while_a_peer_is_down_abandons_the_lookup(peers: Peers) -> None:
     await peers.fault("patient", mode="fail")
     lookup = asyncio.create_task(peers.directory().names([(ANNA, DOCTOR)]))
