@@ -4,7 +4,8 @@ The relay and the projector have no port, and a probe that only asks MongoDB whe
 answers says nothing about the loop: a relay stuck in a call that never returns, or a
 projector whose task died while the process lingers, would pass it forever. So the loop
 itself beats (``Heartbeat.beat`` at the top of every round, also while it waits out a
-MongoDB or Kafka outage: a loop that is waiting is alive, and a restart would not help),
+MongoDB, Kafka or peer outage: a loop that is waiting is alive, and a restart would not
+help),
 and ``appointment-service relay alive`` / ``projector alive`` (the Kubernetes liveness
 probe, the compose healthcheck) fail once the beat is older than
 ``heartbeat_max_age_seconds``.
