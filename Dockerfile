@@ -14,6 +14,18 @@
 # among them, which is GPL) and the `dev` extra never enter the image.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+# Only for fetching the docs' browser assets from npm (never in the image).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- docs-assets: Swagger UI, ReDoc and GraphiQL from npm, checked against their lock --
+# The versions of docs-assets/package.json, every file checked against its integrity
+# hash in package-lock.json; no package's install scripts run. The builder copies the
+# files the pages load (api/docs/assets.py) into the package.
+FROM ${NODE_IMAGE} AS docs-assets
+WORKDIR /assets
+COPY docs-assets/package.json docs-assets/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 
 # --- builder: resolves and installs the package into a self-contained venv -----------
 FROM ${PYTHON_IMAGE} AS builder
@@ -44,6 +56,9 @@ COPY requirements/runtime.lock requirements/runtime.lock
 RUN pip install --require-hashes -r requirements/runtime.lock
 # .dockerignore admits only the package sources, pyproject.toml, README.md and the lock.
 COPY . .
+# The docs' browser assets into api/docs/static, package data of the install below.
+COPY --from=docs-assets /assets/node_modules docs-assets/node_modules
+RUN python -m api.docs.assets
 # A regular (not editable) install: the code lands in site-packages, compiled to .pyc at
 # install time, and /src is left behind with this stage. No dependencies (the lock has
 # them all: pip check says so) and the locked setuptools as build backend, not the

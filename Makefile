@@ -10,8 +10,10 @@ RUNTIME_LOCK := requirements/runtime.lock
 DEV_LOCK := requirements/dev.lock
 # Reinstall only when the dependencies change: pyproject.toml or the lock.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut -d' ' -f1)
+# Copy the docs' browser assets again only when their lock or their list changes.
+DOCS_STAMP := docs-assets/node_modules/.copied-$(shell cat docs-assets/package-lock.json api/docs/assets.py | cksum | cut -d' ' -f1)
 
-.PHONY: install lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-servers clean
+.PHONY: install docs-assets browser lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-servers clean
 
 # Only what the lock names, each file checked against its hash; then the project itself
 # without dependencies, built by the locked setuptools (no isolated build that would
@@ -24,7 +26,29 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(DOCS_STAMP)
+
+## make docs-assets: the browser assets of /docs, /redoc and /graphql (Swagger UI, ReDoc,
+## GraphiQL), from npm at the versions of docs-assets/package.json, each file checked
+## against its hash in package-lock.json (npm ci; no install scripts run), then copied
+## into api/docs/static (api/docs/assets.py names the files), which the app serves.
+## To update one: `npm install --prefix docs-assets --ignore-scripts --save-exact
+## swagger-ui-dist@X.Y.Z`, then `make docs-assets` and the browser test.
+$(DOCS_STAMP): docs-assets/package-lock.json api/docs/assets.py | $(STAMP)
+	npm ci --prefix docs-assets --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m api.docs.assets
+	@rm -f docs-assets/node_modules/.copied-*
+	@touch $@
+
+docs-assets: $(STAMP)
+	@rm -f docs-assets/node_modules/.copied-*
+	@$(MAKE) --no-print-directory $(DOCS_STAMP)
+
+## make browser: Debian's Chromium, for the tests that open the docs in a browser
+## (tests/e2e/test_docs_in_a_browser.py); installed only where it is missing (as root).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
 ## make lock: pyproject.toml resolved again into both locks, for Linux and CPython 3.11
 ## like the image. Pins stay where pyproject.toml still allows them; what it adds gets
@@ -65,10 +89,10 @@ typecheck: install
 	$(BIN)/mypy
 
 ## make pytest: every test in one process, one after the other
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
 
-pytest-e2e: install
+pytest-e2e: install browser
 	$(BIN)/pytest -q -p no:cacheprovider tests/e2e
 
 pytest-servers: install

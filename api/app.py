@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from temporalio.converter import PayloadCodec
 
 from api import middleware, problems
+from api.docs import pages as docs_pages
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions
 from api.routes import codec as codec_endpoint
@@ -64,6 +65,10 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI and ReDoc from CDNs: ours are served from
+        # here (api.docs), so they work on a network without internet access.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "appointments", "description": "Booking and reading appointments"},
             {"name": "health", "description": "Probes"},
@@ -83,6 +88,7 @@ def create_app(
     app.include_router(graphql_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    docs_pages.install(app)
     if codec is not None:
         app.state.codec = codec
         app.include_router(codec_endpoint.router)

@@ -9,10 +9,11 @@ from typing import Any
 from cross_web import HTTPException
 from fastapi.routing import APIWebSocketRoute
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
+from api.docs import pages
 from api.graphql.context import GraphQLContext, get_context
 from api.graphql.schema import schema
 from api.problems import ProblemError
@@ -28,6 +29,11 @@ class ProblemGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.routes[:] = [r for r in self.routes if not isinstance(r, APIWebSocketRoute)]
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """Our GraphiQL page (Strawberry's loads its scripts from a CDN): the same
+        packages, served by the service itself, under a same-origin-only CSP."""
+        return pages.page(pages.graphiql_html())
 
     async def run(  # type: ignore[override]
         self, request: Request, context: Any = UNSET, root_value: Any = UNSET

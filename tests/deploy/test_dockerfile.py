@@ -55,8 +55,33 @@ def test_multi_stage_on_a_pinned_slim_python() -> None:
     base = arguments["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
     assert image_is_pinned(base)
+    # Node only fetches the docs' browser assets from npm; the builder copies the files.
+    node = arguments["NODE_IMAGE"]
+    assert re.fullmatch(r"node:\d+\.\d+\.\d+-\w+-slim", node), node
     stages = [rest for keyword, rest in steps if keyword == "FROM"]
-    assert stages == ["${PYTHON_IMAGE} AS builder", "${PYTHON_IMAGE} AS runtime"]
+    assert stages == [
+        "${NODE_IMAGE} AS docs-assets",
+        "${PYTHON_IMAGE} AS builder",
+        "${PYTHON_IMAGE} AS runtime",
+    ]
+
+
+def test_the_docs_assets_come_from_the_npm_lock_into_the_package() -> None:
+    steps = instructions()
+    assert ("RUN", "npm ci --ignore-scripts --no-audit --no-fund") in steps
+    builder = steps.index(("FROM", "${PYTHON_IMAGE} AS builder"))
+    copied = steps.index(("RUN", "python -m api.docs.assets"), builder)
+    installed = next(
+        i
+        for i, (keyword, rest) in enumerate(steps)
+        if keyword == "RUN" and "pip install --no-deps" in rest
+    )
+    assert copied < installed
+    assert in_context("docs-assets/package-lock.json")
+    assert not in_context("docs-assets/node_modules/react/package.json")
+    assert not in_context("api/docs/static/swagger-ui-bundle.js")
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "docs/static/*" in package_data["package-data"]["api"]
 
 
 def test_the_runtime_stage_has_no_build_tools_and_only_the_venv() -> None:
