@@ -18,7 +18,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from localstack.service import LIFTED_QUOTAS, LocalService, ServicePorts
-from tests.e2e.support import Stack
+from tests.e2e.support import Stack, assert_failed_only_on_purpose
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +29,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     overrides = {"breaker_reset_seconds": 1.0, **LIFTED_QUOTAS}
     with LocalService(data_dir, ServicePorts.free(), overrides=overrides) as local:
         yield local
+        # Once every test of the session ran: the Temporal Web UI lists as Failed only the
+        # runs the tests made fail on purpose (Stack.fails_on_purpose), never a business
+        # refusal. Reported as an error in the last test's teardown.
+        assert_failed_only_on_purpose(local)
 
 
 def client_of(service: LocalService, role: str | None = None, subject: str = "") -> httpx.Client:

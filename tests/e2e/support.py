@@ -23,7 +23,7 @@ from domain.status import AppointmentStatus
 from localstack.service import LocalService
 from persistence import AppointmentStore, connect
 from tests.fakes import plant_into
-from tests.waiting import eventually
+from tests.waiting import eventually, eventually_async
 from workflows.client import connect_temporal
 from workflows.contracts.booking import workflow_id as saga_id
 
@@ -31,6 +31,13 @@ BASE = "/api/v1/appointments"
 PATIENT = "pat-anna-schmidt"
 DOCTOR = "doc-on-call"  # on a 15-minute grid, every day 07:00-21:00
 FRONT_DESK = "staff:frontdesk-test"  # who the ``api`` fixture (conftest.py) is
+
+# The saga runs tests make fail on purpose (a peer kept down past a step's retries, an
+# open breaker, a hold that expired: faults, each compensated), by the Temporal address of
+# the stack they ran on, each with why. A business refusal (slot taken, illegal change)
+# completes its run, rejected; so when a stack stops, its Failed runs must be exactly
+# these (``assert_failed_only_on_purpose``, called by the stack's fixture).
+FAILED_ON_PURPOSE: dict[str, dict[str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,11 @@ class Stack:
     api: httpx.Client
     peers: dict[str, httpx.Client]
     mongo: Database[dict[str, Any]]
+
+    def fails_on_purpose(self, workflow_id: str, why: str) -> None:
+        """Declare a saga run this test makes fail (``FAILED_ON_PURPOSE``)."""
+        runs = FAILED_ON_PURPOSE.setdefault(self.service.settings.temporal_address, {})
+        runs[workflow_id] = why
 
     def fault(self, peer: str, mode: str, **options: float) -> None:
         """Tell one simulator to misbehave (``mode="ok"`` heals it)."""
@@ -249,6 +261,46 @@ def workflow_types(service: LocalService, query: str) -> list[str]:
         return [run.workflow_type async for run in client.list_workflows(query)]
 
     return asyncio.run(find())
+
+
+def workflow_ids(service: LocalService, query: str) -> list[str]:
+    """The workflow id of each run Temporal lists for a visibility query."""
+
+    async def find() -> list[str]:
+        client = await connect_temporal(service.settings)
+        return [run.id async for run in client.list_workflows(query)]
+
+    return asyncio.run(find())
+
+
+FAILED = 'ExecutionStatus = "Failed"'
+
+
+def assert_failed_only_on_purpose(service: LocalService, within: float = 60.0) -> None:
+    """The stack's Failed runs, as ``temporal workflow count --query 'ExecutionStatus=
+    "Failed"'`` counts them, are exactly those its tests declared (``FAILED_ON_PURPOSE``):
+    Failed means something broke. Waits for a declared run still compensating to end."""
+    declared = FAILED_ON_PURPOSE.get(service.settings.temporal_address, {})
+
+    async def check() -> None:
+        client = await connect_temporal(service.settings)
+        failed: set[str] = set()
+
+        async def settled() -> bool:
+            failed.clear()
+            failed.update([run.id async for run in client.list_workflows(FAILED)])
+            assert failed <= set(declared), what()  # a Failed run does not come back
+            return failed == set(declared)
+
+        def what() -> str:
+            unexpected = sorted(failed - set(declared))
+            missing = {wid: why for wid, why in declared.items() if wid not in failed}
+            return f"Failed runs no test declared: {unexpected}; declared, not Failed: {missing}"
+
+        await eventually_async(settled, within, what)
+        assert (await client.count_workflows(FAILED)).count == len(declared)
+
+    asyncio.run(check())
 
 
 def logged(service: LocalService, process: str, needle: str) -> list[Any]:

@@ -21,13 +21,14 @@ from persistence import AppointmentStore, connect
 from tests.e2e.conftest import Slots, client_of, database_of, peer_of
 from tests.e2e.support import (
     Stack,
+    assert_failed_only_on_purpose,
     book_run,
     changed,
     describe_workflow,
     event_types,
 )
 from tests.waiting import eventually
-from workflows.search_attributes import BOOKING_STATUS
+from workflows.search_attributes import BOOKING_STATUS, SAGA_OUTCOME
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,7 @@ def retrying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]
     }
     with LocalService(data_dir, ServicePorts.free(), overrides=overrides) as local:
         yield local
+        assert_failed_only_on_purpose(local)  # as the shared stack (conftest.service)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,9 @@ def test_billing_refusing_the_late_invoice_withdraws_the_booking(
     """Past the commit point there is no FAILED: the booking is cancelled, its slot freed."""
     wid, created = booked_while_billing_is_down(stack, slots)
     stack.fault("billing", "refuse")
-    eventually(lambda: run_of(stack, wid).status.name == "FAILED")
+    # Billing's refusal is a business answer: the run completes, rejected.
+    eventually(lambda: run_of(stack, wid).status.name == "COMPLETED")
+    assert run_of(stack, wid).typed_search_attributes[SAGA_OUTCOME] == "REJECTED"
     stored = stack.stored(created["id"])
     assert (stored["status"], stored["invoice_id"]) == ("CANCELLED", None)
     assert event_types(stack.mongo, created["id"])[-1] == "appointment.cancelled"

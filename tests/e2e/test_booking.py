@@ -34,6 +34,7 @@ from workflows.search_attributes import (
     BOOKING_STATUS,
     DOCTOR_ID,
     PATIENT_ID,
+    SAGA_OUTCOME,
 )
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +84,7 @@ def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_
     assert run.status.name == "COMPLETED"
     attributes = run.typed_search_attributes
     assert (attributes[APPOINTMENT_ID], attributes[BOOKING_STATUS]) == (created["id"], "SCHEDULED")
+    assert attributes[SAGA_OUTCOME] == "COMPLETED"
     assert (attributes[PATIENT_ID], attributes[DOCTOR_ID]) == (PATIENT, DOCTOR)
 
     fetched = stack.api.get(answer.headers["Location"])
@@ -128,10 +130,16 @@ def test_a_booking_a_peer_refuses_is_a_422_and_leaves_nothing_anywhere(
         return counts(stack.mongo), len(holds.json()), len(invoices.json())
 
     before = everything()
-    answer = book(stack.api, body(start) | change)
+    key = str(uuid.uuid4())
+    answer = book(stack.api, body(start) | change, key)
 
     assert (answer.status_code, problem_type(answer)) == (422, problem)
     assert everything() == before
+    # A correct answer, not a failure: the Web UI lists the run Completed, rejected.
+    run = describe_workflow(stack.service, workflow_id(key))
+    assert run.status.name == "COMPLETED"
+    attributes = run.typed_search_attributes
+    assert (attributes[BOOKING_STATUS], attributes[SAGA_OUTCOME]) == ("REJECTED", "REJECTED")
 
 
 def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_invoice(
@@ -139,6 +147,7 @@ def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_
 ) -> None:
     stack.fault("billing", "fail")
     key = str(uuid.uuid4())
+    stack.fails_on_purpose(workflow_id(key), "Billing down past the invoice's retries")
     start = slots.next()
     answer = book(stack.api, body(start), key)
 

@@ -65,6 +65,7 @@ def test_a_billing_outage_opens_the_workers_breaker_and_its_recovery_closes_it(
 
     # The first booking spends its invoice retries on the failing Billing: that opens it.
     first, answer = book_run(api, slots.next(), prefer="respond-async")
+    stack.fails_on_purpose(first, "Billing down: the invoice's retries open the breaker")
     assert answer.status_code == 202, answer.text
     eventually(lambda: "open" in billing_breaker(service)[seen:], what="billing breaker open")
     # (a fault, or fast already if an earlier test left failures counted)
@@ -72,6 +73,7 @@ def test_a_billing_outage_opens_the_workers_breaker_and_its_recovery_closes_it(
 
     # The next one does not even ask Billing: it fails fast and compensates.
     second, answer = book_run(api, slots.next(), prefer="wait=3")
+    stack.fails_on_purpose(second, "Billing's breaker open: fails fast")
     assert answer.status_code == 503, answer.text
     assert answer.json()["type"].endswith("/booking-failed")
     assert answer.headers["retry-after"]

@@ -1,6 +1,7 @@
 """The cancellation and reschedule sagas over HTTP on the real local stack: each success
 path at the peers, the late fee, a slot already taken, a peer failing before the commit
-point, and the runs in Temporal beside the booking. What may be cancelled or moved and
+point, a change the stored status refuses (no run at all), and the runs in Temporal
+beside the booking. What may be cancelled or moved and
 the Idempotency-Key of a saga are the use cases' (tests/unit/application/
 test_saga_changes.py, test_saga_keys.py)."""
 
@@ -12,8 +13,22 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.status import AppointmentStatus
 from tests.e2e.conftest import Slots
-from tests.e2e.support import Stack, booked, change, event_types, soon_slot, workflow_types
+from tests.e2e.support import (
+    DOCTOR,
+    Stack,
+    booked,
+    change,
+    describe_workflow,
+    event_types,
+    plant,
+    problem_type,
+    soon_slot,
+    workflow_ids,
+    workflow_types,
+)
+from workflows.search_attributes import SAGA_OUTCOME
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +42,13 @@ def cancel(stack: Stack, appointment_id: str) -> httpx.Response:
 def runs_of(stack: Stack, appointment_id: str) -> list[str]:
     """The types of the runs the Temporal Web UI lists for the appointment."""
     return sorted(workflow_types(stack.service, f"AppointmentId = '{appointment_id}'"))
+
+
+def run_of(stack: Stack, appointment_id: str, workflow: str) -> str:
+    """The workflow id of the appointment's one run of ``workflow``."""
+    query = f"AppointmentId = '{appointment_id}' AND WorkflowType = '{workflow}'"
+    [workflow_id] = workflow_ids(stack.service, query)
+    return workflow_id
 
 
 def held(stack: Stack) -> list[dict[str, Any]]:
@@ -77,6 +99,10 @@ def test_billing_down_before_the_commit_point_leaves_the_appointment_as_it_was(
     answer = cancel(stack, appointment["id"])
 
     assert answer.status_code == 503, answer.text
+    stack.fails_on_purpose(
+        run_of(stack, appointment["id"], "CancellationWorkflow"),
+        "Billing down past the late fee's retries",
+    )
     assert answer.json()["type"].endswith("/cancellation-failed")
     stored = stack.stored(appointment["id"])
     assert (stored["status"], stored["version"]) == ("SCHEDULED", appointment["version"])
@@ -119,6 +145,26 @@ def test_a_reschedule_onto_a_taken_slot_leaves_the_original_untouched(
     assert answer.status_code == 409, answer.text
     assert answer.json()["type"].endswith("/slot-unavailable")
     assert (stack.stored(appointment["id"]), held(stack)) == (before, holds_before)
+    # A correct answer, not a failure: the Web UI lists the run Completed, rejected.
+    run = describe_workflow(stack.service, run_of(stack, appointment["id"], "RescheduleWorkflow"))
+    assert run.status.name == "COMPLETED"
+    assert run.typed_search_attributes[SAGA_OUTCOME] == "REJECTED"
+
+
+@pytest.mark.parametrize("what", ["cancel", "reschedule"])
+def test_a_change_a_completed_appointment_refuses_is_a_409_without_a_run(
+    stack: Stack, slots: Slots, what: str
+) -> None:
+    """The stored status decides: no saga run is started only to be refused."""
+    [appointment_id] = plant(stack.service, [(AppointmentStatus.COMPLETED, PATIENT, DOCTOR, None)])
+    before = stack.stored(appointment_id)
+
+    body = {"start": slots.next()} if what == "reschedule" else {"reason": "feeling better"}
+    answer = change(stack.api, appointment_id, what, **body)
+
+    assert (answer.status_code, problem_type(answer)) == (409, "illegal-transition"), answer.text
+    assert stack.stored(appointment_id) == before
+    assert runs_of(stack, appointment_id) == []
 
 
 def test_a_reschedule_failing_after_the_new_hold_releases_it(stack: Stack, slots: Slots) -> None:
@@ -129,5 +175,9 @@ def test_a_reschedule_failing_after_the_new_hold_releases_it(stack: Stack, slots
     stack.fault("billing", "ok")
 
     assert answer.status_code == 503, answer.text
+    stack.fails_on_purpose(
+        run_of(stack, appointment["id"], "RescheduleWorkflow"),
+        "Billing down past the new invoice's retries",
+    )
     assert stack.stored(appointment["id"]) == before
     assert held(stack) == holds_before, "the new hold was released"

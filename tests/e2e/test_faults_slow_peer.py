@@ -59,6 +59,7 @@ def test_a_doctor_slower_than_its_timeout_makes_the_saga_undo_everything(
         stack.fault("doctor", "ok")  # so the hold can be released
 
     ends = wait_sagas_ended(stack.service, [workflow_id(key)], within=60)
+    stack.fails_on_purpose(workflow_id(key), "the Doctor Service too slow: the hold expired")
     assert ends[workflow_id(key)].status == "FAILED"
     assert_settled(stack, [appointment_id], [start])
     stored = stack.appointments([appointment_id])[appointment_id]
