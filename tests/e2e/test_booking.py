@@ -140,6 +140,9 @@ def test_a_booking_a_peer_refuses_is_a_422_and_leaves_nothing_anywhere(
     assert run.status.name == "COMPLETED"
     attributes = run.typed_search_attributes
     assert (attributes[BOOKING_STATUS], attributes[SAGA_OUTCOME]) == ("REJECTED", "REJECTED")
+    # Retried with its key, the ended run answers its refusal again from its result.
+    again = book(stack.api, body(start) | change, key)
+    assert (again.status_code, problem_type(again)) == (422, problem)
 
 
 def test_billing_failing_leaves_the_appointment_failed_the_hold_released_and_no_invoice(
