@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from temporalio.converter import PayloadCodec
 
-from api import middleware, problems
+from api import middleware, problems, schemas
 from api.docs import pages as docs_pages
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions
@@ -92,18 +92,20 @@ def create_app(
     if codec is not None:
         app.state.codec = codec
         app.include_router(codec_endpoint.router)
-    _document_problems(app)
+    _document_problems(app, settings)
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
+def _document_problems(app: FastAPI, settings: Settings) -> None:
     """``app.openapi()`` as FastAPI makes it, then every error response made the Problem
-    it is (``problems.document_problems``); made once, kept in ``app.openapi_schema``."""
+    it is (``problems.document_problems``) and the configured limits stated
+    (``schemas.state_configured_limits``); made once, kept in ``app.openapi_schema``."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems.document_problems(generate())
+            document = problems.document_problems(generate())
+            app.openapi_schema = schemas.state_configured_limits(document, settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import WithJsonSchema
 
 from api.problems import ProblemError
 from api.security.tokens import InvalidToken, TokenVerifier
 from application.access import Requester
-from application.identifiers import KEY_RULE, idempotency_key
+from application.identifiers import IDEMPOTENCY_KEY, KEY_RULE, MAX_KEY_LENGTH, idempotency_key
 from application.permissions import Principal
 from application.services import Services
 from config import Settings
@@ -66,6 +67,17 @@ def requester(request: Request, who: PrincipalDep) -> Requester:
     return Requester(who, getattr(request.state, "request_id", None))
 
 
+def header_schema(schema: dict[str, Any]) -> WithJsonSchema:
+    """An optional header's schema as the OpenAPI document states it: a string that
+    follows ``schema``'s rules. (A ``str | None`` parameter would be documented as
+    string-or-null, and a client that sends ``null`` sends the text "null".)"""
+    return WithJsonSchema({"type": "string", **schema})
+
+
+# The rule ``idempotency_key`` checks, as the schema states it.
+KEY_SCHEMA = {"pattern": f"^{IDEMPOTENCY_KEY}$", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+
+
 def booking_key(
     key: Annotated[
         str | None,
@@ -73,8 +85,8 @@ def booking_key(
             alias="Idempotency-Key",
             description="Makes the request safe to retry: the same key always gives the "
             f"same booking. {KEY_RULE}. Generated when absent.",
-            examples=["3f9c2e4a-booking-1"],
         ),
+        header_schema(KEY_SCHEMA | {"examples": ["3f9c2e4a-booking-1"]}),
     ] = None,
 ) -> str:
     return str(uuid.uuid4()) if key is None else idempotency_key(key)
@@ -88,8 +100,8 @@ def change_key(
             description="Makes the change safe to retry: a request with a key already used "
             "for this change of this appointment changes nothing and answers the appointment "
             f"as it is. {KEY_RULE}",
-            examples=["confirm-7b0e-1"],
         ),
+        header_schema(KEY_SCHEMA | {"examples": ["confirm-7b0e-1"]}),
     ] = None,
 ) -> str | None:
     return None if key is None else idempotency_key(key)
@@ -113,7 +125,12 @@ def wait(
     request: Request,
     prefer: Annotated[
         str | None,
-        Header(description="`respond-async` (answer 202 at once) or `wait=<seconds>` (RFC 7240)"),
+        Header(
+            alias="Prefer",
+            description="`respond-async` (answer 202 at once) or `wait=<seconds>` (RFC 7240); "
+            "other preferences are ignored, as RFC 7240 asks",
+        ),
+        header_schema({"examples": ["respond-async", "wait=5"]}),
     ] = None,
 ) -> float:
     return wait_budget(request.app.state.settings, prefer)

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from loguru import logger
 from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError
 
 from application import errors as refusals
@@ -141,6 +142,24 @@ def refusal_problem(request: Request, error: errors.DomainError | refusals.Refus
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the request's path answers, asked of the routes themselves (GET, PATCH
+    and DELETE of an appointment are three routes, in an included router), and OPTIONS,
+    answered for every path a route serves. Empty for a path no route serves."""
+    routes = request.app.router.routes
+    methods = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return [*methods, "OPTIONS"] if methods else []
+
+
 def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in location)
 
@@ -187,11 +206,16 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, error: StarletteHTTPException) -> Response:
         headers = dict(error.headers or {})
         if error.status_code == 413:  # a streamed body over the limit (api/middleware.py)
             title, detail = PAYLOAD_TOO_LARGE, str(error.detail)
             return problem_response(request, 413, "payload-too-large", title, detail, None, headers)
+        if error.status_code == 405:  # a known path, another method (RFC 9110 15.5.6)
+            allow = ", ".join(allowed_methods(request))
+            if request.method == "OPTIONS":  # what may be done here (RFC 9110 9.3.7)
+                return Response(status_code=204, headers={"Allow": allow})
+            headers["Allow"] = allow
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         return problem_response(
             request, error.status_code, code, str(error.detail), headers=headers

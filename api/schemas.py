@@ -16,6 +16,7 @@ from application.commands import (
     NewTime,
 )
 from application.results import PendingBooking
+from config import Settings
 from domain.events import AppointmentEvent
 from domain.model import Appointment
 from domain.status import AppointmentStatus
@@ -131,10 +132,11 @@ class ChangeReason(BaseModel):
 
 
 class EditAppointment(EditDetails):
-    """PATCH: the free-text fields only. A field left out stays; ``null`` clears it."""
+    """PATCH: the free-text fields only. A field left out stays; ``null`` clears it. At
+    least one of them is named (``minProperties``): an empty edit is refused."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"notes": "Bring the last blood test"}]}
+        json_schema_extra={"minProperties": 1, "examples": [{"notes": "Bring the last blood test"}]}
     )
 
 
@@ -225,3 +227,23 @@ class Readiness(BaseModel):
         description="this API process's circuit breaker of each peer service",
         examples=[{"patient": "closed", "doctor": "closed", "billing": "closed"}],
     )
+
+
+def state_configured_limits(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The OpenAPI ``document`` with the bounds this app is configured with: an
+    appointment's length is refused outside ``min_duration_minutes`` ..
+    ``max_duration_minutes`` (domain/rules.py), so the bodies that carry one say so (the
+    model's own bounds are only the outer limits any configuration keeps). Changes
+    ``document`` in place and returns it."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in (BookAppointment.__name__, RescheduleAppointment.__name__):
+        duration: dict[str, Any] = schemas[name]["properties"]["duration_minutes"]
+        cells = int(duration.pop("multipleOf"))
+        number = next(
+            (s for s in duration.get("anyOf", []) if s.get("type") == "integer"), duration
+        )
+        lowest = max(number["minimum"], settings.min_duration_minutes)
+        longest = min(number["maximum"], settings.max_duration_minutes)
+        number |= {"minimum": lowest, "maximum": longest, "multipleOf": cells}
+        duration["description"] += f"; {lowest}-{longest} minutes, a multiple of {cells}"
+    return document

@@ -13,11 +13,25 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from application.identifiers import AppointmentId, Day, EntityId, IdempotencyKey, Instant
+from domain.rules import CELL_MINUTES
 from domain.status import AppointmentStatus
 
 MAX_PAGE = 100
+
+# The rules every requested time must keep (domain/rules.py), stated in the JSON Schema
+# too, so that a client knows them before it asks: a start on the grid of 5-minute cells
+# (seconds zero; a minute, and an offset's minutes, that are multiples of 5) and a length
+# of whole cells. The configured shortest and longest lengths are the app's settings: the
+# API puts them in its OpenAPI document (``api.schemas.state_configured_limits``).
+assert CELL_MINUTES == 5, "ON_THE_GRID spells the 5-minute grid"
+ON_THE_GRID = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-5][05]:00(\.0+)?([Zz]|[+-][0-9]{2}:[0-5][05])$"
+)
+_GRID: JsonDict = {"pattern": ON_THE_GRID}
+_CELLS: JsonDict = {"multipleOf": CELL_MINUTES}
 
 
 def _reason() -> Any:
@@ -47,8 +61,10 @@ class NewAppointment(Command):
 
     patient_id: EntityId = Field(description="the Patient Service's id")
     doctor_id: EntityId = Field(description="the Doctor Service's id")
-    start: Instant = Field(description="ISO 8601 with a UTC offset; on the doctor's grid")
-    duration_minutes: int = Field(ge=5, le=480, description="a multiple of 5 minutes")
+    start: Instant = Field(
+        description="ISO 8601 with a UTC offset; on the doctor's grid", json_schema_extra=_GRID
+    )
+    duration_minutes: int = Field(ge=5, le=480, description="the length", json_schema_extra=_CELLS)
     reason: str | None = Field(None, max_length=500)
     over_patient_cap: bool = Field(
         False,
@@ -87,9 +103,15 @@ class Cancel(Command):
 class NewTime(Command):
     """A move: the new start, and the new length if it changes."""
 
-    start: Instant = Field(description="the new start, ISO 8601 with a UTC offset")
+    start: Instant = Field(
+        description="the new start, ISO 8601 with a UTC offset", json_schema_extra=_GRID
+    )
     duration_minutes: int | None = Field(
-        None, ge=5, le=480, description="the new length; the current one if absent"
+        None,
+        ge=5,
+        le=480,
+        description="the new length; the current one if absent",
+        json_schema_extra=_CELLS,
     )
     reason: str | None = _reason()
 

@@ -16,6 +16,7 @@ from api.routes.transitions import (
     AppointmentIdPath,
     ChangeDep,
     answer,
+    appointment_links,
     change_responses,
     header,
     problem,
@@ -77,6 +78,7 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
             "`retry` while Billing is down, SCHEDULED with `invoice_id` null until Billing "
             "is back",
             "headers": {"Location": LOCATION, "Idempotency-Key": IDEMPOTENCY_KEY},
+            "links": appointment_links("id"),
         },
         202: {
             "model": BookingAccepted,
@@ -86,6 +88,7 @@ IDEMPOTENCY_KEY = header("the booking's key: the one sent, or the one generated 
                 "Retry-After": RETRY_AFTER,
                 "Idempotency-Key": IDEMPOTENCY_KEY,
             },
+            "links": appointment_links("appointment_id"),
         },
         **_problems(400, 401, 402, 403, 409, 413, 422, 429, 503),
     },
@@ -222,7 +225,7 @@ async def edit_appointment(
     description="For a record that should never have existed. It is kept, with status "
     "FAILED (FHIR entered-in-error), and answered. One that still holds its slot "
     "(PENDING, SCHEDULED, CONFIRMED, CHECKED_IN) must be cancelled first. Admin only.",
-    responses=change_responses(),
+    responses=change_responses(links=False),
 )
 async def delete_appointment(
     change: ChangeDep, requester: RequesterDep, services: ServicesDep, response: Response

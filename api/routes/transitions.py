@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import ChangeKeyDep, RequesterDep, SagaCallDep, ServicesDep
+from api.deps import ChangeKeyDep, RequesterDep, SagaCallDep, ServicesDep, header_schema
 from api.problems import Problem, ProblemError
 from api.schemas import (
     AppointmentOut,
@@ -29,7 +29,11 @@ from domain.model import Appointment
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
 
-_ETAG = re.compile(r'^"(\d{1,9})"$')
+# An If-Match: ``*``, or the version, as the ETag carries it ("3") or bare (3). RFC 9110
+# quotes entity-tags, but a bare version is just as unambiguous, and some clients (and
+# Schemathesis' coverage phase) drop the quotes: refusing it helped nobody.
+IF_MATCH_PATTERN = r'^(\*|[0-9]{1,9}|"[0-9]{1,9}")$'
+_VERSION = re.compile(r'(?P<q>"?)([0-9]{1,9})(?P=q)')
 EXAMPLE_ID = "0b5f2c7e-4f1a-4f3e-9a51-7c1d2e3f4a5b"
 
 PROBLEM_TEXT: dict[int, str] = {
@@ -62,12 +66,46 @@ def problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
-def change_responses(**more_409: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI responses of a change: 200 with its ETag, and the problems."""
+_ONE = "#/paths/~1api~1v1~1appointments~1{appointment_id}"
+# What may be done with the appointment an answer names: its OpenAPI links, which a client
+# (or a test walking the API, as Schemathesis' stateful phase) follows with its id.
+_ON_AN_APPOINTMENT: dict[str, tuple[str, str]] = {
+    "read": ("get", ""),
+    "edit": ("patch", ""),
+    "enter_in_error": ("delete", ""),
+    "history": ("get", "/history"),
+    **{action.replace("-", "_"): ("post", f"/{action}") for action in get_args(StatusAction)},
+    "cancel": ("post", "/cancel"),
+    "reschedule": ("post", "/reschedule"),
+}
+
+
+def appointment_links(id_field: str) -> dict[str, dict[str, Any]]:
+    """The links of an answer whose body names the appointment in ``id_field``."""
+    return {
+        name: {
+            "operationRef": f"{_ONE}{segment.replace('/', '~1')}/{method}",
+            "parameters": {"appointment_id": f"$response.body#/{id_field}"},
+        }
+        for name, (method, segment) in _ON_AN_APPOINTMENT.items()
+    }
+
+
+def change_responses(
+    more_409: dict[str, str] | None = None, *, links: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a change: 200 with its ETag and (unless the change ends
+    the appointment's use, as entering it in error does) its links, and the problems;
+    ``more_409`` names the change's own 409 problems and says why."""
     text = dict(PROBLEM_TEXT)
-    for code, why in more_409.items():
+    for code, why in (more_409 or {}).items():
         text[409] += f"; `{code.replace('_', '-')}`: {why}"
-    ok = {"description": "The appointment after the change", "headers": {"ETag": ETAG}}
+    ok: dict[str, Any] = {
+        "description": "The appointment after the change",
+        "headers": {"ETag": ETAG},
+    }
+    if links:
+        ok["links"] = appointment_links("id")
     return {200: ok, **{code: problem(why) for code, why in text.items()}}
 
 
@@ -77,22 +115,24 @@ def if_match(
         Header(
             alias="If-Match",
             description="Change only if the appointment is still at this version: the ETag of "
-            'the last read, e.g. "3". Absent or *: whatever the stored version is.',
-            examples=['"3"'],
+            'the last read, e.g. "3" (or the bare version, 3). Absent or *: whatever the '
+            "stored version is.",
         ),
+        header_schema({"pattern": IF_MATCH_PATTERN, "examples": ['"3"', "*"]}),
     ] = None,
 ) -> int | None:
-    if value is None or value.strip() == "*":
+    text = "*" if value is None else value.strip()
+    if text == "*":
         return None
-    match = _ETAG.match(value.strip())
+    match = _VERSION.fullmatch(text)
     if match is None:
         raise ProblemError(
             400,
             "invalid-if-match",
             "Invalid If-Match",
-            'send the ETag of the appointment as it came, e.g. "3" (with the quotes)',
+            'send the ETag of the appointment as it came, e.g. "3" (or *)',
         )
-    return int(match.group(1))
+    return int(match.group(2))
 
 
 AppointmentIdPath = Annotated[
@@ -163,7 +203,7 @@ def _status_change_route(spec: _StatusChange) -> None:
         response_model=AppointmentOut,
         summary=spec.summary,
         description=spec.description,
-        responses=change_responses(**spec.more_409),
+        responses=change_responses(spec.more_409),
     )
 
 
@@ -190,6 +230,7 @@ _SAGA_RESPONSES = {
         "model": SagaAccepted,
         "description": "Still running; poll Location",
         "headers": {"Location": LOCATION, "Retry-After": RETRY_AFTER},
+        "links": appointment_links("appointment_id"),
     },
     429: problem(
         "Too many bookings, cancellations and reschedules by this caller in a short time "

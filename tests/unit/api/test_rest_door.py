@@ -111,6 +111,19 @@ async def test_if_match_guards_the_version(
     assert anything.json()["status"] == "CHECKED_IN"
 
 
+async def test_if_match_takes_the_bare_version_too(
+    client: httpx.AsyncClient, world: World, planted: Appointment
+) -> None:
+    """The schema allows ``If-Match: 2`` (a client, or a tool, that drops the quotes):
+    the server reads it as the version, not as a malformed header."""
+    path = f"{BASE}/{planted.id}"
+    stale = await client.post(f"{path}/confirm", headers={"If-Match": "1"})
+    assert problem_type(stale, 409) == "concurrent-modification"
+
+    fresh = await client.post(f"{path}/confirm", headers={"If-Match": "2"})
+    assert (fresh.status_code, fresh.headers["ETag"]) == (200, '"3"')
+
+
 async def test_an_idempotency_key_makes_a_change_safe_to_retry(
     client: httpx.AsyncClient, world: World, planted: Appointment
 ) -> None:
@@ -143,7 +156,8 @@ BAD_CHANGES: dict[str, tuple[str, dict[str, Any], int, str]] = {
     "body not an object": ("raw", {"content": b"[]"}, 422, "validation-error"),
     "body not json": ("raw", {"content": b"{reason"}, 422, "validation-error"),
     "no field to edit": ("body", {}, 422, "validation-error"),
-    "If-Match unquoted": ("headers", {"If-Match": "2"}, 400, "invalid-if-match"),
+    "If-Match half quoted": ("headers", {"If-Match": '"2'}, 400, "invalid-if-match"),
+    "If-Match null": ("headers", {"If-Match": "null"}, 400, "invalid-if-match"),
     "If-Match weak": ("headers", {"If-Match": 'W/"2"'}, 400, "invalid-if-match"),
     "If-Match not a version": ("headers", {"If-Match": '"two"'}, 400, "invalid-if-match"),
     "Idempotency-Key malformed": ("headers", {"Idempotency-Key": "a b"}, 400,
