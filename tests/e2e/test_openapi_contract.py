@@ -1,18 +1,24 @@
 """The API keeps the promises of its own OpenAPI document. Schemathesis generates requests
 for every operation of ``/openapi.json`` (the spec's examples, boundary and negative
 coverage cases, then random valid and invalid ones), sends them to the real local stack
-with an admin token and checks every answer: never a 5xx, a documented status code and
-content type, a body matching the documented schema, and every problem document a valid
-RFC 9457 Problem whose ``status`` is the HTTP status.
+with an admin token and runs every check it has (``schemathesis.checks``: no 5xx, a
+documented status, content type, body and headers, schema-valid data accepted and
+schema-violating data refused, no use after free, what was created can be read, the
+token is not ignored, ...) and ours: every problem document a valid RFC 9457 Problem
+whose ``status`` is the HTTP status, and schema-valid data refused only for the state of
+things, never for a rule the schema does not state (``STATE_REFUSALS``). Then the
+stateful phase follows the spec's links from a booking to every operation on its id.
 
 The schema is loaded lazily from the session ``service``: its port is known only at run
 time. Bookings are real sagas, so the booking operation gets fewer examples; a share of
 the valid ones is steered onto a free (or a just-taken) slot of the on-call doctor, so
 that 201, 202 and 409 are checked too, and every appointment the API creates is read back
-through ``Location`` and checked against the read operation's schema."""
+through ``Location`` and checked against the read operation's schema. Hypothesis runs
+derandomized and Schemathesis with a fixed seed: a run sends what the last one sent."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 import zlib
@@ -23,20 +29,18 @@ import httpx
 import jsonschema_rs
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
 from requests.structures import CaseInsensitiveDict
 from schemathesis import Case, CheckContext, Response
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS as SCHEMATHESIS_CHECKS
+from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.meta import TestPhase
 from schemathesis.schemas import BaseSchema
 
+from application.commands import NOT_A_CURSOR
 from localstack.service import LocalService
 from tests.e2e.conftest import Slots
 from tests.e2e.support import DOCTOR, book, booked, changed
@@ -59,13 +63,27 @@ def _schemathesis_on_pytest_9(request: pytest.FixtureRequest) -> None:
         request.node._nodeid = request.node.nodeid
 
 
+SEED = 14
+
+# What schema-valid data may still be answered besides Schemathesis' defaults (2xx, 3xx,
+# 401, 403, 404, 409, 429, 5xx): 402 when Billing refuses the invoice, and the 422s of
+# ``STATE_REFUSALS``, which ``refused_only_for_the_state_of_things`` checks one by one.
+POSITIVE_STATUSES = ["2xx", "3xx", "401", "402", "403", "404", "409", "422", "429", "5xx"]
+
+
 @pytest.fixture(scope="session")
 def openapi_schema(service: LocalService) -> BaseSchema:
     config = SchemathesisConfig.from_dict(
         {
-            "generation": {"mode": "all"},  # valid and invalid input alike
-            # No stateful phase: the spec documents no links, and sagas are slow.
-            "phases": {"stateful": {"enabled": False}},
+            "seed": SEED,
+            "generation": {"mode": "all", "deterministic": True},  # valid and invalid input
+            "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES}},
+            # DELETE marks an appointment entered-in-error and keeps it readable (FHIR),
+            # which the stateful use-after-free check takes for a use after free: the
+            # walks leave it out (the parametrized tests send it).
+            "operations": [
+                {"include-method": "DELETE", "phases": {"stateful": {"enabled": False}}}
+            ],
         }
     )
     return schemathesis.openapi.from_url(f"{service.api_url}/openapi.json", config=config)
@@ -104,26 +122,76 @@ def problem_document_conformance(ctx: CheckContext, response: Response, case: Ca
     return True
 
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,  # the headers the spec marks required are sent
-    problem_document_conformance,
-]
+# Why a request the schema allows may still be refused with 422: the state of things,
+# which no schema can say. The problem's type names the reason.
+STATE_REFUSALS = {
+    "idempotency-key-reused": "the key came before with another request (IETF's draft: 422)",
+    "patient-not-found": "the Patient Service does not know the patient",
+    "doctor-not-found": "the Doctor Service does not know the doctor",
+    "slot-not-offered": "the doctor's calendar has no slot at that time",
+    "invalid-schedule-window": "from not before to, or wider than the configured maximum: "
+    "a rule across two parameters, said in the operation's description",
+}
+# The rules of a requested time that depend on the clock, not on the request.
+CLOCK_RULES = ("start must be in the future", "start must be within ")
+
+
+def _beyond_a_schema(error: dict[str, str]) -> bool:
+    """A field error no schema could have prevented: a rule across the query's parameters
+    (``from`` before ``to``: reported for the whole query), or a page cursor the API did
+    not issue (opaque: no schema tells an issued one from another)."""
+    cursor = error["field"] == "query.cursor" and error["message"] == NOT_A_CURSOR
+    return error["field"] == "query" or cursor
+
+
+def refused_only_for_the_state_of_things(
+    ctx: CheckContext, response: Response, case: Case[Any]
+) -> bool | None:
+    """Schema-valid data is never refused for a rule the schema does not state: not with
+    a 400, and with a 422 only for a reason of ``STATE_REFUSALS``, a clock rule, or what
+    no schema can say (``_beyond_a_schema``)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    if response.status_code == 400:
+        raise AssertionError(f"schema-valid data refused: {response.text}")
+    if response.status_code != 422:
+        return None
+    problem = response.json()
+    code = problem["type"].rsplit("/", 1)[-1]
+    if code in STATE_REFUSALS:
+        return None
+    if code == "invalid-appointment" and problem.get("detail", "").startswith(CLOCK_RULES):
+        return None
+    fields = problem.get("errors") or []
+    if code == "validation-error" and fields and all(map(_beyond_a_schema, fields)):
+        return None
+    raise AssertionError(
+        f"schema-valid data refused for a rule the schema does not state: {problem}"
+    )
+
+
+def every_check() -> list[Any]:
+    """Every check Schemathesis has (the CLI's ``--checks all``), and ours."""
+    load_all_checks()
+    ours = [problem_document_conformance, refused_only_for_the_state_of_things]
+    return [*SCHEMATHESIS_CHECKS.get_all(), *ours]
+
+
+CHECKS = every_check()
 
 HYPOTHESIS: dict[str, Any] = {
     "deadline": None,
     "suppress_health_check": list(HealthCheck),
-    "database": None,  # every run explores afresh; nothing written to .hypothesis/
+    "database": None,  # nothing read from or written to .hypothesis/
+    "derandomize": True,  # the same examples on every run: a failure is no fluke
 }
 
 schema = schemathesis.pytest.from_fixture("openapi_schema")
 
 
 @schema.exclude(method="POST", path=BOOKINGS).parametrize()
-@settings(max_examples=50, **HYPOTHESIS)
+@settings(max_examples=25, **HYPOTHESIS)
 def test_every_read_and_probe_keeps_the_contract(case: Case[Any], admin: dict[str, str]) -> None:
     case.call_and_validate(headers=admin, checks=CHECKS, timeout=30)
 
@@ -180,10 +248,103 @@ def test_booking_keeps_the_contract(case: Case[Any], admin: dict[str, str], slot
         # that no booking of this test is still writing when the next test starts.
         def decided() -> bool:
             reading = back.call_and_validate(headers=admin, checks=CHECKS, timeout=30)
+            if answer.status_code == 202 and reading.status_code == 404:
+                return True  # the saga refused it (say, the slot was taken): never stored
             assert reading.status_code == 200, reading.text
             return bool(reading.json()["status"] != "PENDING")
 
         eventually(decided, 30, f"the booking {appointment_id} is decided")
+
+
+RESCHEDULE = APPOINTMENT + "/reschedule"
+
+
+def _steer_the_walk(case: Case[Any], slots: Slots) -> None:
+    """The stateful phase follows the links of a booking only when one succeeds, which
+    fuzzing never makes: a valid booking goes to a free slot of the on-call doctor for a
+    known patient, and waits for its outcome (no ``Prefer``), so that the appointment the
+    links lead to exists; a valid reschedule goes to another free slot. Each with a fresh
+    Idempotency-Key. The rest of each request stays as generated."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+        return
+    operation = (case.method.upper(), case.operation.path)
+    if operation not in (("POST", BOOKINGS), ("POST", RESCHEDULE)):
+        return
+    start = slots.next()
+    if operation == ("POST", BOOKINGS):
+        patient = PATIENTS[len(case.body) % len(PATIENTS)]
+        case.body.update(patient_id=patient, doctor_id=DOCTOR, start=start, duration_minutes=15)
+    else:
+        case.body.update(start=start, duration_minutes=15)
+    headers = CaseInsensitiveDict(case.headers or {})
+    headers["Idempotency-Key"] = str(uuid.uuid4())
+    headers.pop("Prefer", None)
+    case.headers = headers
+
+
+def test_the_stateful_phase_follows_the_links_and_keeps_the_contract(
+    openapi_schema: BaseSchema, admin: dict[str, str], slots: Slots
+) -> None:
+    """Schemathesis' stateful phase: sequences of calls along the spec's links (a booking's
+    201 or 202 leads to every operation on its id) and those it infers, every answer
+    checked with every check, including the ones that need a history (use after free,
+    what was created is available)."""
+    walk = openapi_schema.as_state_machine()
+    booked = openapi_schema.raw_schema["paths"][BOOKINGS]["post"]["responses"]["201"]
+    assert {"no_show", "reschedule", "cancel", "edit"} <= set(booked["links"]), booked
+
+    booked_ids: set[str] = set()
+    reached: set[str] = set()  # the operations called with the id of a booking
+
+    class Walk(walk):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Case[Any]) -> None:
+            _steer_the_walk(case, slots)
+
+        def after_call(self, response: Response, case: Case[Any]) -> None:
+            super().after_call(response, case)
+            if (case.method.upper(), case.operation.path) == ("POST", BOOKINGS):
+                if response.status_code == 201:
+                    booked_ids.add(response.json()["id"])
+            elif (case.path_parameters or {}).get("appointment_id") in booked_ids:
+                reached.add(f"{case.method.upper()} {case.operation.path}")
+
+        def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
+            return {"headers": admin, "timeout": 60}
+
+        def validate_response(
+            self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            try:
+                case.validate_response(
+                    response,
+                    checks=CHECKS,
+                    headers=admin,
+                    transport_kwargs=kwargs,
+                    recorder=self.recorder,
+                )
+            except Exception as failure:
+                failures.append(failure)
+                raise
+
+    failures: list[Exception] = []
+    # A link draws true randomness (Schemathesis' transitions), and a live stack need not
+    # answer twice alike (a saga's 201 may be a 202 under load), so Hypothesis may find a
+    # walk's draws inconsistent (Flaky). Schemathesis' own runner counts that as no
+    # failure; so does this test, as long as no check failed.
+    with contextlib.suppress(Flaky):
+        # Generation only, as Schemathesis' own runner does: a walk is not replayed.
+        run_state_machine_as_test(
+            Walk,
+            settings=settings(
+                max_examples=25, stateful_step_count=8, phases=[Phase.generate], **HYPOTHESIS
+            ),
+        )
+    assert failures == []
+    # The links led to the appointments bookings made: the operations on an id that
+    # fuzzing, with made-up ids, only ever finds missing.
+    changes = ("confirm", "check-in", "complete", "no-show", "cancel", "reschedule")
+    assert len({f"POST {APPOINTMENT}/{change}" for change in changes} & reached) >= 3, reached
 
 
 def test_without_a_valid_token_every_api_operation_is_a_401_problem(service: LocalService) -> None:
