@@ -5,16 +5,51 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 from pathlib import Path
 
+# Where ports are picked when the kernel's ephemeral range is known: below it.
+_LOWEST = 10_000
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _below_the_ephemeral_range() -> tuple[int, int] | None:
+    """The ports between ``_LOWEST`` and the kernel's ephemeral range (Linux), if any."""
+    try:
+        low = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (_LOWEST, low - 1) if low - 1 > _LOWEST + 1000 else None
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS considers free right now (another process may still take it)."""
+    """A port free right now (another process may still take it before it is used).
+
+    Picked below the kernel's ephemeral range where it can: the ports the kernel hands
+    out by itself (a server's internal listeners on port 0, such as the Temporal dev
+    server's, and every outgoing connection) never land there, so between this pick and
+    the server's bind only another process picking on purpose could take it. Stacks
+    started side by side (``make test`` runs three jobs) met exactly that race."""
+    span = _below_the_ephemeral_range()
+    if span is not None:
+        for _ in range(200):
+            port = random.randint(*span)  # noqa: S311 - spreading picks, not a secret
+            if _bindable(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
