@@ -177,18 +177,19 @@ class TemporalSagas:
     async def cancel(
         self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
-        run = self._change(cancellation.WORKFLOW, workflow_id, request, on)
+        run = self._change(cancellation.WORKFLOW, cancellation.SAGA, workflow_id, request, on)
         return await self._run(run, request, CancellationResult, wait_seconds)
 
     async def reschedule(
         self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
     ) -> SagaAnswer:
-        run = self._change(reschedule.WORKFLOW, workflow_id, request, on)
+        run = self._change(reschedule.WORKFLOW, reschedule.SAGA, workflow_id, request, on)
         return await self._run(run, request, RescheduleResult, wait_seconds)
 
     def _change(
         self,
         workflow: str,
+        saga: str,
         workflow_id: str,
         request: CancellationRequest | RescheduleRequest,
         on: Appointment,
@@ -201,7 +202,7 @@ class TemporalSagas:
             appointment_id=on.id,
             patient_id=on.patient_id,
             doctor_id=on.doctor_id,
-            saga=cancellation.SAGA if workflow == cancellation.WORKFLOW else reschedule.SAGA,
+            saga=saga,
         )
 
     async def _run(
