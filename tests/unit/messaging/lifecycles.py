@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from domain.events import EventContext, EventType, event_id_for
 from domain.model import (
@@ -14,8 +15,10 @@ from domain.model import (
     edit,
     enter_in_error,
     record_invoice,
+    remind,
     request,
     reschedule,
+    reverse_no_show,
     transition,
 )
 from domain.status import AppointmentStatus
@@ -49,6 +52,7 @@ class Lifecycle:
                 hold_id="hold-1",
                 now=self._now(),
                 context=EventContext(actor="patient:pat-anna-schmidt", workflow_id="booking-k"),
+                no_show_fee_cents=2500,
             )
         )
 
@@ -105,6 +109,42 @@ class Lifecycle:
             )
         )
 
+    def reminded(self, offset_minutes: int = 1440) -> Lifecycle:
+        """The journey's reminder, with the details the notification needs."""
+        state = self.state
+        token = f"tok-{self.id[:8]}-{offset_minutes}"
+        return self._add(
+            remind(
+                state,
+                offset_minutes=offset_minutes,
+                event_id=self._event_id(f"reminder-{offset_minutes}"),
+                now=self._now(),
+                context=EventContext(actor="system:journey", workflow_id=f"journey-{self.id}"),
+                details={
+                    "offset_minutes": offset_minutes,
+                    "start_local": state.start.astimezone(ZoneInfo(state.timezone)).isoformat(),
+                    "timezone": state.timezone,
+                    "doctor_name": "Dr. Noah Fischer",
+                    "links": {
+                        "confirm": f"http://127.0.0.1:8000/a/{token}-confirm",
+                        "cancel": f"http://127.0.0.1:8000/a/{token}-cancel",
+                    },
+                },
+            )
+        )
+
+    def reversed(self, target: AppointmentStatus = S.CHECKED_IN) -> Lifecycle:
+        """Staff reverse a no-show: the patient did come."""
+        return self._add(
+            reverse_no_show(
+                self.state,
+                target,
+                event_id=self._event_id("no-show-reversed"),
+                now=self._now(),
+                context=EventContext(actor="staff:frontdesk-1", reason="the patient did come"),
+            )
+        )
+
     def entered_in_error(self) -> Lifecycle:
         return self._add(
             enter_in_error(
@@ -132,9 +172,11 @@ def every_event_type() -> list[Change]:
     full = (
         Lifecycle()
         .to(S.SCHEDULED, invoice_id="inv-1")
+        .reminded(1440)
         .edited()
         .moved()
         .to(S.CONFIRMED)
+        .reminded(1440)  # the move cleared the reminders: the new time gets its own
         .to(S.CHECKED_IN)
         .to(S.COMPLETED)
         .entered_in_error()
@@ -144,9 +186,15 @@ def every_event_type() -> list[Change]:
     invoiced_late = Lifecycle().to(S.SCHEDULED).invoiced().to(S.CONFIRMED)
     # A no-show needs "now" past the start: this one started before the clock's T0.
     no_show = Lifecycle(start=T0 - timedelta(hours=1)).to(S.SCHEDULED).to(S.NO_SHOW)
-    changes = [
-        c for life in (full, failed, cancelled, invoiced_late, no_show) for c in life.history
-    ]
+    reversed_no_show = (
+        Lifecycle(start=T0 - timedelta(hours=1))
+        .to(S.SCHEDULED)
+        .to(S.NO_SHOW, no_show_invoice_id="inv-no-show")
+        .reversed(S.CHECKED_IN)
+        .to(S.COMPLETED)
+    )
+    lives = (full, failed, cancelled, invoiced_late, no_show, reversed_no_show)
+    changes = [c for life in lives for c in life.history]
     assert {c.event.type for c in changes} == set(EventType)
     return changes
 

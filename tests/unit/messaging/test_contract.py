@@ -40,7 +40,16 @@ def test_every_event_the_domain_makes_meets_the_contract(change: Change) -> None
 
 # Fields added within version 1, after consumers existed: optional (outbox rows written
 # before them lack them, and the relay still publishes those).
-ADDED_IN_V1 = {"late_reschedule_counts", "fee_invoice_id"}
+ADDED_IN_V1 = {
+    "late_reschedule_counts",
+    "fee_invoice_id",
+    "reminders_sent",
+    "no_show_fee_cents",
+    "no_show_at",
+    "no_show_invoice_id",
+}
+# The envelope's optional parts: only an event with something to tell has them.
+OPTIONAL_IN_ENVELOPE = {"details"}
 
 
 def test_the_schema_names_every_field_the_service_writes() -> None:
@@ -51,7 +60,9 @@ def test_the_schema_names_every_field_the_service_writes() -> None:
     data_schema = contract["$defs"]["appointment"]
     for change in CHANGES:
         envelope = envelope_of(change)
-        assert set(envelope) == set(contract["required"]) == set(contract["properties"])
+        assert set(contract["required"]) == set(contract["properties"]) - OPTIONAL_IN_ENVELOPE
+        assert set(contract["required"]) <= set(envelope) <= set(contract["properties"])
+        assert ("details" in envelope) is (change.event.type is EventType.REMINDER_DUE)
         assert set(envelope["data"]) == set(data_schema["properties"])
         assert set(data_schema["required"]) == set(data_schema["properties"]) - ADDED_IN_V1
     fields = set(Appointment.__dataclass_fields__) | {"end", "changed"}
@@ -184,4 +195,80 @@ def test_an_invoiced_event_must_carry_its_invoice() -> None:
 def test_unknown_fields_are_allowed_so_producers_can_add_fields_within_a_version() -> None:
     envelope = broken("trace_id", "abc")
     envelope["data"]["room"] = "2.14"
+    validate_envelope(envelope)
+
+
+def reminder() -> dict[str, Any]:
+    change = next(c for c in CHANGES if c.event.type is EventType.REMINDER_DUE)
+    return copy.deepcopy(envelope_of(change))  # details' links are the event's own dict
+
+
+def test_a_reminder_tells_the_start_in_the_clinics_zone_and_links_to_its_actions() -> None:
+    envelope = reminder()
+    assert envelope["data"]["changed"] == ["reminders_sent", "updated_at"]
+    assert envelope["data"]["reminders_sent"] == [1440]
+    details = envelope["details"]
+    assert details["offset_minutes"] == 1440
+    assert details["start_local"] == "2030-01-08T09:00:00+01:00"  # 08:00 UTC, in Berlin
+    assert details["timezone"] == "Europe/Berlin"
+    assert set(details["links"]) == {"confirm", "cancel"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "complaint"),
+    [
+        ("details", None, "'details' is a required property"),
+        ("details.links", None, "'links' is a required property"),
+        ("details.links.cancel", None, "'cancel' is a required property"),
+        ("details.links.confirm", "/a/relative", "details/links/confirm: '/a/relative' does not"),
+        ("details.offset_minutes", "1440", "details/offset_minutes: '1440' is not of type"),
+        ("details.start_local", "2030-01-08T09:00:00", "details/start_local:"),
+        ("data.status", "CHECKED_IN", "data/status: 'CHECKED_IN' is not one of"),
+        ("data.reminders_sent", ["1440"], "data/reminders_sent/0: '1440' is not of type"),
+    ],
+    ids=[
+        "no-details",
+        "no-links",
+        "no-cancel-link",
+        "relative-link",
+        "offset-not-integer",
+        "local-start-without-offset",
+        "status-not-remindable",
+        "offset-sent-not-integer",
+    ],
+)
+def test_a_reminder_without_what_the_message_needs_is_refused(
+    path: str, value: Any, complaint: str
+) -> None:
+    envelope = reminder()
+    *parents, last = path.split(".")
+    target = envelope
+    for part in parents:
+        target = target[part]
+    if value is None:
+        del target[last]
+    else:
+        target[last] = value
+    with pytest.raises(ContractViolation) as refused:
+        validate_envelope(envelope)
+    assert complaint in str(refused.value)
+
+
+def test_a_reversed_no_show_is_checked_in_or_completed_and_keeps_its_record() -> None:
+    reversal = next(c for c in CHANGES if c.event.type is EventType.NO_SHOW_REVERSED)
+    envelope = envelope_of(reversal)
+    assert envelope["data"]["status"] == "CHECKED_IN"
+    assert envelope["data"]["no_show_at"] is not None
+    assert envelope["data"]["no_show_invoice_id"] == "inv-no-show"
+    envelope["data"]["status"] = "NO_SHOW"
+    with pytest.raises(ContractViolation) as refused:
+        validate_envelope(envelope)
+    assert "data/status: 'NO_SHOW' is not one of" in str(refused.value)
+
+
+def test_an_event_from_before_the_journey_still_meets_the_contract() -> None:
+    """Outbox rows written before the journey's fields existed lack them: still valid."""
+    envelope = envelope_of(CHANGES[1])
+    for name in ("reminders_sent", "no_show_fee_cents", "no_show_at", "no_show_invoice_id"):
+        del envelope["data"][name]
     validate_envelope(envelope)

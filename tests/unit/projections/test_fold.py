@@ -17,9 +17,11 @@ from domain.model import (
     BrokenEventLog,
     Change,
     edit,
+    remind,
     replay,
     request,
     reschedule,
+    reverse_no_show,
     transition,
 )
 from domain.status import AppointmentStatus
@@ -34,8 +36,12 @@ CTX = EventContext(actor="staff:s-1")
 
 
 def stored(event: AppointmentEvent) -> StoredEvent:
-    """The event as the projector reads it from MongoDB: enums as their values."""
-    after = {k: v.value if isinstance(v, Enum) else v for k, v in event.after.items()}
+    """The event as the projector reads it from MongoDB: enums as their values, tuples
+    as lists."""
+    after = {
+        k: v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v
+        for k, v in event.after.items()
+    }
     return StoredEvent.from_raw(
         {
             "_id": event.event_id,
@@ -169,3 +175,61 @@ def test_the_row_reads_back_as_it_was_written() -> None:
         k: v.replace(tzinfo=None) if isinstance(v, datetime) else v for k, v in document.items()
     }
     assert ViewRow.from_document(naive) == ViewRow.from_document(document) == row
+
+
+def test_the_journeys_events_fold_like_every_other() -> None:
+    """A reminder (status unchanged, details never folded), the automatic no-show and its
+    reversal: the row follows replay, and the row's version counts the reminder too."""
+    start = LATE - timedelta(days=1)
+    change = request(
+        appointment_id="a-1",
+        event_id="e-1",
+        patient_id="p-1",
+        doctor_id="d-1",
+        start=start,
+        duration_minutes=30,
+        timezone="Europe/Berlin",
+        reason="check-up",
+        hold_id="h-1",
+        now=T0,
+        context=CTX,
+        no_show_fee_cents=2500,
+    )
+    originals = [change.event]
+    steps: list[Callable[[Appointment], Change]] = [
+        lambda a: transition(a, S.SCHEDULED, event_id="e-2", now=T0, context=CTX),
+        lambda a: remind(
+            a,
+            offset_minutes=1440,
+            event_id="e-3",
+            now=start - timedelta(days=1),
+            context=CTX,
+            details={"offset_minutes": 1440, "links": {"confirm": "http://x/a/1"}},
+        ),
+        lambda a: transition(
+            a,
+            S.NO_SHOW,
+            event_id="e-4",
+            now=start + timedelta(minutes=15),
+            context=CTX,
+            no_show_invoice_id="inv-ns",
+        ),
+        lambda a: reverse_no_show(
+            a, S.COMPLETED, event_id="e-5", now=start + timedelta(hours=2), context=CTX
+        ),
+    ]
+    state = change.state
+    for step in steps:
+        change = step(state)
+        originals.append(change.event)
+        state = change.state
+    assert replay(originals) == state
+    assert (state.reminders_sent, state.no_show_invoice_id) == ((1440,), "inv-ns")
+    journey = [stored(e) for e in originals]
+    row = fold(None, "a-1", journey, BERLIN)
+    assert row is not None
+    assert (row.status, row.version, row.updated_at) == (S.COMPLETED, 5, state.updated_at)
+    reminded = fold(None, "a-1", journey[:3], BERLIN)
+    assert reminded is not None
+    assert (reminded.status, reminded.version) == (S.SCHEDULED, 3)
+    assert fold(reminded, "a-1", journey, BERLIN) == row
