@@ -60,7 +60,11 @@ Reapplied = Change | Appointment | None
 
 def snapshot(stored: Appointment) -> AppointmentSnapshot:
     return AppointmentSnapshot(
-        appointment_id=stored.id, status=stored.status, version=stored.version
+        appointment_id=stored.id,
+        status=stored.status,
+        version=stored.version,
+        start=stored.start,
+        reminders_sent=stored.reminders_sent,
     )
 
 
@@ -120,6 +124,7 @@ class AppointmentActivities:
                 settings.cancellation_fee_cents,
                 late_reschedule_counts=True,
             ),
+            no_show_fee_cents=settings.no_show_fee_cents,
         )
         async with refusals_are_final():
             stored = await self._store.commit(change)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.events import EventContext
+from workflows.contracts.journey import Facts
 
 
 class _Input(BaseModel):
@@ -101,6 +102,10 @@ class AppointmentSnapshot(_Input):
     appointment_id: str
     status: str
     version: int
+    # What the appointment's journey is told after a saga's change (None in answers of
+    # runs recorded before the journey existed).
+    start: AwareDatetime | None = None
+    reminders_sent: tuple[int, ...] = ()
 
 
 class AppointmentRef(_Input):
@@ -200,3 +205,46 @@ class Withdrawal(_Input):
 
 class Withdrawn(_Input):
     withdrawn: bool  # False: nothing to undo any more (cancelled meanwhile, or checked in)
+
+
+# --- the journey (workflows/journey.py) -----------------------------------------------
+
+
+class JourneyRef(_Input):
+    appointment_id: str
+
+
+class ReminderOrder(_Input):
+    appointment_id: str
+    start: AwareDatetime  # the start the reminder is for: one moved since gets none
+    offset_minutes: int
+    idempotency_key: str  # becomes the event id
+
+
+class ReminderResult(_Input):
+    facts: Facts  # the appointment as the activity found (or left) it
+    sent: bool
+
+
+class NoShowCheck(_Input):
+    appointment_id: str
+    start: AwareDatetime  # the start the check is for
+
+
+class NoShowPlan(_Input):
+    facts: Facts
+    applies: bool  # still SCHEDULED or CONFIRMED at that start, and the start has passed
+    patient_id: str
+    fee_cents: int  # the no-show fee agreed at booking
+
+
+class NoShowRecord(_Input):
+    appointment_id: str
+    start: AwareDatetime
+    fee_invoice_id: str | None = None
+    idempotency_key: str  # becomes the event id
+
+
+class NoShowRecorded(_Input):
+    facts: Facts
+    recorded: bool  # False: it no longer applied (checked in, moved, cancelled meanwhile)

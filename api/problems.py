@@ -40,6 +40,7 @@ STATUS_FOR: dict[type[Exception], int] = {
     errors.IllegalTransition: 409,
     errors.NoShowBeforeStart: 409,
     errors.AppointmentStarted: 409,
+    errors.NoShowReversalClosed: 409,
     errors.ConcurrencyConflict: 409,
     errors.BillingRefused: 402,
     errors.AppointmentNotFound: 404,

@@ -24,6 +24,7 @@ from domain.model import Appointment
 from domain.rules import BookingLimits, validate_requested_time
 from workflows.contracts import booking
 from workflows.contracts.booking import BookingRequest
+from workflows.contracts.journey import Rules
 
 
 class Booking:
@@ -107,4 +108,5 @@ def booking_request(
         billing_retry_max_interval_seconds=settings.billing_retry_max_interval_seconds,
         local_steps=settings.saga_local_steps,
         over_patient_cap=over_patient_cap,
+        journey=Rules.of(settings.journey_rules),
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.transport import OptionalPath, OptionalSaslMechanism, OptionalSecret, OptionalStr
+from domain.journey import JourneyRules, QuietHours
 
 # The issuers of the local stack's and the compose demo's own HS256 tokens: a production
 # token comes from the identity provider and never carries them.
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(64 * 1024, gt=0, description="larger request bodies get 413")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="the API's address as patients reach it: action links (/a/<token>) "
+        "in reminders start with it",
+    )
+
+    # Patients' one-click action links (application/action_links.py): HMAC-signed with
+    # this secret, shared by the API (verifies) and the worker (writes reminders).
+    action_link_secret: OptionalSecret = Field(
+        None, description="or action_link_secret_file; neither: <data_dir>/action-link-secret"
+    )
+    action_link_secret_file: OptionalPath = None
 
     # Authentication: Bearer JWTs. The local stack signs HS256 with a secret generated on
     # first run in the data folder; production verifies RS256/ES256 against a JWKS URL.
@@ -272,6 +285,28 @@ class Settings(BaseSettings):
     cancellation_free_hours: int = Field(24, ge=0, description="free until N hours before")
     cancellation_fee_cents: int = Field(2500, ge=0, description="the late cancellation fee")
 
+    # The appointment's journey after booking (workflows/journey.py, domain/journey.py):
+    # reminders before the start, never inside quiet hours, and the no-show check after it.
+    reminder_offsets_minutes: list[int] = Field(
+        default_factory=lambda: [1440, 120],
+        description="reminders, in minutes before the start (JSON list, e.g. [1440, 120]); "
+        "[] sends none",
+    )
+    quiet_hours: str = Field(
+        "21:00-08:00",
+        description="HH:MM-HH:MM in the clinic's time zone, may cross midnight: a reminder due "
+        "inside moves to the minute before they begin; off (or empty): no quiet hours",
+    )
+    no_show_grace_minutes: int = Field(
+        15,
+        ge=0,
+        le=24 * 60,
+        description="after the start, when an appointment nobody checked in becomes NO_SHOW",
+    )
+    no_show_fee_cents: int = Field(
+        2500, ge=0, description="invoiced for an automatic no-show; captured at booking"
+    )
+
     # Metrics (Prometheus): the API serves /metrics on its own port; the worker, which
     # has no HTTP server, serves them here.
     worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 = off")
@@ -296,12 +331,40 @@ class Settings(BaseSettings):
         return self.jwt_secret_file or self.data_dir / "jwt-secret"
 
     @property
+    def action_link_secret_path(self) -> Path:
+        """The secret's file when no value is given (the local stack writes it)."""
+        return self.action_link_secret_file or self.data_dir / "action-link-secret"
+
+    @property
     def heartbeat_path(self) -> Path:
         return self.heartbeat_dir or self.data_dir / "heartbeat"
 
     @cached_property
     def clinic_zone(self) -> ZoneInfo:
         return ZoneInfo(self.clinic_timezone)
+
+    @property
+    def journey_rules(self) -> JourneyRules:
+        """What a journey started now follows (captured in its input)."""
+        return JourneyRules(
+            reminder_offsets_minutes=tuple(self.reminder_offsets_minutes),
+            quiet_hours=QuietHours.parse(self.quiet_hours),
+            no_show_grace_minutes=self.no_show_grace_minutes,
+            timezone=self.clinic_timezone,
+        )
+
+    @field_validator("reminder_offsets_minutes")
+    @classmethod
+    def _offsets_before_the_start(cls, offsets: list[int]) -> list[int]:
+        if any(not 0 < offset <= 366 * 24 * 60 for offset in offsets):
+            raise ValueError("each reminder offset is a number of minutes, 1 to 527040")
+        return sorted(set(offsets), reverse=True)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, text: str) -> str:
+        QuietHours.parse(text)  # raises ValueError naming the format
+        return text.strip()
 
     # --- production: no local authentication defaults (README "Authentication in
     # production"). MongoDB, Temporal, Kafka and the peers may stay on 127.0.0.1 (a sidecar
@@ -336,6 +399,12 @@ class Settings(BaseSettings):
             problems.append(
                 "APPOINTMENTS_JWT_SECRET_FILE is set: the local signing secret is refused in "
                 "production; unset it"
+            )
+        if self.action_link_secret is None and self.action_link_secret_file is None:
+            problems.append(
+                "APPOINTMENTS_ACTION_LINK_SECRET (or _FILE) is not set: patients' confirm and "
+                "cancel links are signed with it; set at least 32 random bytes, the same for "
+                "the API and the worker"
             )
         if self.jwt_issuer in LOCAL_JWT_ISSUERS:
             problems.append(

@@ -86,6 +86,13 @@ class AppointmentStarted(DomainError):
     title = "The appointment has started"
 
 
+class NoShowReversalClosed(DomainError):
+    """A no-show is reversed (the patient did come) within 24 h of its recording only."""
+
+    code = "no-show-reversal-closed"
+    title = "Too late to reverse the no-show"
+
+
 class ConcurrencyConflict(DomainError):
     code = "concurrent-modification"
     title = "The appointment was changed by someone else"
@@ -148,5 +155,6 @@ BUSINESS_ERRORS: tuple[type[DomainError], ...] = (
     IllegalTransition,
     NoShowBeforeStart,
     AppointmentStarted,
+    NoShowReversalClosed,
     ConcurrencyConflict,
 )

@@ -36,6 +36,11 @@ class EventType(StrEnum):
     ENTERED_IN_ERROR = "appointment.entered_in_error"  # DELETE: kept, status FAILED
     # The invoice of a booking made while Billing was unreachable: status unchanged
     INVOICED = "appointment.invoiced"
+    # The journey (workflows/journey.py): a reminder went out (status unchanged; the event
+    # carries the offset, the local time, the doctor's name and the action links), and a
+    # no-show that staff reversed (the patient did come): CHECKED_IN or COMPLETED.
+    REMINDER_DUE = "appointment.reminder_due"
+    NO_SHOW_REVERSED = "appointment.no_show_reversed"
 
 
 EVENT_FOR_STATUS: dict[AppointmentStatus, EventType] = {
@@ -71,3 +76,6 @@ class AppointmentEvent:
     context: EventContext
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    # What the event tells beyond the state it changed (a reminder's offset, local time,
+    # doctor's name and links): in the event store and the envelope, never folded.
+    details: dict[str, Any] = field(default_factory=dict)

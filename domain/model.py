@@ -14,6 +14,7 @@ from domain.errors import (
     IllegalTransition,
     InvalidAppointment,
     NoShowBeforeStart,
+    NoShowReversalClosed,
 )
 from domain.events import EVENT_FOR_STATUS, AppointmentEvent, EventContext, EventType
 from domain.policy import CancellationPolicy
@@ -45,6 +46,13 @@ class Appointment:
     late_reschedule_counts: bool = False
     # The invoice of the last late-change fee a reschedule charged, if one did.
     fee_invoice_id: str | None = None
+    # The journey (domain/journey.py): the offsets of the reminders sent for the current
+    # start (a reschedule clears them), the no-show fee agreed at booking (0 for bookings
+    # made before it existed), and, once recorded, when the no-show was and its invoice.
+    reminders_sent: tuple[int, ...] = ()
+    no_show_fee_cents: int = 0
+    no_show_at: datetime | None = None
+    no_show_invoice_id: str | None = None
 
     @property
     def cancellation_policy(self) -> CancellationPolicy:
@@ -110,6 +118,7 @@ def request(
     now: datetime,
     context: EventContext,
     policy: CancellationPolicy | None = None,
+    no_show_fee_cents: int = 0,
 ) -> Change:
     """A new appointment, PENDING while its booking saga runs."""
     policy = policy or CancellationPolicy()
@@ -130,6 +139,7 @@ def request(
         cancellation_free_hours=policy.free_until_hours_before,
         cancellation_fee_cents=policy.late_fee_cents,
         late_reschedule_counts=policy.late_reschedule_counts,
+        no_show_fee_cents=no_show_fee_cents,
     )
     after = {k: v for k, v in dataclasses.asdict(state).items() if k != "version"}
     requested = EVENT_FOR_STATUS[AppointmentStatus.PENDING]
@@ -171,6 +181,8 @@ def transition(
             f"({appointment.start.isoformat()})"
         )
     _ensure_changeable(fields)
+    if target is AppointmentStatus.NO_SHOW:
+        fields = {"no_show_at": now, **fields}
     return _change(
         appointment,
         EVENT_FOR_STATUS[target],
@@ -209,8 +221,73 @@ def reschedule(
             "duration_minutes": duration_minutes,
             "hold_id": hold_id,
             "invoice_id": invoice_id,
+            "reminders_sent": (),  # the new time gets its own reminders
             **fee,
         },
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+
+
+# The statuses in which the journey still reminds the patient of the appointment.
+REMINDABLE = RESCHEDULABLE
+# How long after a no-show was recorded staff may still reverse it (the patient did come).
+NO_SHOW_REVERSAL_WINDOW = timedelta(hours=24)
+
+
+def remind(
+    appointment: Appointment,
+    *,
+    offset_minutes: int,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+    details: Mapping[str, Any],
+) -> Change:
+    """A reminder went out (appointment.reminder_due): only the reminders sent change.
+    Refused (IllegalTransition) unless the appointment is SCHEDULED or CONFIRMED, has not
+    started, and this reminder was not sent for its current start."""
+    if appointment.status not in REMINDABLE or offset_minutes in appointment.reminders_sent:
+        raise IllegalTransition(appointment.status.value, "reminded")
+    ensure_not_started(appointment, now, "reminded")
+    sent = tuple(sorted({*appointment.reminders_sent, offset_minutes}, reverse=True))
+    change = _change(
+        appointment,
+        EventType.REMINDER_DUE,
+        {"reminders_sent": sent},
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+    event = dataclasses.replace(change.event, details=dict(details))
+    return dataclasses.replace(change, event=event)
+
+
+def reverse_no_show(
+    appointment: Appointment,
+    target: AppointmentStatus,
+    *,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+) -> Change:
+    """The patient did come: a no-show recorded less than 24 h ago becomes CHECKED_IN or
+    COMPLETED (appointment.no_show_reversed). Its fee is voided by the saga that calls
+    this; the change records that the fee no longer stands."""
+    if target not in (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED):
+        raise InvalidAppointment("a reversed no-show becomes CHECKED_IN or COMPLETED")
+    if appointment.status is not AppointmentStatus.NO_SHOW:
+        raise IllegalTransition(appointment.status.value, "no-show reversed")
+    recorded = appointment.no_show_at or appointment.updated_at
+    if now - recorded > NO_SHOW_REVERSAL_WINDOW:
+        raise NoShowReversalClosed(
+            f"the no-show was recorded at {recorded.isoformat()}: it may be reversed for 24 h"
+        )
+    return _change(
+        appointment,
+        EventType.NO_SHOW_REVERSED,
+        {"status": target},
         event_id=event_id,
         now=now,
         context=context,

@@ -30,7 +30,7 @@ def envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
     data |= dict.fromkeys(WITHHELD)
     data["end"] = _json_value(state.end)
     data["changed"] = sorted(event.after)
-    return {
+    value = {
         "event_id": event.event_id,
         "type": event.type.value,
         "schema_version": SCHEMA_VERSION,
@@ -39,6 +39,9 @@ def envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
         "actor": event.context.actor,
         "data": data,
     }
+    if event.details:  # what the event tells beyond the state (a reminder's links)
+        value["details"] = {k: _json_value(v) for k, v in event.details.items()}
+    return value
 
 
 def _json_value(value: Any) -> Any:
@@ -46,4 +49,6 @@ def _json_value(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return utc(value).isoformat()
+    if isinstance(value, tuple):
+        return list(value)
     return value

@@ -41,6 +41,11 @@ class Appointment(Document):
     # keep the policy they captured.
     late_reschedule_counts: bool = False
     fee_invoice_id: str | None = None
+    # The journey (domain/model.py): absent in documents from before it, read as none.
+    reminders_sent: list[int] = Field(default_factory=list)
+    no_show_fee_cents: int = 0
+    no_show_at: datetime | None = None
+    no_show_invoice_id: str | None = None
     # One entry per 5-minute cell the appointment covers. The unique partial index below
     # over (doctor_id, cells) makes overlapping active appointments impossible in the
     # database itself, whatever the services in front of it do.
@@ -76,6 +81,7 @@ class AppointmentEvent(Document):
     request_id: str | None = None
     before: dict[str, Any] = Field(default_factory=dict)
     after: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
 
     class Settings:
         name = "appointment_events"

@@ -20,21 +20,21 @@ def _bson_value(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return utc(value)
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 
 def to_document(state: Appointment) -> db.Appointment:
     values = dataclasses.asdict(state)
+    values["reminders_sent"] = list(state.reminders_sent)
     return db.Appointment(**values, end=state.end, cells=state.cells)
 
 
 def from_document(doc: db.Appointment) -> Appointment:
     names = {f.name for f in dataclasses.fields(Appointment)}
     values = {k: v for k, v in doc.model_dump().items() if k in names}
-    for key in ("start", "created_at", "updated_at"):
-        values[key] = utc(values[key])
-    values["status"] = AppointmentStatus(values["status"])
-    return Appointment(**values)
+    return Appointment(**_restore(values))
 
 
 def event_to_document(event: AppointmentEvent) -> db.AppointmentEvent:
@@ -52,19 +52,23 @@ def event_to_document(event: AppointmentEvent) -> db.AppointmentEvent:
         request_id=ctx.request_id,
         before={k: _bson_value(v) for k, v in event.before.items()},
         after={k: _bson_value(v) for k, v in event.after.items()},
+        details={k: _bson_value(v) for k, v in event.details.items()},
     )
 
 
-_DATETIME_FIELDS = {"start", "created_at", "updated_at"}
+_DATETIME_FIELDS = {"start", "created_at", "updated_at", "no_show_at"}
 
 
 def _restore(values: dict[str, Any]) -> dict[str, Any]:
+    """Stored values as the domain has them: aware UTC instants, the status, tuples."""
     restored = dict(values)
     for key in _DATETIME_FIELDS & restored.keys():
         if restored[key] is not None:
             restored[key] = utc(restored[key])
     if "status" in restored:
         restored["status"] = AppointmentStatus(restored["status"])
+    if "reminders_sent" in restored:
+        restored["reminders_sent"] = tuple(restored["reminders_sent"] or ())
     return restored
 
 
@@ -84,6 +88,7 @@ def event_from_document(doc: db.AppointmentEvent) -> AppointmentEvent:
         ),
         before=_restore(doc.before),
         after=_restore(doc.after),
+        details=dict(doc.details),
     )
 
 

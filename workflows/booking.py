@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
-    from activities.models import HeldSlot
+    from activities.models import AppointmentSnapshot, HeldSlot
     from activities.peers import PeerActivities
     from workflows.contracts import booking
     from workflows.contracts.booking import (
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.saga import SagaDecision
     from workflows.hold import hold_invoice_confirm
     from workflows.invoicing import invoice_when_billing_is_back
+    from workflows.journey_news import start_journey
     from workflows.policies import DB_RETRY, PEER_RETRY, UNTIL_DONE
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.search_attributes import BOOKING_STATUS
@@ -143,15 +144,20 @@ class BookingWorkflow(DecidingSaga):
         # SCHEDULED appointment without its slot).
         compensations.commit()
         self._step("mark_scheduled")
-        await forward(
+        scheduled = await forward(
             AppointmentActivities.mark_scheduled,
             steps.scheduled(invoice),
             retry_policy=UNTIL_DONE,
             local=local,
         )
-        invoice_id = invoice.invoice_id if invoice else await self._invoice_later(steps, held)
-
-        self._set_status(BookingStatus.SCHEDULED, step="done")
+        if invoice:
+            invoice_id: str | None = invoice.invoice_id
+            # Answered first (the update returns with this task), then the journey starts.
+            self._set_status(BookingStatus.SCHEDULED, step="done")
+            await start_journey(r, scheduled)
+        else:
+            invoice_id = await self._invoice_later(steps, held, r, scheduled)
+            self._set_status(BookingStatus.SCHEDULED, step="done")
         return BookingOutcome(
             appointment_id=r.appointment_id,
             status="SCHEDULED",
@@ -159,10 +165,18 @@ class BookingWorkflow(DecidingSaga):
             invoice_id=invoice_id,
         )
 
-    async def _invoice_later(self, steps: BookingSteps, held: HeldSlot) -> str | None:
+    async def _invoice_later(
+        self,
+        steps: BookingSteps,
+        held: HeldSlot,
+        r: BookingRequest,
+        scheduled: AppointmentSnapshot,
+    ) -> str | None:
         """Shown as AWAITING_BILLING and step waiting_for_billing; the API answers the
-        booking (SCHEDULED, no invoice yet) without waiting for this."""
+        booking (SCHEDULED, no invoice yet) without waiting for this. The journey starts
+        now: reminders do not wait for Billing."""
         self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
+        await start_journey(r, scheduled)
         return await invoice_when_billing_is_back(
             steps.invoice_order(), held.hold_id, steps.request.billing_retry_max_interval_seconds
         )

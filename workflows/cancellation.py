@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         CancellationRequest,
         CancellationResult,
     )
+    from workflows.journey_news import tell_journey
     from workflows.policies import DB_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.step_inputs import CancellationSteps
@@ -52,7 +53,7 @@ class CancellationWorkflow(DecidingSaga):
         if plan.fee_cents:
             fee_invoice_id = await charge_fee(steps.fee(plan), compensations)
 
-        await forward(
+        changed = await forward(
             AppointmentActivities.mark_cancelled,
             steps.cancel(plan, fee_invoice_id),
             retry_policy=DB_RETRY,
@@ -60,6 +61,7 @@ class CancellationWorkflow(DecidingSaga):
         )
 
         compensations.commit()  # past the commit point: forward only, until done
+        await tell_journey(changed)  # timers move, or the journey ends
         await let_go(plan.invoice_id, plan.hold_id, r.caller)
         return CancellationOutcome(
             appointment_id=r.appointment_id,

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleResult,
     )
     from workflows.hold import hold_invoice_confirm
+    from workflows.journey_news import tell_journey
     from workflows.policies import DB_RETRY, PEER_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
     from workflows.step_inputs import RescheduleSteps
@@ -69,7 +70,7 @@ class RescheduleWorkflow(DecidingSaga):
         if invoice is None:  # never: under the policy "compensate" no invoice is a failure
             raise ApplicationError("no invoice for the new time", non_retryable=True)
 
-        await forward(
+        changed = await forward(
             AppointmentActivities.move_appointment,
             steps.move(plan, held, invoice, fee_invoice_id),
             retry_policy=DB_RETRY,
@@ -77,6 +78,7 @@ class RescheduleWorkflow(DecidingSaga):
         )
 
         compensations.commit()  # past the commit point: forward only, until done
+        await tell_journey(changed)  # timers move, or the journey ends
         await let_go(plan.old_invoice_id, plan.old_hold_id, r.caller)
         return RescheduleOutcome(
             appointment_id=r.appointment_id,

@@ -22,7 +22,13 @@ NEEDS_ATTENTION = SearchAttributeKey.for_keyword("NeedsAttention")
 # (workflows.contracts.saga.SagaOutcome).
 SAGA_OUTCOME = SearchAttributeKey.for_keyword("SagaOutcome")
 
-ALL = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION, SAGA_OUTCOME)
+# Set on every appointment journey (workflows/journey.py): when its next timer fires (a
+# reminder or the no-show check); unset when nothing is left to time. `NextActionAt <
+# "<now + 1h>"` lists what fires within the hour.
+NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
+
+KEYWORDS = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION, SAGA_OUTCOME)
+ALL = (*KEYWORDS, NEXT_ACTION_AT)
 
 
 async def register(client: Client, namespace: str) -> None:
@@ -32,7 +38,8 @@ async def register(client: Client, namespace: str) -> None:
         AddSearchAttributesRequest(
             namespace=namespace,
             search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL
+                **{key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in KEYWORDS},
+                NEXT_ACTION_AT.name: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
             },
         )
     )

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from domain.events import EventContext
 from workflows.contracts import saga
+from workflows.contracts.journey import Rules
 
 WORKFLOW = "BookingWorkflow"
 SAGA = "booking"  # how workflow ids and answers name it
@@ -72,6 +73,10 @@ class BookingRequest(BaseModel):
     # Staff or admin booked over the patient's cap of active appointments
     # (application/quotas.py): the appointment.requested event's reason says so.
     over_patient_cap: bool = False
+    # The journey's rules, captured from the settings when the run starts: once SCHEDULED,
+    # the saga starts the appointment's journey with them. None (runs started before
+    # journeys existed): no journey; `appointment-service journey backfill` starts it.
+    journey: Rules | None = None
 
 
 class BookingProgress(BaseModel):
