@@ -62,7 +62,12 @@ class QuietHours:
         day = local.date()
         if self.start > self.end and local.time() < self.end:
             day -= timedelta(days=1)  # the small hours: they began the evening before
-        return datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
+        began = datetime.combine(day, self.start, tzinfo=zone)
+        # A wall time the clocks skip (spring forward) reads one way before the gap and
+        # one way after it; the later reading is inside the quiet hours. The earlier of the
+        # two keeps a moved reminder out of them (and a repeated wall time, in autumn,
+        # began at its first occurrence, the earlier reading too).
+        return min(began.astimezone(UTC), began.replace(fold=1).astimezone(UTC))
 
 
 def outside_quiet_hours(instant: datetime, quiet: QuietHours | None, zone: ZoneInfo) -> datetime:
