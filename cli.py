@@ -10,6 +10,7 @@ appointment-service relay alive           liveness: the relay loop's heartbeat i
 appointment-service projector    the projector that keeps the schedule read view current
 appointment-service projector rebuild     drop the read view and rebuild it from the events
 appointment-service projector alive       liveness: the projector loop's heartbeat is recent
+appointment-service journey backfill      start the journeys of active appointments that have none
 appointment-service notifications         the local stand-in of the Notification Service
 appointment-service simulators   the Patient, Doctor and Billing simulators
 appointment-service token        a Bearer token for the local stack
@@ -78,6 +79,12 @@ def _notifications(argv: list[str]) -> None:
     main(argv)
 
 
+def _journey(argv: list[str]) -> None:
+    from workflows.backfill import main
+
+    main(argv)
+
+
 def _run(argv: list[str]) -> None:
     from localstack.run import main
 
@@ -110,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "command",
         choices=[
-            "run", "api", "worker", "relay", "projector", "notifications", "simulators", "token"
+            "run", "api", "worker", "relay", "projector", "journey", "notifications",
+            "simulators", "token",
         ],
     )  # fmt: skip
     given = sys.argv[1:] if argv is None else argv
@@ -134,6 +142,8 @@ def _dispatch(command: str, rest: list[str]) -> None:
         _relay(rest)
     elif command == "projector":
         _projector(rest)
+    elif command == "journey":
+        _journey(rest)
     elif command == "notifications":
         _notifications(rest)
     elif command == "simulators":
