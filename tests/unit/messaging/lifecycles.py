@@ -15,6 +15,7 @@ from domain.model import (
     edit,
     enter_in_error,
     record_invoice,
+    record_no_show_fee_voided,
     remind,
     request,
     reschedule,
@@ -145,6 +146,20 @@ class Lifecycle:
             )
         )
 
+    def fee_voided(self) -> Lifecycle:
+        """The reversed no-show's fee, voided at Billing."""
+        invoice_id = self.state.no_show_invoice_id
+        assert invoice_id is not None, "a no-show fee to void"
+        return self._add(
+            record_no_show_fee_voided(
+                self.state,
+                invoice_id=invoice_id,
+                event_id=self._event_id("no-show-fee-voided"),
+                now=self._now(),
+                context=EventContext(actor="staff:frontdesk-1", workflow_id="reversal-k"),
+            )
+        )
+
     def entered_in_error(self) -> Lifecycle:
         return self._add(
             enter_in_error(
@@ -191,6 +206,7 @@ def every_event_type() -> list[Change]:
         .to(S.SCHEDULED)
         .to(S.NO_SHOW, no_show_invoice_id="inv-no-show")
         .reversed(S.CHECKED_IN)
+        .fee_voided()
         .to(S.COMPLETED)
     )
     lives = (full, failed, cancelled, invoiced_late, no_show, reversed_no_show)

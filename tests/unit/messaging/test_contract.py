@@ -50,6 +50,7 @@ ADDED_IN_V1 = {
 }
 # The envelope's optional parts: only an event with something to tell has them.
 OPTIONAL_IN_ENVELOPE = {"details"}
+TOLD_IN_DETAILS = {EventType.REMINDER_DUE, EventType.NO_SHOW_FEE_VOIDED}
 
 
 def test_the_schema_names_every_field_the_service_writes() -> None:
@@ -62,7 +63,7 @@ def test_the_schema_names_every_field_the_service_writes() -> None:
         envelope = envelope_of(change)
         assert set(contract["required"]) == set(contract["properties"]) - OPTIONAL_IN_ENVELOPE
         assert set(contract["required"]) <= set(envelope) <= set(contract["properties"])
-        assert ("details" in envelope) is (change.event.type is EventType.REMINDER_DUE)
+        assert ("details" in envelope) is (change.event.type in TOLD_IN_DETAILS)
         assert set(envelope["data"]) == set(data_schema["properties"])
         assert set(data_schema["required"]) == set(data_schema["properties"]) - ADDED_IN_V1
     fields = set(Appointment.__dataclass_fields__) | {"end", "changed"}
@@ -272,3 +273,16 @@ def test_an_event_from_before_the_journey_still_meets_the_contract() -> None:
     for name in ("reminders_sent", "no_show_fee_cents", "no_show_at", "no_show_invoice_id"):
         del envelope["data"][name]
     validate_envelope(envelope)
+
+
+def test_a_voided_no_show_fee_names_its_invoice_and_amount() -> None:
+    voided = next(c for c in CHANGES if c.event.type is EventType.NO_SHOW_FEE_VOIDED)
+    envelope = copy.deepcopy(envelope_of(voided))
+    assert envelope["data"]["status"] == "CHECKED_IN"
+    assert envelope["data"]["changed"] == ["no_show_invoice_id", "updated_at"]
+    assert envelope["data"]["no_show_invoice_id"] is None
+    assert envelope["details"] == {"invoice_id": "inv-no-show", "fee_cents": 2500}
+    del envelope["details"]["fee_cents"]
+    with pytest.raises(ContractViolation) as refused:
+        validate_envelope(envelope)
+    assert "'fee_cents' is a required property" in str(refused.value)
