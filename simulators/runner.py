@@ -13,13 +13,18 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from loguru import logger
+from pydantic import TypeAdapter
 
+from peers.contracts import Doctor
 from simulators.billing import create_billing_app
 from simulators.doctor import create_doctor_app
 from simulators.patient import create_patient_app
+from simulators.seed_data import DOCTORS, PATIENTS
 from simulators.state import SimulatorState
 
 STATE_FILE_NAME = "simulators.json"
+EXTRA_DOCTORS_FILE = "doctors.json"
+_DOCTOR_LIST = TypeAdapter(list[Doctor])
 
 
 class _Server(uvicorn.Server):
@@ -55,6 +60,16 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def extra_doctors(state_dir: Path | None) -> list[Doctor]:
+    """Doctors of your own besides the seed's: a JSON list of the Doctor Service's
+    doctors (peers.contracts.Doctor) in ``<state dir>/doctors.json``, if it exists. A
+    doctor with the id of a seeded one replaces it."""
+    path = state_dir / EXTRA_DOCTORS_FILE if state_dir is not None else None
+    if path is None or not path.exists():
+        return []
+    return _DOCTOR_LIST.validate_json(path.read_bytes())
+
+
 async def serve_simulators(
     host: str,
     patient_port: int,
@@ -65,7 +80,7 @@ async def serve_simulators(
     """Run the Patient, Doctor and Billing simulators until cancelled, then shut them
     down gracefully. With ``state_dir`` holds and invoices survive a restart."""
     state_file = state_dir / STATE_FILE_NAME if state_dir is not None else None
-    state = SimulatorState.seeded(state_file=state_file)
+    state = SimulatorState((*DOCTORS, *extra_doctors(state_dir)), PATIENTS, state_file=state_file)
     apps: list[tuple[str, FastAPI, int]] = [
         ("patient", create_patient_app(state), patient_port),
         ("doctor", create_doctor_app(state), doctor_port),
