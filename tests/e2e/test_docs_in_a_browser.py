@@ -8,8 +8,6 @@ land in tests/artifacts/docs/ (git-ignored)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,28 +16,17 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, expect, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, expect
 
 from localstack.service import LocalService
+from tests.browser import LOCAL_HOST, chromium
 from tests.e2e.support import DOCTOR
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "docs"
-LOCAL_HOST = "127.0.0.1"
 # Generous: the machine running the suite is shared. A wait, not a measured budget.
 WAIT_MS = 30_000
-# The browser's own flags (the design's); Playwright adds --headless and its own.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    # No name but 127.0.0.1 resolves: whatever escaped the request filter would fail too.
-    f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {LOCAL_HOST}",
-]
 # ReDoc's footer shows Redocly's logo from their CDN; the page's CSP refuses it, so the
 # request never leaves (and the footer's link text still reads "API docs by Redocly").
 REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -60,20 +47,8 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs Debian's")
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,  # a fresh --user-data-dir
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium() as context:
+        yield context
 
 
 @pytest.fixture
