@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from temporalio.converter import PayloadCodec
 
 from api import middleware, problems, schemas
+from api.actions import router as action_links_router
 from api.docs import pages as docs_pages
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(graphql_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(action_links_router)  # /a/{token}: patients' confirm and cancel links
     docs_pages.install(app)
     if codec is not None:
         app.state.codec = codec

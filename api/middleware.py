@@ -17,6 +17,8 @@ from api.problems import MEDIA_TYPE, PAYLOAD_TOO_LARGE, PROBLEM_BASE, Problem
 # would let a trailing newline through).
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 CLIENT_REQUEST_ID = "x-client-request-id"
+# Patients' action links (api/actions): the path is /a/<token>.
+ACTION_LINK_PREFIX = "/a/"
 
 
 def client_request_id(offered: bytes | None) -> str | None:
@@ -139,12 +141,17 @@ class RequestLog:
                 request_id=request_id,
                 **beside,
                 method=scope["method"],
-                route=getattr(route, "path", scope["path"]),
+                route=getattr(route, "path", loggable_path(scope["path"])),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 subject=who.subject if who else None,
                 role=who.role.value if who else None,
-            ).info("{} {} {}", scope["method"], scope["path"], status)
+            ).info("{} {} {}", scope["method"], loggable_path(scope["path"]), status)
+
+
+def loggable_path(path: str) -> str:
+    """``path`` for the log: an action link's token is a credential, never logged."""
+    return ACTION_LINK_PREFIX + "<token>" if path.startswith(ACTION_LINK_PREFIX) else path
 
 
 def install(app: FastAPI, max_body_bytes: int) -> None:

@@ -51,7 +51,7 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.LIST: (_ANY, _ANY, _OWN, _OWN),
         A.CANCEL: (_ANY, _ANY, _NONE, _OWN),
         A.RESCHEDULE: (_ANY, _ANY, _NONE, _OWN),
-        A.CONFIRM: (_ANY, _ANY, _NONE, _NONE),
+        A.CONFIRM: (_ANY, _ANY, _NONE, _OWN),
         A.CHECK_IN: (_ANY, _ANY, _OWN, _NONE),
         A.COMPLETE: (_ANY, _ANY, _OWN, _NONE),
         A.NO_SHOW: (_ANY, _ANY, _OWN, _NONE),

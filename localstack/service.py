@@ -81,6 +81,8 @@ class LocalService:
         self.overrides: dict[str, object] = {
             **self.infra.settings_overrides(),
             "api_port": p.api,
+            # Reminders' action links point at this stack's API.
+            "public_base_url": f"http://{HOST}:{p.api}",
             # Every process encrypts Temporal payloads, with the key file made on first run
             # (<data>/payload-keys, see start()).
             "payload_encryption": True,
@@ -181,6 +183,9 @@ class LocalService:
 
     def start(self, timeout: float = 90.0) -> None:
         ensure_local_secret(self.settings.jwt_secret_path)
+        # The action links' secret, shared by the API and the worker (<data>/action-link-secret).
+        if self.settings.action_link_secret is None:
+            ensure_local_secret(self.settings.action_link_secret_path)
         if self.settings.payload_encryption and self.settings.payload_keys is None:
             ensure_local_payload_keys(self.settings.payload_keys_path)
         self.infra.start(timeout=timeout)

@@ -1,4 +1,4 @@
-"""The mutations: the very use cases REST calls (book, cancel, reschedule), with the same
+"""The mutations: the very use cases REST calls (book, cancel, reschedule, confirm), with the same
 command models, the same Idempotency-Key rule (here a required argument) and REST's wait
 budget (``Prefer`` honoured too). Past the budget a mutation answers ``pending: true``, as
 REST answers 202.
@@ -24,7 +24,7 @@ from api.graphql.inputs import (
 from api.graphql.types import AppointmentOutcome
 from application import identifiers
 from application.access import Requester
-from application.commands import Book, Cancel, Reschedule
+from application.commands import Book, Cancel, ChangeStatus, Reschedule
 from application.results import SagaRunning
 from domain import model
 
@@ -90,6 +90,25 @@ async def reschedule_appointment(
     return await _run_saga(info, use, Reschedule, idempotency_key, values)
 
 
+async def confirm_appointment(
+    info: Info,
+    appointment_id: AppointmentId,
+    idempotency_key: IdempotencyKey,
+    reason: str | None = None,
+) -> AppointmentOutcome | None:
+    values = {
+        "appointment_id": appointment_id,
+        "action": "confirm",
+        "reason": reason,
+        "idempotency_key": identifiers.idempotency_key(idempotency_key),
+    }
+    context = info.context
+    confirm = command(ChangeStatus, values, _ARGUMENTS)
+    return AppointmentOutcome.of(
+        await context.services.changes.change_status(confirm, context.requester)
+    )
+
+
 @strawberry.type
 class Mutation:
     book_appointment: AppointmentOutcome | None = strawberry.mutation(
@@ -100,6 +119,11 @@ class Mutation:
     cancel_appointment: AppointmentOutcome | None = strawberry.mutation(
         resolver=cancel_appointment,
         description="Cancel: runs the cancellation saga, as POST /api/v1/appointments/{id}/cancel.",
+    )
+    confirm_appointment: AppointmentOutcome | None = strawberry.mutation(
+        resolver=confirm_appointment,
+        description="Confirm: SCHEDULED to CONFIRMED, as POST /api/v1/appointments/{id}/confirm "
+        "(staff and admin, and a patient their own).",
     )
     reschedule_appointment: AppointmentOutcome | None = strawberry.mutation(
         resolver=reschedule_appointment,

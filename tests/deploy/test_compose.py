@@ -171,6 +171,8 @@ IDENTITY_PROVIDER = {
     "APPOINTMENTS_JWT_JWKS_URL": "https://login.example.com/.well-known/jwks.json",
     "APPOINTMENTS_JWT_ALGORITHMS": '["RS256"]',
     "APPOINTMENTS_JWT_ISSUER": "https://login.example.com/",
+    # ... and the action links' secret, a file of TRANSPORT_SECRETS_DIR (.env.example).
+    "APPOINTMENTS_ACTION_LINK_SECRET_FILE": "/run/secrets/appointments/action-link-secret",
 }
 
 

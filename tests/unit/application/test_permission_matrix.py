@@ -27,7 +27,7 @@ README_TABLE: dict[str, tuple[str, str, str, str]] = {
     "list": ("any", "any", "own", "own"),
     "cancel": ("any", "any", "—", "own"),
     "reschedule": ("any", "any", "—", "own"),
-    "confirm": ("any", "any", "—", "—"),
+    "confirm": ("any", "any", "—", "own"),
     "check-in": ("any", "any", "own", "—"),
     "complete": ("any", "any", "own", "—"),
     "no-show": ("any", "any", "own", "—"),

@@ -109,7 +109,7 @@ confirm, check_in = status_change("confirm"), status_change("check-in")
 complete, no_show = status_change("complete"), status_change("no-show")
 # Rows of the README table (admin, staff, doctor, patient) that several use cases share.
 READERS, PATIENT_SIDE = ("any", "any", "own", "own"), ("any", "any", "—", "own")
-FRONT_DESK, CLINICAL = ("any", "any", "—", "—"), ("any", "any", "own", "—")
+CLINICAL = ("any", "any", "own", "—")
 
 USE_CASES = (
     UseCase("read", READERS, read, S.SCHEDULED, S.SCHEDULED),
@@ -117,7 +117,7 @@ USE_CASES = (
     UseCase("view", READERS, view, S.SCHEDULED, S.SCHEDULED),
     UseCase("cancel", PATIENT_SIDE, cancel, S.SCHEDULED, S.CANCELLED),
     UseCase("reschedule", PATIENT_SIDE, reschedule, S.CONFIRMED, S.SCHEDULED),
-    UseCase("confirm", FRONT_DESK, confirm, S.SCHEDULED, S.CONFIRMED),
+    UseCase("confirm", PATIENT_SIDE, confirm, S.SCHEDULED, S.CONFIRMED),
     UseCase("check-in", CLINICAL, check_in, S.SCHEDULED, S.CHECKED_IN),
     UseCase("complete", CLINICAL, complete, S.CHECKED_IN, S.COMPLETED),
     UseCase("no-show", CLINICAL, no_show, S.SCHEDULED, S.NO_SHOW, start=EARLIER),

@@ -24,6 +24,7 @@ from config.settings import ProductionSettingsError
 
 JWKS_URL = "https://login.example.test/.well-known/jwks.json"
 ISSUER = "https://login.example.test/"
+ACTION_LINK_SECRET = "a-secret-of-the-deployment-for-action-links-0123456789"
 
 # What a production deployment sets (deploy/base/config/appointments.env).
 PRODUCTION: dict[str, Any] = {
@@ -31,6 +32,7 @@ PRODUCTION: dict[str, Any] = {
     "jwt_jwks_url": JWKS_URL,
     "jwt_algorithms": ["RS256"],
     "jwt_issuer": ISSUER,
+    "action_link_secret": ACTION_LINK_SECRET,
 }
 
 
@@ -72,6 +74,11 @@ REFUSED = [
         {"jwt_issuer": "appointment-service-local"},
         "APPOINTMENTS_JWT_ISSUER is the local stack's",
         id="local-issuer",
+    ),
+    pytest.param(
+        {"action_link_secret": None},
+        "APPOINTMENTS_ACTION_LINK_SECRET (or _FILE) is not set",
+        id="no-action-link-secret",
     ),
     pytest.param(
         {"jwt_issuer": "appointment-service-compose"},
@@ -147,6 +154,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch, **changes: str) -> None:
         "APPOINTMENTS_JWT_JWKS_URL": JWKS_URL,
         "APPOINTMENTS_JWT_ALGORITHMS": '["RS256"]',
         "APPOINTMENTS_JWT_ISSUER": ISSUER,
+        "APPOINTMENTS_ACTION_LINK_SECRET": ACTION_LINK_SECRET,
     } | changes
     for name, value in values.items():
         monkeypatch.setenv(name, value)
