@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.load import LoopResult, OperationError, closed_loop
 from bench.stats import Summary
+from domain.schedule import closing
 from domain.status import AppointmentStatus
 from peers.contracts import Doctor, Patient
 from projections.fold import ViewRow
@@ -94,7 +95,7 @@ def working_starts(doctor: Doctor, day: date) -> list[datetime]:
         if hours.weekday != day.weekday():
             continue
         at = datetime.combine(day, hours.start, tzinfo=zone)
-        end = datetime.combine(day, hours.end, tzinfo=zone)
+        end = closing(day, hours.end, zone)  # 00:00: the day's end
         while at + GRID <= end:
             starts.append(at.astimezone(UTC))
             at += GRID

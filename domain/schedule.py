@@ -13,7 +13,16 @@ from zoneinfo import ZoneInfo
 class WorkingInterval:
     weekday: int  # 0 = Monday
     start: time
-    end: time
+    end: time  # 00:00: the midnight that ends the day (00:00-00:00 is the whole day)
+
+
+def closing(day: date, end: time, zone: ZoneInfo) -> datetime:
+    """When working hours that end at ``end`` on ``day`` close, in ``zone``'s wall clock.
+    Working hours never cross midnight, so an end of 00:00 can only mean the midnight at
+    the end of the day: 00:00-00:00 is the whole day, 23 or 25 hours on a DST change day."""
+    if end == time(0):
+        return datetime.combine(day + timedelta(days=1), end, tzinfo=zone)
+    return datetime.combine(day, end, tzinfo=zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +54,20 @@ def is_offered(
 
     The grid runs in wall-clock time from the interval's start, so a 09:00 slot stays at
     09:00 across a daylight-saving change (aware datetimes sharing one tzinfo subtract in
-    wall-clock time, which is what we want here)."""
+    wall-clock time, which is what we want here). The length is real time: a slot that
+    starts in the first 02:45 of the autumn change and ends at the second 02:00 lasts its
+    15 minutes."""
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     slot = timedelta(minutes=slot_minutes)
-    if (local_end - local_start) % slot or local_end <= local_start:
+    length = end.astimezone(UTC) - start.astimezone(UTC)
+    if length % slot or length <= timedelta(0):
         return False
     day = local_start.date()
     for interval in hours:
         if interval.weekday != day.weekday():
             continue
         opens = datetime.combine(day, interval.start, tzinfo=zone)
-        closes = datetime.combine(day, interval.end, tzinfo=zone)
+        closes = closing(day, interval.end, zone)
         on_grid = (local_start - opens) % slot == timedelta(0)
         if opens <= local_start and local_end <= closes and on_grid:
             return True
@@ -73,15 +85,15 @@ def grid_slots(
     The grid runs in wall-clock time, so 09:00 stays 09:00 across a daylight-saving
     change (08:00Z in winter, 07:00Z in summer). On the spring change, wall times that do
     not exist (02:00-03:00 in Berlin) offer nothing; on the autumn change, a wall time
-    that happens twice offers a slot at each of its real instants (``fold`` 0 and 1),
-    except one whose wall-clock end falls before its start, which ``is_offered`` refuses."""
+    that happens twice offers a slot at each of its real instants (``fold`` 0 and 1). An
+    interval ending at 00:00 runs to the midnight at the end of ``day``."""
     slot = timedelta(minutes=slot_minutes)
     found: set[tuple[datetime, datetime]] = set()
     for interval in hours:
         if interval.weekday != day.weekday():
             continue
         wall = datetime.combine(day, interval.start, tzinfo=zone)
-        closes = datetime.combine(day, interval.end, tzinfo=zone)
+        closes = closing(day, interval.end, zone)
         while wall + slot <= closes:  # one tzinfo: wall-clock arithmetic and comparison
             for fold in (0, 1):
                 start = wall.replace(fold=fold).astimezone(UTC)

@@ -33,7 +33,7 @@ class Patient(_Model):
 class WorkingHours(_Model):
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
     start: time
-    end: time
+    end: time = Field(description="00:00: the midnight at the end of the day (never crosses it)")
 
 
 class Doctor(_Model):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.schedule import closing
 from peers.contracts import Doctor, Slot
 from simulators.problems import Problem
 
@@ -24,7 +25,8 @@ def working_intervals(doctor: Doctor, start: datetime, end: datetime) -> Iterato
 
     Each interval is anchored in the doctor's wall-clock time, so 08:00 in Berlin is 07:00Z
     in winter and 06:00Z in summer; zoneinfo resolves the offset per date. Working hours
-    never cross midnight, so an interval belongs to the local date it starts on."""
+    never cross midnight, so an interval belongs to the local date it starts on; one that
+    ends at 00:00 runs to the midnight at the end of that date (00:00-00:00: all day)."""
     zone = ZoneInfo(doctor.timezone)
     day = start.astimezone(zone).date()
     last = end.astimezone(zone).date()
@@ -34,7 +36,7 @@ def working_intervals(doctor: Doctor, start: datetime, end: datetime) -> Iterato
                 continue
             interval = (
                 datetime.combine(day, hours.start, tzinfo=zone).astimezone(UTC),
-                datetime.combine(day, hours.end, tzinfo=zone).astimezone(UTC),
+                closing(day, hours.end, zone).astimezone(UTC),
             )
             if overlaps(interval, (start, end)):
                 yield interval

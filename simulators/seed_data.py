@@ -9,6 +9,7 @@ from peers.contracts import Doctor, Patient, WorkingHours
 
 CLINIC_TIMEZONE = "Europe/Berlin"
 ON_CALL_DOCTOR_ID = "doc-on-call"
+AROUND_THE_CLOCK_DOCTOR_ID = "doc-around-the-clock"
 
 
 def _office_hours() -> list[WorkingHours]:
@@ -50,6 +51,17 @@ DOCTORS: tuple[Doctor, ...] = (
         timezone=CLINIC_TIMEZONE,
         slot_minutes=15,
         working_hours=_every_day(time(7), time(21)),
+    ),
+    # Works 24 hours a day, every day (00:00-00:00 is the whole day): a booking minutes
+    # ahead is possible at any hour, so a compressed journey (reminder minutes before the
+    # start, the no-show check right after it) can be watched whenever `make run` runs.
+    Doctor(
+        id=AROUND_THE_CLOCK_DOCTOR_ID,
+        name="Dr. Mila Roth (around the clock)",
+        specialty="general practice",
+        timezone=CLINIC_TIMEZONE,
+        slot_minutes=15,
+        working_hours=_every_day(time(0), time(0)),
     ),
 )
 

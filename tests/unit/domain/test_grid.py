@@ -72,11 +72,10 @@ def test_the_hour_that_does_not_exist_offers_nothing() -> None:
 def test_the_hour_that_happens_twice_offers_both() -> None:
     # 01:00-04:00 wall clock is four real hours: 02:00 and 02:30 come twice. The slot
     # from the first 02:30 (CEST) to the second 02:00 (CET) ends before it starts on the
-    # wall clock, and is_offered (what booking checks) refuses it, so it is not listed.
+    # wall clock, but lasts its 30 real minutes: it is offered like every other.
     slots = starts(AUTUMN_CHANGE, NIGHT)
     first = datetime.combine(AUTUMN_CHANGE - timedelta(days=1), time(23), tzinfo=UTC)
-    every_half_hour = [first + timedelta(minutes=30 * i) for i in range(8)]
-    assert slots == [s for s in every_half_hour if s != utc(AUTUMN_CHANGE, 0, 30)]
+    assert slots == [first + timedelta(minutes=30 * i) for i in range(8)]
 
 
 @pytest.mark.parametrize(
@@ -92,3 +91,37 @@ def test_every_grid_slot_is_offered_and_none_overlap(
         assert is_offered(start, end, hours, BERLIN, SLOT), start
     for (_, end), (start, _) in itertools.pairwise(slots):
         assert end <= start
+
+
+# --- a whole day: working hours 00:00-00:00 (the around-the-clock doctor) --------------
+
+WHOLE_DAY = [WorkingInterval(weekday, time(0), time(0)) for weekday in range(7)]
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [(WINTER_MONDAY, 24), (SUMMER_MONDAY, 24), (SPRING_CHANGE, 23), (AUTUMN_CHANGE, 25)],
+    ids=str,
+)
+def test_a_whole_day_offers_every_quarter_hour_to_midnight(day: date, hours: int) -> None:
+    slots = grid_slots(day, WHOLE_DAY, BERLIN, 15)
+    midnight = datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(UTC)
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN)
+    assert len(slots) == hours * 4
+    assert slots[0][0] == midnight
+    assert slots[-1][1] == next_midnight.astimezone(UTC)  # 23:45-00:00 included
+    for (_, end), (start, _) in itertools.pairwise(slots):
+        assert end == start  # no gap, even where the clocks change
+    for start, end in slots:
+        assert end - start == timedelta(minutes=15)
+        assert is_offered(start, end, WHOLE_DAY, BERLIN, 15), start
+
+
+def test_the_last_quarter_hour_is_offered_and_midnight_is_not_crossed() -> None:
+    last = datetime.combine(WINTER_MONDAY, time(23, 45), tzinfo=BERLIN)
+    assert is_offered(last, last + timedelta(minutes=15), WHOLE_DAY, BERLIN, 15)
+    # Working hours never cross midnight: 23:45-00:15 lies in two days' hours.
+    assert not is_offered(last, last + timedelta(minutes=30), WHOLE_DAY, BERLIN, 15)
+    # An end of 00:00 is the day's end only where it is an end: hours 00:00-01:00 stay one hour.
+    one_hour = [WorkingInterval(MONDAY, time(0), time(1))]
+    assert len(grid_slots(WINTER_MONDAY, one_hour, BERLIN, 15)) == 4

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from simulators.seed_data import DOCTORS
+
 SERVICES = ["patient", "doctor", "billing"]
 # One business route per simulator with no natural refusal.
 PLAIN_ROUTE = {"patient": "/patients", "doctor": "/doctors", "billing": "/invoices"}
@@ -158,4 +160,4 @@ async def test_reset_clears_faults_and_own_transient_state_but_keeps_seeds(
     assert len((await doctor_api.get("/holds")).json()) == 1  # billing's reset is billing's
     assert (await doctor_api.post("/_sim/reset")).status_code == 204
     assert (await doctor_api.get("/holds")).json() == []
-    assert len((await doctor_api.get("/doctors")).json()) == 6
+    assert len((await doctor_api.get("/doctors")).json()) == len(DOCTORS)
