@@ -56,6 +56,34 @@ class _Appointment(BaseModel):
     status: str
 
 
+class _Links(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    confirm: str
+    cancel: str
+
+
+class _ReminderDetails(BaseModel):
+    """The ``details`` of ``appointment.reminder_due`` (the event contract requires them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    offset_minutes: int
+    start_local: AwareDatetime  # the start in the clinic's zone, with its offset
+    timezone: str
+    doctor_name: str
+    links: _Links
+
+
+class _FeeVoidedDetails(BaseModel):
+    """The ``details`` of ``appointment.no_show_fee_voided``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_id: str
+    fee_cents: int
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -65,6 +93,9 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime
     appointment_id: str
     data: _Appointment
+    # What an event tells beyond the state (a reminder's links): optional, its shape
+    # depends on the type, so it is read by the message that needs it, not here.
+    details: dict[str, Any] | None = None
 
 
 class Message(BaseModel):
@@ -74,7 +105,7 @@ class Message(BaseModel):
     appointment_id: str
     event_type: str
     recipient: str  # the patient id: the real service looks up the address
-    channel: str = "email"
+    channel: str = "email"  # or "sms+email" (a reminder: it must be seen in time)
     text: str
     occurred_at: datetime
 
@@ -90,6 +121,19 @@ _TEXT: dict[str, str] = {
 """Events a patient hears about. The rest (requested, checked in, completed, edited,
 entered in error) are internal steps, and nobody gets a message for them."""
 
+_REVERSED = (
+    "Your visit with {doctor} on {when} is on record: our message that you missed it was "
+    "a mistake, and no no-show fee stands."
+)
+"""A reversed no-show corrects the "You missed your appointment" message the patient got."""
+
+_REMINDER = (
+    "Reminder: your appointment with {doctor} on {when} ({ahead}). "
+    "Confirm: {confirm} Cancel: {cancel}"
+)
+_FEE_VOIDED = "The no-show fee of {amount} for your appointment with {doctor} on {when} is void."
+_CHANNEL_NAMES = {"email": "email", "sms+email": "SMS/email"}
+
 
 def _local(start: datetime, zone_name: str) -> str:
     try:
@@ -99,18 +143,67 @@ def _local(start: datetime, zone_name: str) -> str:
     return start.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
 
 
+def _ahead(minutes: int) -> str:
+    """How long before the start a reminder is planned: "in 24 hours", "in 90 minutes"."""
+    hours, rest = divmod(minutes, 60)
+    if rest or not hours:
+        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"in {hours} hour{'s' if hours != 1 else ''}"
+
+
+def _reminder(envelope: Envelope) -> tuple[str, str]:
+    """A reminder's text and channel. Without the details the contract requires (an
+    event that did not meet it), the patient is still reminded, from ``data``."""
+    data = envelope.data
+    try:
+        details = _ReminderDetails.model_validate(envelope.details or {})
+    except ValidationError as exc:
+        logger.bind(event_id=envelope.event_id).warning("reminder without its details: {}", exc)
+        when = _local(data.start, data.timezone)
+        return f"Reminder: your appointment with {data.doctor_id} on {when}.", "sms+email"
+    text = _REMINDER.format(
+        doctor=details.doctor_name,
+        when=_local(details.start_local, details.timezone),
+        ahead=_ahead(details.offset_minutes),
+        confirm=details.links.confirm,
+        cancel=details.links.cancel,
+    )
+    return text, "sms+email"
+
+
+def _fee_voided(envelope: Envelope, doctor: str, when: str) -> str | None:
+    try:
+        details = _FeeVoidedDetails.model_validate(envelope.details or {})
+    except ValidationError:
+        return None  # nothing to tell without the amount; the reversal said the rest
+    amount = f"{details.fee_cents // 100}.{details.fee_cents % 100:02d}"
+    return _FEE_VOIDED.format(amount=amount, doctor=doctor, when=when)
+
+
 def compose(envelope: Envelope) -> Message | None:
     """The message an event makes, or None for events nobody is told about."""
-    template = _TEXT.get(envelope.type)
-    if template is None:
-        return None
     data = envelope.data
+    doctor, when = data.doctor_id, _local(data.start, data.timezone)
+    channel = "email"
+    text: str | None
+    if envelope.type == "appointment.reminder_due":
+        text, channel = _reminder(envelope)
+    elif envelope.type == "appointment.no_show_reversed":
+        text = _REVERSED.format(doctor=doctor, when=when)
+    elif envelope.type == "appointment.no_show_fee_voided":
+        text = _fee_voided(envelope, doctor, when)
+    else:
+        template = _TEXT.get(envelope.type)
+        text = template.format(doctor=doctor, when=when) if template else None
+    if text is None:
+        return None
     return Message(
         event_id=envelope.event_id,
         appointment_id=envelope.appointment_id,
         event_type=envelope.type,
         recipient=data.patient_id,
-        text=template.format(doctor=data.doctor_id, when=_local(data.start, data.timezone)),
+        channel=channel,
+        text=text,
         occurred_at=envelope.occurred_at,
     )
 
@@ -139,7 +232,10 @@ class SentMessages:
             return False
         if message is not None:
             logger.bind(event_id=envelope.event_id, appointment_id=envelope.appointment_id).info(
-                "would send {} to patient {}: {}", message.channel, message.recipient, message.text
+                "would send {} to patient {}: {}",
+                _CHANNEL_NAMES.get(message.channel, message.channel),
+                message.recipient,
+                message.text,
             )
         return True
 

@@ -77,25 +77,40 @@ async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(
         event_value("appointment.cancelled", "a-1"),
     )
     requested = event_value("appointment.requested", "a-1")
-    values = [json.dumps(e).encode() for e in (requested, booked, booked, cancelled)]
+    reminder = event_value("appointment.reminder_due", "a-1")
+    reminder["details"] = {
+        "offset_minutes": 1440,
+        "start_local": "2030-01-07T10:00:00+01:00",
+        "timezone": "Europe/Berlin",
+        "doctor_name": "Dr. Noah Fischer",
+        "links": {"confirm": "http://127.0.0.1:8000/a/c1", "cancel": "http://127.0.0.1:8000/a/x1"},
+    }
+    events = (requested, booked, booked, reminder, cancelled)
+    values = [json.dumps(e).encode() for e in events]
     await publish(settings, [*values, b"not an event"], key="a-1")
 
     consumer = NotificationConsumer(settings, SentMessages(records.database))
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await until(lambda: records.count_documents({}), 3)
+        await until(lambda: records.count_documents({}), 4)
         await until(lambda: asyncio.sleep(0, consumer.duplicates), 1)
     finally:
         stop.set()
         await task
 
     rows = {row["_id"]: row for row in await records.find().to_list()}
-    assert set(rows) == {requested["event_id"], booked["event_id"], cancelled["event_id"]}
+    assert set(rows) == {e["event_id"] for e in events}
     assert rows[requested["event_id"]]["message"] is None  # nobody hears of a pending one
     assert "is booked" in rows[booked["event_id"]]["message"]["text"]
     assert "is cancelled" in rows[cancelled["event_id"]]["message"]["text"]
-    assert (consumer.recorded, consumer.duplicates) == (3, 1)
+    reminded = rows[reminder["event_id"]]["message"]
+    assert reminded["channel"] == "sms+email"
+    assert reminded["text"] == (
+        "Reminder: your appointment with Dr. Noah Fischer on Mon 07 Jan 2030, 10:00 CET "
+        "(in 24 hours). Confirm: http://127.0.0.1:8000/a/c1 Cancel: http://127.0.0.1:8000/a/x1"
+    )
+    assert (consumer.recorded, consumer.duplicates) == (4, 1)
 
 
 async def test_a_broker_restart_loses_nothing_and_sends_nothing_twice(

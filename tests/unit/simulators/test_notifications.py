@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from domain.events import EventType
+from messaging.envelope import envelope as to_envelope
 from simulators.notifications import Envelope, compose, parse
 from tests.envelopes import event_value
+from tests.unit.messaging.lifecycles import every_event_type
 
 
 def envelope(event_type: str, **data: Any) -> Envelope:
@@ -63,3 +65,81 @@ def test_a_start_without_an_offset_is_not_an_event() -> None:
     raw = envelope(EventType.SCHEDULED.value).model_dump(mode="json")
     raw["data"]["start"] = "2030-01-07T09:00:00"
     assert parse(json.dumps(raw).encode()) is None
+
+
+# --- the journey's events ----------------------------------------------------------------
+
+
+def produced(event_type: EventType) -> dict[str, Any]:
+    """The envelope the service itself makes for an event of this type."""
+    change = next(c for c in every_event_type() if c.event.type is event_type)
+    value: dict[str, Any] = json.loads(json.dumps(to_envelope(change.event, change.state)))
+    return value
+
+
+def test_a_reminder_names_the_doctor_the_local_time_and_both_links() -> None:
+    value = produced(EventType.REMINDER_DUE)
+    links = value["details"]["links"]
+    message = compose(Envelope.model_validate(value))
+    assert message is not None
+    assert message.recipient == "pat-anna-schmidt"
+    assert message.channel == "sms+email"
+    assert message.text == (
+        "Reminder: your appointment with Dr. Noah Fischer on Tue 08 Jan 2030, 09:00 CET "
+        f"(in 24 hours). Confirm: {links['confirm']} Cancel: {links['cancel']}"
+    )
+
+
+def test_a_reminder_in_summer_shows_summer_time() -> None:
+    value = produced(EventType.REMINDER_DUE)
+    value["details"] |= {"start_local": "2030-07-08T09:00:00+02:00", "offset_minutes": 120}
+    message = compose(Envelope.model_validate(value))
+    assert message is not None
+    assert "on Mon 08 Jul 2030, 09:00 CEST (in 2 hours)." in message.text
+
+
+@pytest.mark.parametrize(
+    ("minutes", "ahead"),
+    [
+        (1440, "in 24 hours"),
+        (120, "in 2 hours"),
+        (60, "in 1 hour"),
+        (90, "in 90 minutes"),
+        (3, "in 3 minutes"),
+        (1, "in 1 minute"),
+    ],
+)
+def test_a_reminder_says_how_long_ahead_it_is_planned(minutes: int, ahead: str) -> None:
+    value = produced(EventType.REMINDER_DUE)
+    value["details"]["offset_minutes"] = minutes
+    message = compose(Envelope.model_validate(value))
+    assert message is not None
+    assert f"({ahead})." in message.text
+
+
+def test_a_reminder_without_its_details_still_reminds_from_the_data() -> None:
+    value = produced(EventType.REMINDER_DUE)
+    del value["details"]
+    message = compose(Envelope.model_validate(value))
+    assert message is not None
+    assert message.text.startswith("Reminder: your appointment with doc-")
+    assert "Confirm:" not in message.text
+
+
+def test_a_reversed_no_show_corrects_the_missed_message_and_a_voided_fee_names_its_amount() -> None:
+    reversed_ = compose(Envelope.model_validate(produced(EventType.NO_SHOW_REVERSED)))
+    assert reversed_ is not None
+    assert "is on record" in reversed_.text
+    assert "no no-show fee stands" in reversed_.text
+    voided = compose(Envelope.model_validate(produced(EventType.NO_SHOW_FEE_VOIDED)))
+    assert voided is not None
+    assert voided.text.startswith("The no-show fee of 25.00 for your appointment with doc-")
+
+
+def test_every_event_the_service_makes_is_read() -> None:
+    for change in every_event_type():
+        value = json.loads(json.dumps(to_envelope(change.event, change.state)))
+        envelope = parse(json.dumps(value).encode())
+        assert envelope is not None
+        assert envelope.details == value.get("details")
+        compose(envelope)  # a message or none, never an error
