@@ -41,6 +41,9 @@ class EventType(StrEnum):
     # no-show that staff reversed (the patient did come): CHECKED_IN or COMPLETED.
     REMINDER_DUE = "appointment.reminder_due"
     NO_SHOW_REVERSED = "appointment.no_show_reversed"
+    # The reversed no-show's fee was voided at Billing (status unchanged; the event names
+    # the invoice and the amount, the appointment no longer carries the invoice).
+    NO_SHOW_FEE_VOIDED = "appointment.no_show_fee_voided"
 
 
 EVENT_FOR_STATUS: dict[AppointmentStatus, EventType] = {

@@ -273,17 +273,11 @@ def reverse_no_show(
     context: EventContext,
 ) -> Change:
     """The patient did come: a no-show recorded less than 24 h ago becomes CHECKED_IN or
-    COMPLETED (appointment.no_show_reversed). Its fee is voided by the saga that calls
-    this; the change records that the fee no longer stands."""
+    COMPLETED (appointment.no_show_reversed). The saga that calls this then voids its fee
+    at Billing and records the void (``record_no_show_fee_voided``)."""
     if target not in (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED):
         raise InvalidAppointment("a reversed no-show becomes CHECKED_IN or COMPLETED")
-    if appointment.status is not AppointmentStatus.NO_SHOW:
-        raise IllegalTransition(appointment.status.value, "no-show reversed")
-    recorded = appointment.no_show_at or appointment.updated_at
-    if now - recorded > NO_SHOW_REVERSAL_WINDOW:
-        raise NoShowReversalClosed(
-            f"the no-show was recorded at {recorded.isoformat()}: it may be reversed for 24 h"
-        )
+    ensure_no_show_reversible(appointment, now)
     return _change(
         appointment,
         EventType.NO_SHOW_REVERSED,
@@ -292,6 +286,46 @@ def reverse_no_show(
         now=now,
         context=context,
     )
+
+
+def ensure_no_show_reversible(appointment: Appointment, now: datetime) -> None:
+    """Refuse what cannot be reversed: not a no-show (IllegalTransition), or a no-show
+    recorded more than ``NO_SHOW_REVERSAL_WINDOW`` ago (NoShowReversalClosed). The same
+    rule ``reverse_no_show`` applies, so a saga can plan by it before it changes anything."""
+    if appointment.status is not AppointmentStatus.NO_SHOW:
+        raise IllegalTransition(appointment.status.value, "no-show reversed")
+    recorded = appointment.no_show_at or appointment.updated_at
+    if now - recorded > NO_SHOW_REVERSAL_WINDOW:
+        raise NoShowReversalClosed(
+            f"the no-show was recorded at {recorded.isoformat()}: it may be reversed for 24 h"
+        )
+
+
+def record_no_show_fee_voided(
+    appointment: Appointment,
+    *,
+    invoice_id: str,
+    event_id: str,
+    now: datetime,
+    context: EventContext,
+) -> Change:
+    """The fee of a reversed no-show was voided at Billing (appointment.no_show_fee_voided):
+    the appointment no longer carries its invoice; the status stays. The event names the
+    invoice and the amount (its details). Refused (IllegalTransition) unless the no-show
+    was reversed and this invoice is still its fee."""
+    reversed_to = (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED)
+    if appointment.status not in reversed_to or appointment.no_show_invoice_id != invoice_id:
+        raise IllegalTransition(appointment.status.value, "relieved of its no-show fee")
+    change = _change(
+        appointment,
+        EventType.NO_SHOW_FEE_VOIDED,
+        {"no_show_invoice_id": None},
+        event_id=event_id,
+        now=now,
+        context=context,
+    )
+    details = {"invoice_id": invoice_id, "fee_cents": appointment.no_show_fee_cents}
+    return dataclasses.replace(change, event=dataclasses.replace(change.event, details=details))
 
 
 def awaits_invoice(appointment: Appointment) -> bool:
