@@ -28,9 +28,10 @@ from telemetry.metrics import WorkerMetrics
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.client import connect_temporal
+from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
 
-WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
+WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow, NoShowReversalWorkflow]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

@@ -1,8 +1,8 @@
 """The sagas' changes of the appointment itself, each through the unit of work (state,
 event and outbox row in one transaction): persist PENDING, mark SCHEDULED or FAILED, plan
-and commit a cancellation or a move, record a late invoice, withdraw a booking. Each is
-idempotent by the event id it derives from its key; its docstring says how a retry whose
-first attempt committed is recognised."""
+and commit a cancellation or a move, record a late invoice, withdraw a booking, reverse
+a no-show and record its fee's void. Each is idempotent by the event id it derives from
+its key; its docstring says how a retry whose first attempt committed is recognised."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from activities.models import (
     InvoiceRecorded,
     Move,
     NewAppointment,
+    NoShowFeeVoid,
+    NoShowReversal,
+    NoShowReversalPlan,
     RescheduleCheck,
     ReschedulePlan,
     StatusChange,
@@ -336,6 +339,72 @@ class AppointmentActivities:
         log_for(move.caller).info("appointment {} moved to {}", stored.id, stored.start)
         return snapshot(stored)
 
+    # --- no-show reversal ------------------------------------------------------------------
+
+    @activity.defn(name="prepare_no_show_reversal")
+    async def prepare_no_show_reversal(self, ref: AppointmentRef) -> NoShowReversalPlan:
+        """A read: idempotent by nature. Refuses (409) what cannot be reversed: not a
+        no-show, or one recorded more than 24 h ago."""
+        async with refusals_are_final():
+            appointment = await self._load(ref.appointment_id)
+            model.ensure_no_show_reversible(appointment, now_utc())
+        return NoShowReversalPlan(
+            version=appointment.version, no_show_invoice_id=appointment.no_show_invoice_id
+        )
+
+    @activity.defn(name="reverse_no_show")
+    async def reverse_no_show(self, reversal: NoShowReversal) -> AppointmentSnapshot:
+        """The reversal's commit point: NO_SHOW -> CHECKED_IN or COMPLETED
+        (appointment.no_show_reversed). Idempotent by the event id from the key; applies
+        only at the planned version, so a change made meanwhile wins (409)."""
+        async with refusals_are_final():
+            current = await self._load(reversal.appointment_id)
+            event_id = event_id_for(reversal.idempotency_key)
+            if await self._store.event(event_id) is not None:
+                stored = current  # a retry whose first attempt committed
+            else:
+                change = model.reverse_no_show(
+                    current,
+                    AppointmentStatus(reversal.target),
+                    event_id=event_id,
+                    now=now_utc(),
+                    context=in_this_run(reversal.caller, reversal.reason),
+                )
+                stored = await self._store.commit(
+                    dataclasses.replace(change, expected_version=reversal.expected_version)
+                )
+        log_for(reversal.caller).info("no-show of {} reversed: {}", stored.id, stored.status)
+        return snapshot(stored)
+
+    @activity.defn(name="record_no_show_fee_voided")
+    async def record_no_show_fee_voided(self, void: NoShowFeeVoid) -> InvoiceRecorded:
+        """The reversed no-show's fee was voided at Billing: appointment.no_show_fee_voided
+        (the status stays). Idempotent: a retry whose first attempt committed finds its
+        event. Not recorded when the appointment no longer carries this fee."""
+        event_id = event_id_for(void.idempotency_key)
+
+        async def voided(current: Appointment) -> Reapplied:
+            if await self._store.event(event_id) is not None:
+                return current  # a retry whose first attempt committed
+            if current.no_show_invoice_id != void.invoice_id:
+                return None
+            return model.record_no_show_fee_voided(
+                current,
+                invoice_id=void.invoice_id,
+                event_id=event_id,
+                now=now_utc(),
+                context=in_this_run(void.caller, "the reversed no-show's fee was voided"),
+            )
+
+        done = await self._reapply(void.appointment_id, voided) is not None
+        log_for(void.caller).info(
+            "void of no-show fee {} {} on appointment {}",
+            void.invoice_id,
+            "recorded" if done else "not recorded (not its fee any more)",
+            void.appointment_id,
+        )
+        return InvoiceRecorded(recorded=done)
+
     def all(self) -> list[Callable[..., Any]]:
         """The activities to register on the worker."""
         return [
@@ -348,4 +417,7 @@ class AppointmentActivities:
             self.mark_cancelled,
             self.prepare_reschedule,
             self.move_appointment,
+            self.prepare_no_show_reversal,
+            self.reverse_no_show,
+            self.record_no_show_fee_voided,
         ]

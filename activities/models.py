@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.events import EventContext
 from workflows.contracts.journey import Facts
+from workflows.contracts.no_show_reversal import Target
 
 
 class _Input(BaseModel):
@@ -205,6 +206,34 @@ class Withdrawal(_Input):
 
 class Withdrawn(_Input):
     withdrawn: bool  # False: nothing to undo any more (cancelled meanwhile, or checked in)
+
+
+# --- the no-show reversal (workflows/no_show_reversal.py) --------------------------------
+
+
+class NoShowReversalPlan(_Input):
+    """What reversing a no-show needs, read once before anything changes."""
+
+    version: int
+    no_show_invoice_id: str | None  # the fee to void (None: the no-show had no fee)
+
+
+class NoShowReversal(_Input):
+    appointment_id: str
+    expected_version: int  # the version the plan was made from: nothing changed since
+    target: Target  # CHECKED_IN or COMPLETED, as staff say
+    reason: str | None = None
+    idempotency_key: str  # becomes the event id
+    caller: EventContext
+
+
+class NoShowFeeVoid(_Input):
+    """The reversed no-show's fee, voided at Billing: to record on the appointment."""
+
+    appointment_id: str
+    invoice_id: str
+    idempotency_key: str  # becomes the event id
+    caller: EventContext
 
 
 # --- the journey (workflows/journey.py) -----------------------------------------------

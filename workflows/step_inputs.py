@@ -17,6 +17,9 @@ from activities.models import (
     IssuedInvoice,
     Move,
     NewAppointment,
+    NoShowFeeVoid,
+    NoShowReversal,
+    NoShowReversalPlan,
     PatientCheck,
     RescheduleCheck,
     ReschedulePlan,
@@ -26,6 +29,7 @@ from activities.models import (
 )
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
 
@@ -205,4 +209,34 @@ class RescheduleSteps:
             idempotency_key=f"{self.key}/moved",
             caller=r.caller,
             fee_invoice_id=fee_invoice_id,
+        )
+
+
+@dataclass(frozen=True)
+class NoShowReversalSteps:
+    request: NoShowReversalRequest
+    key: str
+
+    def plan(self) -> AppointmentRef:
+        r = self.request
+        return AppointmentRef(appointment_id=r.appointment_id, caller=r.caller)
+
+    def reverse(self, plan: NoShowReversalPlan) -> NoShowReversal:
+        r = self.request
+        return NoShowReversal(
+            appointment_id=r.appointment_id,
+            expected_version=plan.version,
+            target=r.target,
+            reason=r.reason,
+            idempotency_key=f"{self.key}/reversed",
+            caller=r.caller,
+        )
+
+    def fee_voided(self, invoice_id: str) -> NoShowFeeVoid:
+        r = self.request
+        return NoShowFeeVoid(
+            appointment_id=r.appointment_id,
+            invoice_id=invoice_id,
+            idempotency_key=f"{self.key}/fee-voided",
+            caller=r.caller,
         )

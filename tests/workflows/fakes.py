@@ -21,6 +21,7 @@ from activities.models import (
     HeldSlot,
     InvoiceRecorded,
     IssuedInvoice,
+    NoShowReversalPlan,
     ReschedulePlan,
     Withdrawn,
 )
@@ -83,6 +84,8 @@ class FakeWorld:
     awaits_invoice: bool = True
     invoice_wanted: bool = True
     withdrawable: bool = True
+    # The no-show fee's invoice prepare_no_show_reversal finds (None: the no-show had none).
+    no_show_invoice_id: str | None = "inv-no-show"
 
     def entered_event(self, step: str) -> asyncio.Event:
         return self.entered.setdefault(step, asyncio.Event())
@@ -177,6 +180,13 @@ ANSWERS: dict[str, Callable[[FakeWorld, Any], object]] = {
         fee_cents=world.fee_cents,
     ),
     "move_appointment": snapshot("SCHEDULED", 4),
+    "prepare_no_show_reversal": lambda world, _: NoShowReversalPlan(
+        version=4, no_show_invoice_id=world.no_show_invoice_id
+    ),
+    "reverse_no_show": lambda _, reversal: AppointmentSnapshot(
+        appointment_id=reversal.appointment_id, status=reversal.target, version=5
+    ),
+    "record_no_show_fee_voided": lambda *_: InvoiceRecorded(recorded=True),
 }
 
 # The steps a saga calls once per invoice or hold: their calls are recorded by its id.
