@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import json
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -143,12 +143,17 @@ def _local(start: datetime, zone_name: str) -> str:
     return start.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def _ahead(minutes: int) -> str:
-    """How long before the start a reminder is planned: "in 24 hours", "in 90 minutes"."""
-    hours, rest = divmod(minutes, 60)
-    if rest or not hours:
-        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
-    return f"in {hours} hour{'s' if hours != 1 else ''}"
+def _ahead(before: timedelta) -> str:
+    """How long before the start the reminder goes out, as a person says it: "in 24
+    hours", "in 10 hours", "in 1 hour", "in 45 minutes" (whole hours from two hours on).
+    Measured from when it went out, not from its planned offset: one moved out of quiet
+    hours to the evening before says so."""
+    minutes = max(round(before.total_seconds() / 60), 1)
+    if minutes >= 120:
+        return f"in {round(minutes / 60)} hours"
+    if minutes == 60:
+        return "in 1 hour"
+    return f"in {minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _reminder(envelope: Envelope) -> tuple[str, str]:
@@ -164,7 +169,7 @@ def _reminder(envelope: Envelope) -> tuple[str, str]:
     text = _REMINDER.format(
         doctor=details.doctor_name,
         when=_local(details.start_local, details.timezone),
-        ahead=_ahead(details.offset_minutes),
+        ahead=_ahead(details.start_local - envelope.occurred_at),
         confirm=details.links.confirm,
         cancel=details.links.cancel,
     )

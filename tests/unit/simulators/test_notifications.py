@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,8 +78,15 @@ def produced(event_type: EventType) -> dict[str, Any]:
     return value
 
 
+def sent_ahead(value: dict[str, Any], before: timedelta) -> dict[str, Any]:
+    """The reminder as it goes out ``before`` its start (a few seconds late, as timers are)."""
+    start = datetime.fromisoformat(value["details"]["start_local"])
+    value["occurred_at"] = (start - before + timedelta(seconds=3)).isoformat()
+    return value
+
+
 def test_a_reminder_names_the_doctor_the_local_time_and_both_links() -> None:
-    value = produced(EventType.REMINDER_DUE)
+    value = sent_ahead(produced(EventType.REMINDER_DUE), timedelta(hours=24))
     links = value["details"]["links"]
     message = compose(Envelope.model_validate(value))
     assert message is not None
@@ -93,9 +101,19 @@ def test_a_reminder_names_the_doctor_the_local_time_and_both_links() -> None:
 def test_a_reminder_in_summer_shows_summer_time() -> None:
     value = produced(EventType.REMINDER_DUE)
     value["details"] |= {"start_local": "2030-07-08T09:00:00+02:00", "offset_minutes": 120}
-    message = compose(Envelope.model_validate(value))
+    message = compose(Envelope.model_validate(sent_ahead(value, timedelta(hours=2))))
     assert message is not None
     assert "on Mon 08 Jul 2030, 09:00 CEST (in 2 hours)." in message.text
+
+
+def test_a_reminder_moved_out_of_quiet_hours_says_how_long_ahead_it_really_is() -> None:
+    """The 2-hour reminder of a 07:00 appointment goes out at 20:59 the evening before."""
+    value = produced(EventType.REMINDER_DUE)
+    value["details"] |= {"start_local": "2030-07-09T07:00:00+02:00", "offset_minutes": 120}
+    value["occurred_at"] = "2030-07-08T18:59:00+00:00"
+    message = compose(Envelope.model_validate(value))
+    assert message is not None
+    assert "on Tue 09 Jul 2030, 07:00 CEST (in 10 hours)." in message.text
 
 
 @pytest.mark.parametrize(
@@ -109,10 +127,10 @@ def test_a_reminder_in_summer_shows_summer_time() -> None:
         (1, "in 1 minute"),
     ],
 )
-def test_a_reminder_says_how_long_ahead_it_is_planned(minutes: int, ahead: str) -> None:
+def test_a_reminder_says_how_long_ahead_it_goes_out(minutes: int, ahead: str) -> None:
     value = produced(EventType.REMINDER_DUE)
     value["details"]["offset_minutes"] = minutes
-    message = compose(Envelope.model_validate(value))
+    message = compose(Envelope.model_validate(sent_ahead(value, timedelta(minutes=minutes))))
     assert message is not None
     assert f"({ahead})." in message.text
 
