@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.common import SearchAttributeIndexedValueType
 
 from tests.deploy.tools import (
     COMPOSE_FILE,
@@ -164,6 +165,51 @@ def test_each_process_gets_settings_the_service_accepts(
     # Real Kafka: every replica acknowledges, the producer is idempotent.
     assert settings.kafka_acks == "all"
     assert settings.kafka_enable_idempotence is True
+
+
+# The journey's settings and the action links' (issue #15): the api captures the journey's
+# rules at booking and checks the links, the worker runs the journeys and writes the links.
+JOURNEY = (
+    "APPOINTMENTS_REMINDER_OFFSETS_MINUTES",
+    "APPOINTMENTS_QUIET_HOURS",
+    "APPOINTMENTS_NO_SHOW_GRACE_MINUTES",
+    "APPOINTMENTS_NO_SHOW_FEE_CENTS",
+    "APPOINTMENTS_PUBLIC_BASE_URL",
+    "APPOINTMENTS_ACTION_LINK_SECRET_FILE",
+)
+
+
+def test_the_api_and_the_worker_share_the_journeys_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, api_settings = settings_of(compose, "api", monkeypatch)
+    worker, worker_settings = settings_of(compose, "worker", monkeypatch)
+    for name in JOURNEY:
+        assert name in environment(api), name
+        assert name in environment(worker), name
+        assert environment(api)[name] == environment(worker)[name], name
+    assert api_settings.journey_rules == worker_settings.journey_rules
+    assert api_settings.reminder_offsets_minutes == [1440, 120]
+    assert str(api_settings.journey_rules.quiet_hours) == "21:00-08:00"
+    assert api_settings.no_show_grace_minutes == 15
+    assert api_settings.no_show_fee_cents == 2500
+
+
+def test_the_journeys_settings_come_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What make run's recipe sets reaches the processes through .env as well."""
+    compressed = read_env_file(ENV_EXAMPLE) | {
+        "APPOINTMENTS_REMINDER_OFFSETS_MINUTES": "[3]",
+        "APPOINTMENTS_QUIET_HOURS": "off",
+        "APPOINTMENTS_NO_SHOW_GRACE_MINUTES": "1",
+        "APPOINTMENTS_NO_SHOW_FEE_CENTS": "0",
+    }
+    for name in ("api", "worker"):
+        settings = settings_from(
+            environment(services(compose_config(compressed))[name]), monkeypatch
+        )
+        assert settings.reminder_offsets_minutes == [3]
+        assert settings.journey_rules.quiet_hours is None
+        assert (settings.no_show_grace_minutes, settings.no_show_fee_cents) == (1, 0)
 
 
 # What .env names for a real identity provider (its comments say so).
@@ -369,9 +415,9 @@ def test_temporal_registers_the_local_stacks_search_attributes(
     script = (SCRIPTS / "temporal" / "register-search-attributes.sh").read_text()
     match = re.search(r'^ATTRIBUTES="([^"]+)"', script, re.MULTILINE)
     assert match
-    assert set(match.group(1).split()) == {name for name, _ in SEARCH_ATTRIBUTES}
-    assert {kind for _, kind in SEARCH_ATTRIBUTES} == {"Keyword"}
-    assert "--type Keyword" in script
+    pairs = {tuple(pair.split("=")) for pair in match.group(1).split()}
+    assert pairs == set(SEARCH_ATTRIBUTES)  # names and types: NextActionAt is a Datetime
+    assert ("NextActionAt", "Datetime") in pairs
     init = environment(services(compose)["temporal-init"])
     _, settings = settings_of(compose, "worker", monkeypatch)
     assert init["TEMPORAL_NAMESPACE"] == settings.temporal_namespace
@@ -402,9 +448,16 @@ echo "$*" >> CALLS
 case "$*" in
   *"search-attribute list"*) cat REGISTERED ;;
   *"search-attribute create"*)
-    echo "$*" | sed -n 's/.*--name \([A-Za-z]*\) .*/\1 Keyword/p' >> REGISTERED ;;
+    echo "$*" | sed -n 's/.*--name \([A-Za-z]*\) --type \([A-Za-z]*\).*/\1 \2/p' >> REGISTERED ;;
 esac
 """
+
+
+# The temporal CLI's --type of each kind of key the workflows use.
+TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+}
 
 
 def test_register_search_attributes_is_idempotent(tmp_path: Path) -> None:
@@ -420,9 +473,9 @@ def test_register_search_attributes_is_idempotent(tmp_path: Path) -> None:
     run(["sh", script], env=env)
     creates = [line for line in calls.read_text().splitlines() if "create" in line]
     assert len(creates) == len(search_attributes.ALL)
-    assert all("--namespace default" in line and "--type Keyword" in line for line in creates)
-    names = {line.split()[0] for line in registered.read_text().splitlines()}
-    assert names == {key.name for key in search_attributes.ALL}
+    assert all("--namespace default" in line for line in creates)
+    kinds = dict(line.split() for line in registered.read_text().splitlines())
+    assert kinds == {key.name: TYPES[key.indexed_value_type] for key in search_attributes.ALL}
 
     calls.write_text("")
     run(["sh", script], env=env)

@@ -144,6 +144,26 @@ def test_the_settings_parse_and_are_production_settings(
     assert set(settings.jwt_algorithms) <= {"RS256", "ES256", "PS256", "EdDSA"}
 
 
+def test_the_journeys_settings_are_configured_for_every_process(
+    manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the ConfigMap every Deployment reads (the api captures them at booking, the
+    worker's journeys follow them); the links' secret is in the Secret."""
+    configured = config_map(manifests)
+    for name in (
+        "APPOINTMENTS_REMINDER_OFFSETS_MINUTES",
+        "APPOINTMENTS_QUIET_HOURS",
+        "APPOINTMENTS_NO_SHOW_GRACE_MINUTES",
+        "APPOINTMENTS_NO_SHOW_FEE_CENTS",
+        "APPOINTMENTS_PUBLIC_BASE_URL",
+    ):
+        assert name in configured, name
+    assert "APPOINTMENTS_ACTION_LINK_SECRET" in secret_template()
+    settings = settings_from(configured | secret_template(), monkeypatch)
+    assert settings.reminder_offsets_minutes == [1440, 120]
+    assert settings.public_base_url.startswith("https://")
+
+
 def test_every_deployment_reads_the_config_map_and_the_secret(
     manifests: list[dict[str, Any]],
 ) -> None:

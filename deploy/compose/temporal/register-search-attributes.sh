@@ -5,12 +5,14 @@
 # cluster and for the namespace (auto-setup creates `default` shortly after the server
 # starts serving).
 #
-# The same names as localstack/servers.py SEARCH_ATTRIBUTES (a test checks they agree).
+# The same names and types as localstack/servers.py SEARCH_ATTRIBUTES (a test checks they
+# agree): NAME=TYPE, Keyword for ids and outcomes, Datetime for NextActionAt (when a
+# journey's next timer fires, so `NextActionAt < "..."` lists what fires within the hour).
 set -eu
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS (host:port of the frontend) is required}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-ATTRIBUTES="AppointmentId PatientId DoctorId BookingStatus NeedsAttention SagaOutcome"
+ATTRIBUTES="AppointmentId=Keyword PatientId=Keyword DoctorId=Keyword BookingStatus=Keyword NeedsAttention=Keyword SagaOutcome=Keyword NextActionAt=Datetime"
 TRIES="${TRIES:-120}"
 
 wait_for() {
@@ -32,12 +34,14 @@ wait_for "Temporal at $TEMPORAL_ADDRESS" temporal operator cluster health --addr
 wait_for "namespace $NAMESPACE" temporal operator namespace describe --address "$TEMPORAL_ADDRESS" --namespace "$NAMESPACE"
 
 existing="$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" --namespace "$NAMESPACE")"
-for name in $ATTRIBUTES; do
+for attribute in $ATTRIBUTES; do
+    name="${attribute%%=*}"
+    type="${attribute#*=}"
     if printf '%s\n' "$existing" | grep -qw "$name"; then
         echo "search attribute $name: already registered"
     else
         temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" \
-            --namespace "$NAMESPACE" --name "$name" --type Keyword
-        echo "search attribute $name: registered (Keyword)"
+            --namespace "$NAMESPACE" --name "$name" --type "$type"
+        echo "search attribute $name: registered ($type)"
     fi
 done
