@@ -16,6 +16,7 @@ from config import load_settings
 from config.logging import configure_logging
 from localstack.seed import seed
 from localstack.service import LocalService
+from workflows.backfill import run_backfill
 
 BANNER = """
 Appointment Service is running on the local stack.
@@ -71,6 +72,21 @@ def next_free_slot(doctor_url: str, doctor_id: str = "doc-on-call") -> str:
     return str(slots[0]["start"]) if slots else "<no free slot this week>"
 
 
+def give_journeys(service: LocalService) -> None:
+    """The journeys of appointments from a run before journeys existed (the command
+    ``appointment-service journey backfill``); seeded and new bookings get theirs from
+    their booking saga, so a later start finds every one with its journey."""
+    try:
+        tally = asyncio.run(run_backfill(service.settings, progress=False))
+    except Exception as error:  # the stack works without; the command can be run later
+        logger.warning(
+            "journey backfill failed ({}); run `appointment-service journey backfill`", error
+        )
+        return
+    if tally.started:
+        logger.info("started the journeys of {} earlier appointments", tally.started)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="appointment-service run")
     parser.add_argument("--no-seed", action="store_true", help="skip the sample appointments")
@@ -97,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             marker.write_text(f"{count}\n")
             logger.info("seeded {} sample appointments", count)
+        give_journeys(service)
         print(
             BANNER.format(
                 api=service.api_url,
