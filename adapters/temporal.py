@@ -31,9 +31,10 @@ from adapters.answers import booking_progress, outcome_within, refusal, saga_dec
 from application.errors import IdempotencyKeyReused
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning
 from domain.model import Appointment
-from workflows.contracts import booking, cancellation, reschedule
+from workflows.contracts import booking, cancellation, no_show_reversal, reschedule
 from workflows.contracts.booking import BookingProgress, BookingRequest, BookingResult
 from workflows.contracts.cancellation import CancellationRequest, CancellationResult
+from workflows.contracts.no_show_reversal import NoShowReversalRequest, NoShowReversalResult
 from workflows.contracts.reschedule import RescheduleRequest, RescheduleResult
 from workflows.contracts.saga import StartedBy
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
@@ -172,7 +173,7 @@ class TemporalSagas:
             )
         return None
 
-    # --- cancellation and reschedule -------------------------------------------------------
+    # --- cancellation, reschedule, no-show reversal -----------------------------------------
 
     async def cancel(
         self, request: CancellationRequest, on: Appointment, workflow_id: str, wait_seconds: float
@@ -186,12 +187,24 @@ class TemporalSagas:
         run = self._change(reschedule.WORKFLOW, reschedule.SAGA, workflow_id, request, on)
         return await self._run(run, request, RescheduleResult, wait_seconds)
 
+    async def reverse_no_show(
+        self,
+        request: NoShowReversalRequest,
+        on: Appointment,
+        workflow_id: str,
+        wait_seconds: float,
+    ) -> SagaAnswer:
+        run = self._change(
+            no_show_reversal.WORKFLOW, no_show_reversal.SAGA, workflow_id, request, on
+        )
+        return await self._run(run, request, NoShowReversalResult, wait_seconds)
+
     def _change(
         self,
         workflow: str,
         saga: str,
         workflow_id: str,
-        request: CancellationRequest | RescheduleRequest,
+        request: CancellationRequest | RescheduleRequest | NoShowReversalRequest,
         on: Appointment,
     ) -> SagaRun:
         return SagaRun(

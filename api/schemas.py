@@ -14,6 +14,7 @@ from application.commands import (
     EditDetails,
     NewAppointment,
     NewTime,
+    NoShowReversalDetails,
 )
 from application.results import PendingBooking
 from config import Settings
@@ -194,6 +195,14 @@ class AppointmentHistory(BaseModel):
 
 class CancelAppointment(CancellationDetails):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Feeling better"}]})
+
+
+class NoShowReversal(NoShowReversalDetails):
+    """`to` is what the appointment becomes: `CHECKED_IN` or `COMPLETED`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"to": "COMPLETED", "reason": "seen at 09:20, came late"}]}
+    )
 
 
 class RescheduleAppointment(NewTime):

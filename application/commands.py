@@ -125,6 +125,25 @@ class Reschedule(Command):
         return fingerprint(self.new_time, self.appointment_id, "reschedule")
 
 
+class NoShowReversalDetails(Command):
+    """A wrongly recorded no-show: the patient did come."""
+
+    to: Literal["CHECKED_IN", "COMPLETED"] = Field(
+        description="what the appointment becomes: CHECKED_IN (the patient is here, or the "
+        "visit goes on) or COMPLETED (the visit took place)"
+    )
+    reason: str | None = _reason()
+
+
+class ReverseNoShow(Command):
+    appointment_id: AppointmentId
+    reversal: NoShowReversalDetails
+    idempotency_key: IdempotencyKey
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.reversal, self.appointment_id, "reverse-no-show")
+
+
 # --- changes in one transaction ----------------------------------------------------------
 
 StatusAction = Literal["confirm", "check-in", "complete", "no-show"]

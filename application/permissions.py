@@ -31,6 +31,8 @@ class Action(StrEnum):
     FREE_SLOTS = "free-slots"  # see when a doctor is free: no one's personal data
     # Decrypt Temporal payloads (the API's /codec, for the Web UI): every patient's data.
     DECODE_PAYLOADS = "decode-payloads"
+    # Reverse a wrongly recorded no-show within 24 h (the patient did come): voids its fee.
+    REVERSE_NO_SHOW = "reverse-no-show"
 
 
 class Scope(StrEnum):
@@ -61,6 +63,7 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.SCHEDULE: (_ANY, _ANY, _OWN, _NONE),
         A.FREE_SLOTS: (_ANY, _ANY, _ANY, _ANY),
         A.DECODE_PAYLOADS: (_ANY, _NONE, _NONE, _NONE),
+        A.REVERSE_NO_SHOW: (_ANY, _ANY, _NONE, _NONE),
     }.items()
 }
 
@@ -99,6 +102,7 @@ _WHAT = {
     Action.SCHEDULE: "read doctors' schedules",
     Action.FREE_SLOTS: "see free slots",
     Action.DECODE_PAYLOADS: "decode Temporal payloads",
+    Action.REVERSE_NO_SHOW: "reverse no-shows",
 }
 
 

@@ -16,6 +16,7 @@ from domain.schedule import WorkingCalendar
 from domain.status import AppointmentStatus
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
 
@@ -78,6 +79,14 @@ class SagaGateway(Protocol):
 
     async def reschedule(
         self, request: RescheduleRequest, on: Appointment, workflow_id: str, wait_seconds: float
+    ) -> SagaAnswer: ...
+
+    async def reverse_no_show(
+        self,
+        request: NoShowReversalRequest,
+        on: Appointment,
+        workflow_id: str,
+        wait_seconds: float,
     ) -> SagaAnswer: ...
 
     async def started_by(self, workflow_id: str) -> str | None:

@@ -1,14 +1,15 @@
-"""Cancelling and rescheduling: load, authorize, start the saga (or join the run the
-caller's Idempotency-Key started, application/saga_runs.py), wait for its outcome within
-the budget. What the stored appointment already refuses (cancel a COMPLETED one, move one
-that has started) is answered without starting a run."""
+"""Cancelling, rescheduling and reversing a no-show: load, authorize, start the saga (or
+join the run the caller's Idempotency-Key started, application/saga_runs.py), wait for its
+outcome within the budget. What the stored appointment already refuses (cancel a COMPLETED
+one, move one that has started, reverse a no-show after 24 h) is answered without starting
+a run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from application.access import Requester, reloaded, visible
-from application.commands import Cancel, Reschedule
+from application.commands import Cancel, Reschedule, ReverseNoShow
 from application.permissions import Action
 from application.ports import AppointmentRepository, SagaGateway
 from application.quotas import Quotas
@@ -16,10 +17,16 @@ from application.results import SagaAnswer, SagaRunning
 from application.saga_runs import run_for, shown_to
 from domain.clock import Clock, now_utc
 from domain.errors import DomainError, IllegalTransition
-from domain.model import RESCHEDULABLE, Appointment, ensure_not_started
+from domain.model import (
+    RESCHEDULABLE,
+    Appointment,
+    ensure_no_show_reversible,
+    ensure_not_started,
+)
 from domain.status import AppointmentStatus, ensure_transition
-from workflows.contracts import cancellation, reschedule
+from workflows.contracts import cancellation, no_show_reversal, reschedule
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
 
@@ -73,16 +80,48 @@ class SagaChanges:
         answer = await self._sagas.reschedule(request, appointment, run, wait_seconds)
         return await self._answer(answer, appointment, requester)
 
+    async def reverse_no_show(
+        self, command: ReverseNoShow, requester: Requester, wait_seconds: float
+    ) -> Appointment | SagaRunning:
+        """The patient did come: a no-show recorded less than 24 h ago becomes CHECKED_IN
+        or COMPLETED, and its fee is voided at Billing (NoShowReversalWorkflow)."""
+        self._quotas.start_saga(requester)  # the caller's rate (application/quotas.py)
+        appointment = await visible(
+            self._repository, requester.principal, Action.REVERSE_NO_SHOW, command.appointment_id
+        )
+        request = NoShowReversalRequest(
+            appointment_id=appointment.id,
+            target=command.reversal.to,
+            reason=command.reversal.reason,
+            fingerprint=command.fingerprint(),
+            caller=requester.context(),
+        )
+        run = await run_for(self._sagas, no_show_reversal.SAGA, requester, command.idempotency_key)
+        await self._unless_joined(
+            run, lambda: ensure_no_show_reversible(appointment, self._clock())
+        )
+        answer = await self._sagas.reverse_no_show(request, appointment, run, wait_seconds)
+        return await self._answer(answer, appointment, requester)
+
     async def _unless_refused(
         self, run: str, appointment: Appointment, allowed: _StatusRule, change: str
     ) -> None:
         """Refuse, without starting a run, what the stored appointment already refuses: its
         status does not allow the change, or it has started (the saga's plan would refuse
-        it the same way, after a run that only says so). A retry of a key whose run exists
-        (say it cancelled the appointment) joins that run for its recorded answer instead."""
-        try:
+        it the same way, after a run that only says so)."""
+
+        def rule() -> None:
             allowed(appointment)
             ensure_not_started(appointment, self._clock(), change)
+
+        await self._unless_joined(run, rule)
+
+    async def _unless_joined(self, run: str, rule: Callable[[], None]) -> None:
+        """Raise the refusal ``rule`` finds in the stored appointment, unless the key's run
+        exists: a retry of a key whose run exists (say it cancelled the appointment) joins
+        that run for its recorded answer instead."""
+        try:
+            rule()
         except DomainError:
             if await self._sagas.started_by(run) is None:
                 raise

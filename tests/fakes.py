@@ -41,6 +41,7 @@ from domain.status import AppointmentStatus
 from peers.breaker import CircuitBreaker
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -309,6 +310,40 @@ class FakeSagas:
             )
 
         return await self._change(workflow_id, request, on, wait_seconds, moved)
+
+    async def reverse_no_show(
+        self,
+        request: NoShowReversalRequest,
+        on: Appointment,
+        workflow_id: str,
+        wait_seconds: float,
+    ) -> SagaAnswer:
+        """Reversed by the saga's clock (the 24 h rule), then the fee voided and recorded."""
+
+        async def saga() -> SagaAnswer:
+            context = dataclasses.replace(request.caller, workflow_id=workflow_id)
+            reversed_ = await self.repository.commit(
+                model.reverse_no_show(
+                    on,
+                    AppointmentStatus(request.target),
+                    event_id=event_id_for(f"{workflow_id}/reversed"),
+                    now=self.clock(),
+                    context=dataclasses.replace(context, reason=request.reason),
+                )
+            )
+            if reversed_.no_show_invoice_id:
+                await self.repository.commit(
+                    model.record_no_show_fee_voided(
+                        reversed_,
+                        invoice_id=reversed_.no_show_invoice_id,
+                        event_id=event_id_for(f"{workflow_id}/fee-voided"),
+                        now=self.clock(),
+                        context=context,
+                    )
+                )
+            return SagaDone(on.id)
+
+        return await self._run(workflow_id, request, on.id, wait_seconds, saga)
 
     async def _change(
         self,

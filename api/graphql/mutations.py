@@ -24,9 +24,10 @@ from api.graphql.inputs import (
 from api.graphql.types import AppointmentOutcome
 from application import identifiers
 from application.access import Requester
-from application.commands import Book, Cancel, ChangeStatus, Reschedule
+from application.commands import Book, Cancel, ChangeStatus, Reschedule, ReverseNoShow
 from application.results import SagaRunning
 from domain import model
+from domain.status import AppointmentStatus
 
 Info = strawberry.Info[GraphQLContext, None]
 AppointmentId = Annotated[strawberry.ID, strawberry.argument(name="id")]
@@ -43,6 +44,7 @@ _ARGUMENTS = {
     "appointment": "input",
     "new_time": "input",
     "cancellation": "",
+    "reversal": "",
 }
 
 
@@ -109,6 +111,21 @@ async def confirm_appointment(
     )
 
 
+async def reverse_no_show(
+    info: Info,
+    appointment_id: AppointmentId,
+    to: Annotated[
+        AppointmentStatus,
+        strawberry.argument(description="what the appointment becomes: CHECKED_IN or COMPLETED"),
+    ],
+    idempotency_key: IdempotencyKey,
+    reason: str | None = None,
+) -> AppointmentOutcome | None:
+    values = {"appointment_id": appointment_id, "reversal": {"to": to.value, "reason": reason}}
+    use = info.context.services.sagas.reverse_no_show
+    return await _run_saga(info, use, ReverseNoShow, idempotency_key, values)
+
+
 @strawberry.type
 class Mutation:
     book_appointment: AppointmentOutcome | None = strawberry.mutation(
@@ -129,4 +146,10 @@ class Mutation:
         resolver=reschedule_appointment,
         description="Move to a new time: runs the reschedule saga, as "
         "POST /api/v1/appointments/{id}/reschedule. On failure the original stays intact.",
+    )
+    reverse_no_show: AppointmentOutcome | None = strawberry.mutation(
+        resolver=reverse_no_show,
+        description="Reverse a wrongly recorded no-show within 24 h (the patient did come): "
+        "runs the no-show reversal saga, as POST /api/v1/appointments/{id}/no-show/reversal. "
+        "Admin and staff.",
     )

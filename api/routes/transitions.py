@@ -19,10 +19,18 @@ from api.schemas import (
     AppointmentOut,
     CancelAppointment,
     ChangeReason,
+    NoShowReversal,
     RescheduleAppointment,
     SagaAccepted,
 )
-from application.commands import Cancel, Change, ChangeStatus, Reschedule, StatusAction
+from application.commands import (
+    Cancel,
+    Change,
+    ChangeStatus,
+    Reschedule,
+    ReverseNoShow,
+    StatusAction,
+)
 from application.identifiers import AppointmentId
 from application.results import SagaRunning
 from domain.model import Appointment
@@ -77,6 +85,7 @@ _ON_AN_APPOINTMENT: dict[str, tuple[str, str]] = {
     **{action.replace("-", "_"): ("post", f"/{action}") for action in get_args(StatusAction)},
     "cancel": ("post", "/cancel"),
     "reschedule": ("post", "/reschedule"),
+    "reverse_no_show": ("post", "/no-show/reversal"),
 }
 
 
@@ -278,3 +287,29 @@ async def reschedule(
     command = Reschedule(appointment_id=appointment_id, new_time=body, idempotency_key=call.key)
     moved = await call.services.sagas.reschedule(command, call.requester, call.wait)
     return _saga_answer(response, moved)
+
+
+@router.post(
+    "/{appointment_id}/no-show/reversal",
+    response_model=AppointmentOut,
+    summary="Reverse a wrongly recorded no-show (saga)",
+    description="The patient did come. Runs NoShowReversalWorkflow: a NO_SHOW recorded "
+    "less than 24 h ago becomes CHECKED_IN or COMPLETED, as `to` says "
+    "(appointment.no_show_reversed), then its no-show fee is voided at Billing and the void "
+    "recorded (appointment.no_show_fee_voided). Admin and staff.",
+    responses={
+        **_SAGA_RESPONSES,
+        **change_responses(
+            {"no_show_reversal_closed": "the no-show was recorded more than 24 h ago"}
+        ),
+    },
+)
+async def reverse_no_show(
+    appointment_id: AppointmentIdPath,
+    body: NoShowReversal,
+    call: SagaCallDep,
+    response: Response,
+) -> Any:
+    command = ReverseNoShow(appointment_id=appointment_id, reversal=body, idempotency_key=call.key)
+    reversed_ = await call.services.sagas.reverse_no_show(command, call.requester, call.wait)
+    return _saga_answer(response, reversed_)

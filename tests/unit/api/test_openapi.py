@@ -80,7 +80,7 @@ def test_the_headers_clients_rely_on_are_documented(document: dict[str, Any]) ->
     book, one = "/api/v1/appointments", "/api/v1/appointments/{appointment_id}"
     assert {"Location", "Idempotency-Key"} <= set(_headers(document, "post", book, "201"))
     assert {"Location", "Retry-After"} <= set(_headers(document, "post", book, "202"))
-    for saga in ("cancel", "reschedule"):
+    for saga in ("cancel", "reschedule", "no-show/reversal"):
         assert {"Location", "Retry-After"} <= set(
             _headers(document, "post", f"{one}/{saga}", "202")
         )
@@ -241,7 +241,8 @@ def test_a_start_is_documented_on_the_five_minute_grid(
 CHANGES_ON_AN_ID = {
     ("get", ONE), ("patch", ONE), ("delete", ONE), ("get", f"{ONE}/history"),
     *{("post", f"{ONE}/{action}") for action in
-      ("confirm", "check-in", "complete", "no-show", "cancel", "reschedule")},
+      ("confirm", "check-in", "complete", "no-show", "cancel", "reschedule",
+       "no-show/reversal")},
 }  # fmt: skip
 
 

@@ -37,6 +37,7 @@ README_TABLE: dict[str, tuple[str, str, str, str]] = {
     "schedule": ("any", "any", "own", "—"),
     "free-slots": ("any", "any", "any", "any"),
     "decode-payloads": ("any", "—", "—", "—"),
+    "reverse-no-show": ("any", "any", "—", "—"),
 }
 COLUMNS = (Role.ADMIN, Role.STAFF, Role.DOCTOR, Role.PATIENT)
 CELL = {"any": Scope.ANY, "own": Scope.OWN, "—": Scope.NONE}
