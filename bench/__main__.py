@@ -3,7 +3,8 @@ the tables beside the targets, write the JSON report, stop the stack.
 
 Order of the measurements: booking (baseline then saga at each level, with the topic
 watched for the outbox lag), memory right after, then the read view is filled and the
-schedule reads are measured."""
+schedule reads are measured, then many journeys are started and left idle (the worker's
+and the Temporal server's memory and idle CPU with them live)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.booking import InlineBooker, SagaBooker, booking_levels
 from bench.cpu import cpu_snapshot
+from bench.journeys import (
+    IDLE_SECONDS,
+    JOURNEYS,
+    QUICK_IDLE_SECONDS,
+    QUICK_JOURNEYS,
+    JourneysReport,
+    measure_journeys,
+)
 from bench.machine import machine_info
 from bench.memory import ProcessMemory, measure
 from bench.outbox import OutboxFigures, TopicWatcher, commit_times, committed_within, figures, lags
@@ -37,6 +46,7 @@ from bench.report import (
     ReadsReport,
     booking_report,
     evaluate_targets,
+    journey_targets,
     render_report,
     write_json,
 )
@@ -46,6 +56,7 @@ from config import Settings
 from localstack.service import LocalService
 from peers.contracts import Doctor, Patient
 from simulators.seed_data import ON_CALL_DOCTOR_ID
+from workflows.client import connect_temporal
 
 Raw = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +68,9 @@ QUICK: dict[str, Any] = {
     # A smoke run: a smaller view (the reads target is then not judged, with a warning).
     "view_size": 20_000,
     "read_seconds": 5.0,
+    # Fewer live journeys (the targets, named for 10,000, are then not judged).
+    "journeys": QUICK_JOURNEYS,
+    "idle_seconds": QUICK_IDLE_SECONDS,
 }
 # The service's settings that shape the figures, recorded beside them.
 SETTINGS_SHOWN = (
@@ -112,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--read-concurrency", type=int, default=1, help="reads in flight at once (1)")
     cli.add_argument("--read-seconds", type=float, help="measured seconds per read kind (10)")
     cli.add_argument("--no-reads", action="store_true", help="skip the read view part")
+    cli.add_argument(
+        "--journeys", type=int, help=f"live journeys to start and leave idle ({JOURNEYS}; 0: skip)"
+    )
+    cli.add_argument(
+        "--idle-seconds", type=float, help=f"the journeys' idle CPU window ({IDLE_SECONDS:g})"
+    )
     cli.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the report goes")
     cli.add_argument("--data-dir", type=Path, help="keep the stack's data here (default: temp)")
     cli.add_argument(
@@ -126,7 +146,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: levels 1,4, 5 s each, a view of 20,000 rows, 5 s reads",
+        help="smoke run: levels 1,4, 5 s each, a view of 20,000 rows, 5 s reads, "
+        "1,000 journeys idle for 10 s",
     )
     return cli
 
@@ -147,6 +168,8 @@ def options_from(args: argparse.Namespace) -> Options:
         read_seconds=pick("read_seconds", 10.0),
         quick=args.quick,
         overrides=dict(args.overrides),
+        journeys=pick("journeys", JOURNEYS),
+        idle_seconds=pick("idle_seconds", IDLE_SECONDS),
     )
 
 
@@ -158,6 +181,7 @@ class Measured:
     outbox: list[OutboxFigures]
     memory: list[ProcessMemory]
     reads: ReadsReport | None
+    journeys: JourneysReport | None
 
 
 def stack_processes(service: LocalService) -> dict[str, tuple[int, bool]]:
@@ -284,6 +308,12 @@ async def measure_all(
             if with_reads:
                 reads = await measure_reads(client, service, options, database, doctors, patients)
                 phases.update(reads_phases(reads))
+
+            journeys = None
+            if options.journeys > 0:
+                began = time.perf_counter()
+                journeys = await measure_live_journeys(service, options)
+                phases["journeys"] = time.perf_counter() - began
     finally:
         await mongo.close()
     shown = {key: getattr(settings, key, None) for key in SETTINGS_SHOWN}
@@ -297,6 +327,25 @@ async def measure_all(
         outbox=part.outbox,
         memory=part.memory,
         reads=reads,
+        journeys=journeys,
+    )
+
+
+async def measure_live_journeys(service: LocalService, options: Options) -> JourneysReport:
+    """Journeys started on the stack's Temporal server; the worker and the server measured."""
+    client = await connect_temporal(service.settings)
+    processes = {
+        name: (pid, True)
+        for name, pid in (("worker", service.worker.pid), ("temporal", service.infra.temporal.pid))
+        if pid is not None
+    }
+    return await measure_journeys(
+        client,
+        service.settings,
+        processes,
+        count=options.journeys,
+        idle_seconds=options.idle_seconds,
+        progress=progress,
     )
 
 
@@ -383,8 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         reads=measured.reads,
         outbox=measured.outbox,
         memory=measured.memory,
-        targets=evaluate_targets(measured.booking, measured.reads, headline),
+        targets=[
+            *evaluate_targets(measured.booking, measured.reads, headline),
+            *journey_targets(measured.journeys),
+        ],
         notes=notes + measured.notes,
+        journeys=measured.journeys,
     )
     print(render_report(report), flush=True)
     write_json(report, args.json)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from bench.journeys import JourneysReport
 from bench.memory import ProcessMemory
 from bench.outbox import OutboxFigures
 from bench.reads import ExplainPlan, ReadFigures, ViewFill
@@ -20,6 +21,10 @@ THROUGHPUT_RATIO_MIN = 0.5  # saga's max sustained throughput at least half the 
 READ_P99_MS = 20.0  # schedule reads p99 below 20 ms ...
 READ_VIEW_ROWS = 100_000  # ... over a view of this many appointments
 OUTBOX_P99_MS = 200.0  # outbox lag p99 below 200 ms
+# The targets (issue #15), with 10,000 live journeys.
+JOURNEYS_AT = 10_000
+WORKER_RSS_MIB = 300.0  # the worker's resident memory below 300 MiB ...
+IDLE_CPU_PERCENT = 5.0  # ... and its idle CPU (and the server's) below 5 % of one core
 
 
 class MachineInfo(BaseModel):
@@ -41,6 +46,8 @@ class Options(BaseModel):
     read_seconds: float
     quick: bool
     overrides: dict[str, str] = {}  # --set NAME=VALUE: settings of the service
+    journeys: int = 0  # live journeys started (0: not measured)
+    idle_seconds: float = 0.0  # the journeys' idle CPU window
 
 
 class BookingLevel(BaseModel):
@@ -102,6 +109,7 @@ class BenchReport(BaseModel):
     memory: list[ProcessMemory]
     targets: list[Target]
     notes: list[str]
+    journeys: JourneysReport | None = None
 
 
 # --- the figures -------------------------------------------------------------------------
@@ -251,6 +259,81 @@ def evaluate_targets(
         )
     )
     return targets
+
+
+def journey_targets(journeys: JourneysReport | None) -> list[Target]:
+    """The worker's memory and the idle CPU with the journeys live; judged only when as
+    many journeys as the target names were measured."""
+    if journeys is None:
+        return [
+            Target(
+                name=f"worker RSS, {JOURNEYS_AT:,} live journeys",
+                measured=None,
+                measured_text="n/a",
+                goal=f"< {WORKER_RSS_MIB:g} MiB",
+                met=None,
+                note="journeys not run",
+            )
+        ]
+    after = journeys.after
+    judged = journeys.count >= JOURNEYS_AT
+    note = (
+        f"{after.live_journeys:,} live journeys"
+        if judged
+        else f"only {journeys.count:,} journeys started: not judged"
+    )
+    rss = after.rss_mib.get("worker")
+    targets = [
+        Target(
+            name=f"worker RSS, {JOURNEYS_AT:,} live journeys",
+            measured=rss,
+            measured_text=_fmt(rss, " MiB", 1),
+            goal=f"< {WORKER_RSS_MIB:g} MiB",
+            met=(None if rss is None else rss < WORKER_RSS_MIB) if judged else None,
+            note=note,
+        )
+    ]
+    for process in ("worker", "temporal"):
+        cpu = after.idle_cpu_percent.get(process)
+        targets.append(
+            Target(
+                name=f"{process} idle CPU, {JOURNEYS_AT:,} live journeys",
+                measured=cpu,
+                measured_text=_fmt(cpu, " %", 1),
+                goal=f"< {IDLE_CPU_PERCENT:g} % of a core",
+                met=(None if cpu is None else cpu < IDLE_CPU_PERCENT) if judged else None,
+                note=f"{note}, over {journeys.idle_seconds:g} s",
+            )
+        )
+    return targets
+
+
+def render_journeys(journeys: JourneysReport) -> list[str]:
+    j = journeys
+    out = [
+        "",
+        f"Live journeys: {j.count:,} started in {j.start_seconds:.0f} s, all idle after "
+        f"{j.settle_seconds:.0f} s; idle CPU over {j.idle_seconds:g} s (% of one core)",
+    ]
+    rows = []
+    for label, shot in ((f"before ({j.before.live_journeys:,} live)", j.before),
+                        (f"after ({j.after.live_journeys:,} live)", j.after)):  # fmt: skip
+        for process in shot.rss_mib:
+            rows.append(
+                [
+                    label,
+                    process,
+                    _ms(shot.rss_mib.get(process)),
+                    _ms(shot.peak_rss_mib.get(process)),
+                    f"{shot.idle_cpu_percent.get(process, 0.0):.1f}",
+                ]
+            )
+    out.append(render_table(["when", "process", "RSS MiB", "peak MiB", "idle CPU %"], rows))
+    if j.history_events is not None:
+        out.append(
+            f"history of an idle journey: {j.history_events} events ({', '.join(j.history_kinds)})"
+        )
+    return out
 
 
 # --- the printout ------------------------------------------------------------------------
@@ -421,6 +504,9 @@ def render_report(report: BenchReport) -> str:
         for p in report.memory
     ]
     out.append(render_table(["process", "pid", "peak RSS", "RSS now", "processes"], rows))
+
+    if report.journeys is not None:
+        out += render_journeys(report.journeys)
 
     out += ["", "Targets (reported, never asserted)"]
     rows = [[t.name, t.measured_text, t.goal, _verdict(t.met), t.note] for t in report.targets]
