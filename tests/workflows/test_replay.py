@@ -24,10 +24,12 @@ from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.codec import ENCODING
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
+from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
 
-WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
+WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow, NoShowReversalWorkflow]
 CALLER = EventContext(actor="staff:replay")
 
 
@@ -57,6 +59,9 @@ def runs() -> list[Run]:
     cancellation = CancellationRequest(appointment_id="a", fingerprint="f", caller=CALLER)
     reschedule = RescheduleRequest(appointment_id="a", start=soon, fingerprint="f", caller=CALLER)
     late_fee = {"fee_cents": 1500}
+    reversal = NoShowReversalRequest(
+        appointment_id="a", target="COMPLETED", fingerprint="f", caller=CALLER
+    )
     return [
         Run("booking", BookingWorkflow.run, booking_request()),
         Run(
@@ -164,6 +169,27 @@ def runs() -> list[Run]:
             {"move_appointment": [refusal("ConcurrencyConflict")]},
             late_fee,
         ),
+        Run(
+            # reversed, the fee voided once Billing is back, the void recorded
+            "no-show-reversal",
+            NoShowReversalWorkflow.run,
+            reversal,
+            {"void_invoice_id:inv-no-show": [transient()]},
+        ),
+        Run(
+            # the plan refuses: the 24 h have passed
+            "no-show-reversal-rejected",
+            NoShowReversalWorkflow.run,
+            reversal,
+            {"prepare_no_show_reversal": [refusal("NoShowReversalClosed")]},
+        ),
+        Run(
+            # Billing will not void the fee: the reversal stands, left to an operator
+            "no-show-reversal-void-refused",
+            NoShowReversalWorkflow.run,
+            reversal,
+            {"void_invoice_id:inv-no-show": [refusal("PeerContractError", "invoice is paid")]},
+        ),
     ]
 
 
@@ -236,6 +262,8 @@ async def test_a_recorded_history_holds_its_payloads_encrypted(
 # ``reschedule-late-plan*-before-late-fee``: runs of the code before the late fee whose
 # plan came from a newer worker (its answer carries fee_cents, which that code ignored), as
 # in a rolling deploy: replayed today, they must not charge the fee.
+# ``no-show-reversal*-as-first-released``: that saga as it first shipped, so its first
+# change of commands is guarded too.
 BEFORE = {
     path.stem: path.read_text()
     for path in sorted((Path(__file__).parent / "histories").glob("*.json"))
