@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
+from loguru import logger
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -31,9 +32,10 @@ from adapters.answers import booking_progress, outcome_within, refusal, saga_dec
 from application.errors import IdempotencyKeyReused
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning
 from domain.model import Appointment
-from workflows.contracts import booking, cancellation, no_show_reversal, reschedule
+from workflows.contracts import booking, cancellation, journey, no_show_reversal, reschedule
 from workflows.contracts.booking import BookingProgress, BookingRequest, BookingResult
 from workflows.contracts.cancellation import CancellationRequest, CancellationResult
+from workflows.contracts.journey import Facts
 from workflows.contracts.no_show_reversal import NoShowReversalRequest, NoShowReversalResult
 from workflows.contracts.reschedule import RescheduleRequest, RescheduleResult
 from workflows.contracts.saga import StartedBy
@@ -260,3 +262,26 @@ class TemporalSagas:
         if memo.get("fingerprint") != run.fingerprint:
             raise IdempotencyKeyReused()
         return handle, dict(memo)
+
+
+class TemporalJourneyNews:
+    """``application.ports.JourneyNews``: the ``appointment_changed`` signal to the
+    appointment's journey (``journey-<id>``) with its facts after the change. No journey
+    (booked before journeys and not backfilled) or one that has ended is no error; any
+    other failure is logged and dropped: the change is committed, and the journey re-reads
+    the store when its next timer fires, so a lost signal costs one timer for nothing."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def changed(self, appointment: Appointment) -> None:
+        handle = self._client.get_workflow_handle(journey.workflow_id(appointment.id))
+        try:
+            await handle.signal(journey.CHANGED_SIGNAL, Facts.of(appointment))
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                logger.debug("no running journey of appointment {} to tell", appointment.id)
+                return
+            logger.warning("the journey of appointment {} was not told: {}", appointment.id, error)
+        except Exception:
+            logger.exception("the journey of appointment {} was not told", appointment.id)

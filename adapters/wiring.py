@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.readiness import ServiceReadiness
-from adapters.temporal import TemporalSagas
+from adapters.temporal import TemporalJourneyNews, TemporalSagas
 from api.app import create_app
 from application.services import Services
 from config import Settings, load_settings
@@ -47,6 +47,9 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
             calendars=peers.doctors,
             readiness=ServiceReadiness(mongo, temporal, lambda: peers.breakers),
             settings=settings,
+            # After each committed change: the journey is told, the change counted.
+            news=TemporalJourneyNews(temporal),
+            counts=metrics.lifecycle,
         )
     finally:
         await peers.aclose()

@@ -16,7 +16,7 @@ from application.commands import (
     NewTime,
     NoShowReversalDetails,
 )
-from application.results import PendingBooking
+from application.results import Journey, PendingBooking
 from config import Settings
 from domain.events import AppointmentEvent
 from domain.model import Appointment
@@ -87,12 +87,17 @@ class AppointmentOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    journey: Journey | None = Field(
+        description="its reminders, the next action and when (computed from the stored "
+        "appointment and the journey settings); null while PENDING and for FAILED"
+    )
 
     @classmethod
-    def of(cls, appointment: Appointment) -> AppointmentOut:
+    def of(cls, appointment: Appointment, journey: Journey | None) -> AppointmentOut:
+        """``journey``: ``Services.journeys.of(appointment)``."""
         return cls.model_validate(
             dataclasses.asdict(appointment)
-            | {"end": appointment.end, "fhir_status": appointment.status.fhir}
+            | {"end": appointment.end, "fhir_status": appointment.status.fhir, "journey": journey}
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from application.permissions import Action, Owners, Principal, authorize
 from application.ports import AppointmentRepository
@@ -11,12 +12,21 @@ from domain.events import EventContext
 from domain.model import Appointment
 
 
+class Channel(StrEnum):
+    """The door a request came through (the metrics count confirmations by it)."""
+
+    REST = "rest"
+    GRAPHQL = "graphql"
+    LINK = "link"  # a patient's one-click action link (/a/{token})
+
+
 @dataclass(frozen=True, slots=True)
 class Requester:
     """The authenticated caller of a use case and the request that carries the call."""
 
     principal: Principal
     request_id: str | None = None
+    channel: Channel = Channel.REST
 
     def context(self, reason: str | None = None) -> EventContext:
         """How the change it asks for is recorded: actor, reason and request id (a saga

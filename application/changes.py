@@ -3,7 +3,9 @@ no-show, edit, mark entered-in-error.
 
 Each is ONE ``commit`` of a change the domain built: authorized through the permission
 matrix, guarded by the version the caller saw (If-Match) or else the stored one, and
-idempotent by the caller's Idempotency-Key."""
+idempotent by the caller's Idempotency-Key. After the commit, the appointment's journey
+is told what changed (``JourneyNews``; an edit changes nothing it follows) and the status
+change is counted (``LifecycleCounts``); neither can fail the change, which is made."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from loguru import logger
+
 from application.access import Requester, visible
 from application.commands import Change, ChangeStatus, Edit, EnterInError
 from application.errors import IdempotencyKeyReused
 from application.permissions import Action
-from application.ports import AppointmentRepository
+from application.ports import AppointmentRepository, JourneyNews, LifecycleCounts
 from application.saga_runs import shown_to
 from domain import model
 from domain.clock import Clock, now_utc
@@ -37,9 +41,27 @@ _Build = Callable[[Appointment, str, datetime, EventContext], model.Change]
 _Same = Callable[[AppointmentEvent], bool]
 
 
+class NoNews:
+    """Where nothing listens: no journey is told, nothing is counted."""
+
+    async def changed(self, appointment: Appointment) -> None:
+        return None
+
+    def committed(self, status: AppointmentStatus, channel: str) -> None:
+        return None
+
+
 class Changes:
-    def __init__(self, repository: AppointmentRepository, clock: Clock = now_utc) -> None:
+    def __init__(
+        self,
+        repository: AppointmentRepository,
+        clock: Clock = now_utc,
+        news: JourneyNews | None = None,
+        counts: LifecycleCounts | None = None,
+    ) -> None:
         self._repository, self._clock = repository, clock
+        self._news: JourneyNews = news or NoNews()
+        self._counts: LifecycleCounts = counts or NoNews()
 
     async def change_status(self, command: ChangeStatus, requester: Requester) -> Appointment:
         """Confirm, check in, complete or record a no-show."""
@@ -119,7 +141,22 @@ class Changes:
         # The change expects ``current.version``: a change committed by someone else since we
         # read it makes the store refuse this one (ConcurrencyConflict), never overwrite it.
         change = build(current, event_id, self._clock(), requester.context(reason))
-        return shown_to(requester.principal, await self._repository.commit(change))
+        committed = await self._repository.commit(change)
+        if action is not Action.EDIT:
+            await self._tell(committed, requester)
+        return shown_to(requester.principal, committed)
+
+    async def _tell(self, committed: Appointment, requester: Requester) -> None:
+        """The journey and the counts learn of a committed change; a failure of either is
+        logged, never the caller's: the change is made and stays made."""
+        try:
+            self._counts.committed(committed.status, requester.channel.value)
+        except Exception:
+            logger.exception("counting the change of appointment {} failed", committed.id)
+        try:
+            await self._news.changed(committed)
+        except Exception:
+            logger.exception("telling the journey of appointment {} failed", committed.id)
 
 
 def _made_by(context: EventContext) -> _Same:

@@ -143,3 +143,21 @@ class Readiness(Protocol):
     def breakers(self) -> dict[str, str]:
         """This process's circuit breaker of each peer: closed, open or half_open."""
         ...
+
+
+class JourneyNews(Protocol):
+    """Tells the appointment's journey (workflows/journey.py) what a committed change
+    made of it, so that it plans again at once: a check-in cancels the no-show check, an
+    end ends the journey (``adapters.temporal.TemporalJourneyNews``). A hint, never the
+    truth: the journey re-reads the store before it acts, so news that is lost costs only
+    a timer that fires for nothing. Never raises: the change is committed already."""
+
+    async def changed(self, appointment: Appointment) -> None: ...
+
+
+class LifecycleCounts(Protocol):
+    """Counts the status changes people make through the API (``telemetry.lifecycle``):
+    a change to ``status`` committed, asked through ``channel`` (rest, graphql, link).
+    Only committed changes count, never an idempotent replay."""
+
+    def committed(self, status: AppointmentStatus, channel: str) -> None: ...

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from domain.events import AppointmentEvent
+from domain.journey import NextAction, ReminderState
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 
@@ -85,3 +86,39 @@ class ScheduleEntry(BaseModel):
 class FreeSlot(BaseModel):
     start: datetime = Field(description="UTC", examples=["2030-01-07T08:00:00Z"])
     end: datetime = Field(description="UTC", examples=["2030-01-07T08:15:00Z"])
+
+
+class JourneyReminder(BaseModel):
+    """One reminder of the appointment's current start."""
+
+    offset_minutes: int = Field(description="minutes before the start", examples=[1440])
+    due_at: datetime = Field(
+        description="UTC; when it fires (or fired): the offset before the start, moved "
+        "earlier out of the clinic's quiet hours",
+        examples=["2030-01-06T08:00:00Z"],
+    )
+    state: ReminderState = Field(
+        description="`sent`; `due`: it will fire at due_at; `skipped`: its moment passed "
+        "unsent (booked or moved too late for it, or the appointment no longer awaits it)"
+    )
+
+
+class Journey(BaseModel):
+    """The appointment's journey after booking (application/journeys.py), computed from the
+    stored appointment and this deployment's journey settings, without asking Temporal."""
+
+    reminders: list[JourneyReminder] = Field(description="earliest first")
+    next_action: NextAction | None = Field(
+        description="what the journey does next; null once nothing is left to do (checked "
+        "in, or a terminal status)"
+    )
+    next_action_at: datetime | None = Field(
+        description="UTC; when the next action fires (in the past while it is being done)"
+    )
+    no_show_check_at: datetime = Field(
+        description="UTC; the start plus the grace time: still SCHEDULED or CONFIRMED then, "
+        "the appointment becomes NO_SHOW"
+    )
+    no_show_fee_cents: int = Field(
+        description="invoiced for an automatic no-show; the fee agreed at booking"
+    )

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from application.booking import Booking
 from application.changes import Changes
+from application.journeys import Journeys
 from application.ports import (
     AppointmentRepository,
     DoctorCalendars,
+    JourneyNews,
+    LifecycleCounts,
     Readiness,
     SagaGateway,
     ScheduleView,
@@ -31,6 +34,7 @@ class Services:
     reads: Reads  # list, history
     schedule: Schedule  # the read view: schedules, one appointment, free slots
     readiness: Readiness
+    journeys: Journeys  # the journey an appointment's reads show
 
     @classmethod
     def of(
@@ -44,14 +48,17 @@ class Services:
         settings: Settings,
         clock: Clock = now_utc,
         quotas: Quotas | None = None,
+        news: JourneyNews | None = None,
+        counts: LifecycleCounts | None = None,
     ) -> Services:
         # One per process: every door's use cases count against the same quotas.
         quotas = quotas or Quotas.of(settings)
         return cls(
             booking=Booking(repository, sagas, settings, clock, quotas),
             sagas=SagaChanges(repository, sagas, quotas, clock),
-            changes=Changes(repository, clock),
+            changes=Changes(repository, clock, news, counts),
             reads=Reads(repository),
             schedule=Schedule(view, calendars, settings, clock),
             readiness=readiness,
+            journeys=Journeys(repository, settings.journey_rules, clock),
         )

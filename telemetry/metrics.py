@@ -22,6 +22,7 @@ from prometheus_client.exposition import choose_encoder
 
 from telemetry.breakers import BreakerCollector, BreakerSource
 from telemetry.http import HttpInstruments
+from telemetry.lifecycle import LifecycleInstruments
 from telemetry.outbox import OutboxCollector, StatusFetch
 from telemetry.projector import ProjectorCollector, ProjectorFetch
 from telemetry.sagas import SagaInstruments
@@ -81,6 +82,9 @@ class ApiMetrics(Metrics):
     def __init__(self) -> None:
         super().__init__()
         self.http = HttpInstruments(self.registry)
+        # Confirmations by channel, check-ins and staff's no-shows
+        # (application.ports.LifecycleCounts, given to the use cases by adapters.wiring).
+        self.lifecycle = LifecycleInstruments(self.registry)
 
 
 class WorkerMetrics(Metrics):
@@ -90,3 +94,9 @@ class WorkerMetrics(Metrics):
         super().__init__()
         self.sagas = SagaInstruments(self.registry, refusals)
         self.sagas.prime(workflows)
+        # Imported here: it pulls in the journey's activities, which the API (importing
+        # this module for ApiMetrics) must never load (tests/unit/test_architecture.py).
+        from telemetry.journey import JourneyInstruments
+
+        # Reminders sent and the journey's no-shows: JourneyActivities(metrics=...).
+        self.journey = JourneyInstruments(self.registry)

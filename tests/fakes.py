@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.readiness import ServiceReadiness
 from application.errors import IdempotencyKeyReused, Refused
-from application.ports import AppointmentFilter, Readiness
+from application.ports import AppointmentFilter, LifecycleCounts, Readiness
 from application.quotas import Quotas
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
 from application.services import Services
@@ -544,6 +544,34 @@ def probed_readiness(
 
 
 @dataclass
+class FakeJourneyNews:
+    """The journeys' news (``application.ports.JourneyNews``): records each appointment a
+    journey was told about; ``failing`` makes every call raise, as a Temporal that cannot
+    be reached would, had the adapter not swallowed it."""
+
+    told: list[Appointment] = field(default_factory=list)
+    failing: bool = False
+
+    async def changed(self, appointment: Appointment) -> None:
+        if self.failing:
+            raise RuntimeError("Temporal is unreachable")
+        self.told.append(appointment)
+
+
+@dataclass
+class FakeCounts:
+    """The lifecycle's counts (``application.ports.LifecycleCounts``): what was counted."""
+
+    counted: list[tuple[AppointmentStatus, str]] = field(default_factory=list)
+    failing: bool = False
+
+    def committed(self, status: AppointmentStatus, channel: str) -> None:
+        if self.failing:
+            raise RuntimeError("the counter broke")
+        self.counted.append((status, channel))
+
+
+@dataclass
 class World:
     """Every port's fake, and the use cases on them."""
 
@@ -553,6 +581,8 @@ class World:
     calendars: FakeCalendars = field(default_factory=FakeCalendars)
     readiness: Readiness = field(default_factory=FakeReadiness)
     now: datetime | None = None  # None: the real clock
+    news: FakeJourneyNews = field(default_factory=FakeJourneyNews)
+    counts: LifecycleCounts = field(default_factory=FakeCounts)
     sagas: FakeSagas = field(init=False)
     # The process's quotas, on this world's clock (a fixed ``now`` refills nothing).
     quotas: Quotas = field(init=False)
@@ -579,6 +609,8 @@ class World:
             settings=self.settings,
             clock=self.clock,
             quotas=self.quotas,
+            news=self.news,
+            counts=self.counts,
         )
 
 

@@ -12,7 +12,7 @@ from strawberry.fastapi import BaseContext
 from api import deps
 from api.graphql.limits import Limits
 from api.problems import ProblemError
-from application.access import Requester
+from application.access import Channel, Requester
 from application.permissions import Principal
 from application.services import Services
 from config import Settings
@@ -48,7 +48,7 @@ class GraphQLContext(BaseContext):
         """Who asks, as every use case takes it (REST's deps.requester)."""
         if self._principal is None:  # never: operations are refused without a token
             raise ProblemError(401, "unauthorized", "Authentication required", "no token")
-        return Requester(self._principal, self.request_id)
+        return Requester(self._principal, self.request_id, Channel.GRAPHQL)
 
     @property
     def services(self) -> Services:

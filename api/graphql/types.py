@@ -11,10 +11,14 @@ from datetime import date, datetime
 
 import strawberry
 
+from api.graphql.context import GraphQLContext
 from api.schemas import RUNS_SHOWN, AppointmentOut
 from application import results
 from domain import model
+from domain.journey import NextAction, ReminderState
 from domain.status import AppointmentStatus
+
+Info = strawberry.Info[GraphQLContext, None]
 
 # The domain's enum, as it is: GraphQL clients see exactly the statuses REST sends.
 strawberry.enum(
@@ -22,6 +26,67 @@ strawberry.enum(
     description="PENDING (saga running) → SCHEDULED → CONFIRMED → CHECKED_IN → COMPLETED; "
     "terminal also CANCELLED, NO_SHOW, FAILED.",
 )
+
+
+strawberry.enum(
+    ReminderState,
+    description="SENT; DUE: it will fire at dueAt; SKIPPED: its moment passed unsent",
+)
+strawberry.enum(NextAction, description="What the appointment's journey does next.")
+
+
+@strawberry.type(description="One reminder of the appointment's current start.")
+class JourneyReminder:
+    offset_minutes: int = strawberry.field(description="minutes before the start")
+    due_at: datetime = strawberry.field(
+        description="when it fires (or fired): the offset before the start, moved earlier "
+        "out of the clinic's quiet hours"
+    )
+    state: ReminderState
+
+
+@strawberry.type(
+    description="The appointment's journey after booking: its reminders, the next action "
+    "and when, computed from the stored appointment and the journey settings (REST's "
+    "`journey`)."
+)
+class Journey:
+    reminders: list[JourneyReminder] = strawberry.field(description="earliest first")
+    next_action: NextAction | None = strawberry.field(
+        description="null once nothing is left to do (checked in, or a terminal status)"
+    )
+    next_action_at: datetime | None
+    no_show_check_at: datetime = strawberry.field(
+        description="the start plus the grace time: still SCHEDULED or CONFIRMED then, it "
+        "becomes NO_SHOW"
+    )
+    no_show_fee_cents: int = strawberry.field(
+        description="invoiced for an automatic no-show; agreed at booking"
+    )
+
+    @classmethod
+    def of(cls, journey: results.Journey | None) -> Journey | None:
+        if journey is None:
+            return None
+        return cls(
+            reminders=[
+                JourneyReminder(offset_minutes=r.offset_minutes, due_at=r.due_at, state=r.state)
+                for r in journey.reminders
+            ],
+            next_action=journey.next_action,
+            next_action_at=journey.next_action_at,
+            no_show_check_at=journey.no_show_check_at,
+            no_show_fee_cents=journey.no_show_fee_cents,
+        )
+
+
+async def _entry_journey(root: ScheduleEntry, info: Info) -> Journey | None:
+    journeys = info.context.services.journeys
+    return Journey.of(await journeys.read(str(root.id), info.context.requester))
+
+
+def _stored_journey(root: Appointment, info: Info) -> Journey | None:
+    return Journey.of(info.context.services.journeys.of(root.stored))
 
 
 @strawberry.type(description="One appointment in the read view (eventually consistent).")
@@ -40,6 +105,13 @@ class ScheduleEntry:
     status: AppointmentStatus
     reason: str | None
     updated_at: datetime
+
+    journey: Journey | None = strawberry.field(
+        resolver=_entry_journey,
+        description="Its journey: reminders, the next action and when; null while PENDING "
+        "and for FAILED. Read from the stored appointment (strongly consistent), one read "
+        "per entry: ask for it on `appointment` rather than on a long schedule.",
+    )
 
     @classmethod
     def of(cls, entry: results.ScheduleEntry) -> ScheduleEntry:
@@ -103,17 +175,24 @@ class Appointment:
     version: int
     created_at: datetime
     updated_at: datetime
+    stored: strawberry.Private[model.Appointment]
+    journey: Journey | None = strawberry.field(
+        resolver=_stored_journey,
+        description="its reminders, the next action and when (computed from the stored "
+        "appointment and the journey settings); null while PENDING and for FAILED",
+    )
 
     @classmethod
     def of(cls, appointment: model.Appointment) -> Appointment:
-        # Through REST's AppointmentOut, so both APIs show the same fields, the same way.
-        out = AppointmentOut.of(appointment).model_dump()
+        # Through REST's AppointmentOut, so both APIs show the same fields, the same way;
+        # the journey when asked, from the resolver's context (the deployment's rules).
+        out = AppointmentOut.of(appointment, None).model_dump(exclude={"journey"})
         ids = {
             "id": strawberry.ID(out["id"]),
             "patient_id": strawberry.ID(out["patient_id"]),
             "doctor_id": strawberry.ID(out["doctor_id"]),
         }
-        return cls(**(out | ids))
+        return cls(**(out | ids), stored=appointment)
 
 
 @strawberry.type(

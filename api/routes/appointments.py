@@ -99,7 +99,7 @@ async def book_appointment(body: BookAppointment, response: Response, call: Saga
     headers = {"Idempotency-Key": call.key}
     if not isinstance(booked, SagaRunning):
         response.headers.update(headers | {"Location": f"{router.prefix}/{booked.id}"})
-        return AppointmentOut.of(booked)
+        return AppointmentOut.of(booked, call.services.journeys.of(booked))
     accepted = BookingAccepted(
         appointment_id=booked.appointment_id, step=booked.step, workflow_id=booked.workflow_id
     )
@@ -135,7 +135,7 @@ async def get_appointment(
     found = await services.booking.read(appointment_id, requester)
     if isinstance(found, PendingBooking):
         return PendingAppointment.of(found)
-    return answer(response, found)
+    return answer(response, found, services)
 
 
 @router.get(
@@ -162,7 +162,8 @@ async def list_appointments(
 ) -> AppointmentPage:
     page = await services.reads.page(query, requester)
     return AppointmentPage(
-        items=[AppointmentOut.of(a) for a in page.items], next_cursor=page.next_cursor
+        items=[AppointmentOut.of(a, services.journeys.of(a)) for a in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -215,7 +216,7 @@ async def edit_appointment(
     response: Response,
 ) -> AppointmentOut:
     command = Edit(**change.model_dump(), edit=body)
-    return answer(response, await services.changes.edit(command, requester))
+    return answer(response, await services.changes.edit(command, requester), services)
 
 
 @router.delete(
@@ -231,4 +232,4 @@ async def delete_appointment(
     change: ChangeDep, requester: RequesterDep, services: ServicesDep, response: Response
 ) -> AppointmentOut:
     command = EnterInError(**change.model_dump())
-    return answer(response, await services.changes.enter_in_error(command, requester))
+    return answer(response, await services.changes.enter_in_error(command, requester), services)

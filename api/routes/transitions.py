@@ -33,6 +33,7 @@ from application.commands import (
 )
 from application.identifiers import AppointmentId
 from application.results import SagaRunning
+from application.services import Services
 from domain.model import Appointment
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"])
@@ -160,9 +161,9 @@ def change(
 ChangeDep = Annotated[Change, Depends(change)]
 
 
-def answer(response: Response, appointment: Appointment) -> AppointmentOut:
+def answer(response: Response, appointment: Appointment, services: Services) -> AppointmentOut:
     response.headers["ETag"] = f'"{appointment.version}"'
-    return AppointmentOut.of(appointment)
+    return AppointmentOut.of(appointment, services.journeys.of(appointment))
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _status_change_route(spec: _StatusChange) -> None:
         command = ChangeStatus(
             **change.model_dump(), action=spec.action, reason=body.reason if body else None
         )
-        return answer(response, await services.changes.change_status(command, requester))
+        return answer(response, await services.changes.change_status(command, requester), services)
 
     router.add_api_route(
         f"/{{appointment_id}}/{spec.action}",
@@ -220,7 +221,7 @@ for _spec in STATUS_CHANGES:
     _status_change_route(_spec)
 
 
-def _saga_answer(response: Response, result: Appointment | SagaRunning) -> Any:
+def _saga_answer(response: Response, result: Appointment | SagaRunning, services: Services) -> Any:
     if isinstance(result, SagaRunning):
         accepted = SagaAccepted(
             appointment_id=result.appointment_id, workflow_id=result.workflow_id
@@ -230,7 +231,7 @@ def _saga_answer(response: Response, result: Appointment | SagaRunning) -> Any:
             status_code=202,
             headers={"Location": f"{router.prefix}/{result.appointment_id}", "Retry-After": "1"},
         )
-    return answer(response, result)
+    return answer(response, result, services)
 
 
 _SAGA_RESPONSES = {
@@ -266,7 +267,7 @@ async def cancel(
 ) -> Any:
     command = Cancel(appointment_id=appointment_id, cancellation=body, idempotency_key=call.key)
     cancelled = await call.services.sagas.cancel(command, call.requester, call.wait)
-    return _saga_answer(response, cancelled)
+    return _saga_answer(response, cancelled, call.services)
 
 
 @router.post(
@@ -286,7 +287,7 @@ async def reschedule(
 ) -> Any:
     command = Reschedule(appointment_id=appointment_id, new_time=body, idempotency_key=call.key)
     moved = await call.services.sagas.reschedule(command, call.requester, call.wait)
-    return _saga_answer(response, moved)
+    return _saga_answer(response, moved, call.services)
 
 
 @router.post(
@@ -312,4 +313,4 @@ async def reverse_no_show(
 ) -> Any:
     command = ReverseNoShow(appointment_id=appointment_id, reversal=body, idempotency_key=call.key)
     reversed_ = await call.services.sagas.reverse_no_show(command, call.requester, call.wait)
-    return _saga_answer(response, reversed_)
+    return _saga_answer(response, reversed_, call.services)
