@@ -151,3 +151,18 @@ def test_the_dashboard_shows_bookings_steps_breakers_and_the_outbox() -> None:
         "appointments_peer_breaker_state",
         "appointments_outbox_oldest_age_seconds",  # outbox lag
     } <= used
+
+
+def test_the_dashboard_shows_the_journeys_and_the_no_show_rate() -> None:
+    panels = panel_expressions()
+    used = set().union(*(metric_names(expr) for expr in panels.values()))
+    assert {
+        "appointments_reminders_sent_total",
+        "appointments_confirmations_total",  # by channel: rest, graphql, link
+        "appointments_no_shows_total",  # by who recorded them: journey, staff
+        "appointments_check_ins_total",
+    } <= used
+    [rate] = [expr for where, expr in panels.items() if where.startswith("No-show rate")]
+    # no-shows / (no-shows + check-ins)
+    assert metric_names(rate) == {"appointments_no_shows_total", "appointments_check_ins_total"}
+    assert rate.count("appointments_no_shows_total") == 2
