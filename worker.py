@@ -15,7 +15,9 @@ from loguru import logger
 from temporalio.worker import Worker
 
 from activities.appointments import AppointmentActivities
+from activities.journey import JourneyActivities
 from activities.peers import PeerActivities
+from application.action_links import ActionLinks
 from config import Settings, load_settings
 from config.logging import configure_logging
 from domain.errors import BUSINESS_ERRORS
@@ -28,10 +30,17 @@ from telemetry.metrics import WorkerMetrics
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.client import connect_temporal
+from workflows.journey import AppointmentJourneyWorkflow
 from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
 
-WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow, NoShowReversalWorkflow]
+WORKFLOWS = [
+    BookingWorkflow,
+    CancellationWorkflow,
+    RescheduleWorkflow,
+    AppointmentJourneyWorkflow,
+    NoShowReversalWorkflow,
+]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -51,6 +60,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     activities = [
         *PeerActivities(peers, store, settings).all(),
         *AppointmentActivities(store, settings).all(),
+        # Reminders carry the patient's action links, signed with the secret the API checks.
+        *JourneyActivities(
+            store,
+            peers.doctors,
+            settings,
+            ActionLinks.from_settings(settings).links,
+            metrics=metrics.journey,
+        ).all(),
     ]
     worker = Worker(
         temporal,

@@ -126,7 +126,9 @@ class AppointmentJourneyWorkflow:
             facts.start,
             planned_at=self._planned_at,
             sent=frozenset(self._handled),
-            started=workflow.now() >= facts.start,
+            # Reminders and the no-show check are for an appointment still to come: none
+            # once it has started or the patient is checked in.
+            started=workflow.now() >= facts.start or facts.status not in REMINDABLE,
             awaits_no_show_check=facts.status in REMINDABLE,
         )
         self._show(self._step.at if self._step else None)

@@ -20,7 +20,7 @@ from api.actions.page import Shown, details, paragraph, render
 from api.deps import ServicesDep
 from api.problems import status_of
 from application import errors as refusals
-from application.access import Requester
+from application.access import Channel, Requester
 from application.action_links import (
     ActionGrant,
     ActionLinkRefused,
@@ -158,7 +158,9 @@ async def _open(request: Request, token: str, services: Services, links: ActionL
     except ActionLinkRefused:
         raise _not_valid() from None
     requester = Requester(
-        Principal(grant.patient_id, Role.PATIENT), getattr(request.state, "request_id", None)
+        Principal(grant.patient_id, Role.PATIENT),
+        getattr(request.state, "request_id", None),
+        channel=Channel.LINK,  # counted apart: appointments_confirmations_total{channel}
     )
     try:
         found = await services.booking.read(grant.appointment_id, requester)

@@ -24,7 +24,7 @@ from config import Settings, load_settings
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 from tests.asgi import client_of
-from tests.fakes import World
+from tests.fakes import FakeCounts, World
 from tests.unit.api.conftest import AskedCalendars, bearer
 
 S = AppointmentStatus
@@ -140,6 +140,11 @@ async def test_confirming_through_the_link_is_the_patients_confirmation_once(
     events = await world.repository.history(booked.id)
     assert events[-1].type == "appointment.confirmed"
     assert events[-1].context.actor == f"patient:{PATIENT}"
+    # Counted as a confirmation through the link (appointments_confirmations_total), once.
+    assert isinstance(world.counts, FakeCounts)
+    assert world.counts.counted == [(S.CONFIRMED, "link")]
+    # And the journey was told.
+    assert [a.status for a in world.news.told] == [S.CONFIRMED]
 
 
 async def test_a_link_to_an_appointment_confirmed_already_says_so(
