@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import expect
 from pymongo import MongoClient
 
 from localstack.service import LocalService
@@ -93,18 +93,11 @@ def booked(staff: httpx.Client) -> Booked:
     )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[BrowserContext]:
-    with chromium() as context:
-        yield context
-
-
 def test_the_reminder_reaches_kafka_and_the_patient_who_confirms_through_its_link(
     service: LocalService,
     staff: httpx.Client,
     mongo: MongoClient[dict[str, Any]],
     booked: Booked,
-    browser: BrowserContext,
 ) -> None:
     appointment_id = booked.confirmed_by_link["id"]
     # The journey runs in the Web UI, findable by the appointment, its next action timed.
@@ -138,13 +131,14 @@ def test_the_reminder_reaches_kafka_and_the_patient_who_confirms_through_its_lin
     assert details["links"]["confirm"] == confirm_link.group(1)
 
     # The patient opens the link and confirms, before the start (the link expires then).
-    page = browser.new_page()
-    page.goto(confirm_link.group(1))
-    page.get_by_role("button", name=re.compile("confirm", re.IGNORECASE)).click()
-    expect(page.locator("body")).to_contain_text(re.compile("confirmed", re.IGNORECASE))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "confirmed.png"))
-    page.close()
+    # (Playwright's sync API runs an event loop of its own: the browser opens only now.)
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(confirm_link.group(1))
+        page.get_by_role("button", name=re.compile("confirm", re.IGNORECASE)).click()
+        expect(page.locator("body")).to_contain_text(re.compile("confirmed", re.IGNORECASE))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "confirmed.png"))
 
     appointment = staff.get(f"{BASE}/{appointment_id}").json()
     assert appointment["status"] == "CONFIRMED"
@@ -185,8 +179,58 @@ def test_nobody_checks_the_patient_in_the_journey_records_the_no_show_and_its_fe
     invoice = billing.raise_for_status().json()
     assert invoice["appointment_id"] == appointment_id
     assert invoice["amount_cents"] == service.settings.no_show_fee_cents
-    assert invoice["status"] != "void"
+    assert invoice["status"] == "OPEN"
 
     # Its journey ended with the terminal status.
     described = describe_workflow(service, journey.workflow_id(appointment_id))
     assert described.status.name == "COMPLETED"
+
+
+def test_staff_reverse_the_no_show_its_fee_is_void_and_both_steps_are_events(
+    service: LocalService,
+    staff: httpx.Client,
+    mongo: MongoClient[dict[str, Any]],
+    booked: Booked,
+) -> None:
+    """The patient did come after all: within 24 h staff reverse the automatic no-show
+    (after the test above saw it) and the fee invoiced at Billing is voided."""
+    appointment_id = booked.left_alone["id"]
+    database = mongo[service.settings.mongo_database]
+    before = database["appointments"].find_one({"_id": appointment_id})
+    assert before is not None
+    assert before["status"] == "NO_SHOW", "the no-show test ran first"
+    fee_invoice_id = before["no_show_invoice_id"]
+
+    answer = staff.post(
+        f"{BASE}/{appointment_id}/no-show/reversal",
+        json={"to": "COMPLETED", "reason": "came late, seen at the end of the hour"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "COMPLETED"
+    after = database["appointments"].find_one({"_id": appointment_id})
+    assert after is not None
+    assert (after["status"], after["no_show_invoice_id"]) == ("COMPLETED", None)
+    billing = httpx.get(f"{service.peer_url('billing')}/invoices/{fee_invoice_id}")
+    assert billing.raise_for_status().json()["status"] == "VOID"
+    events = list(
+        database["appointment_events"].find({"appointment_id": appointment_id}).sort("seq")
+    )
+    reversed_, voided = events[-2:]
+    assert (reversed_["type"], reversed_["actor"]) == (
+        "appointment.no_show_reversed",
+        "staff:frontdesk-journey",
+    )
+    assert voided["type"] == "appointment.no_show_fee_voided"
+    assert voided["details"] == {
+        "invoice_id": fee_invoice_id,
+        "fee_cents": service.settings.no_show_fee_cents,
+    }
+
+    # The patient is told, through Kafka and the Notification Service.
+    def told() -> dict[str, Any] | None:
+        query = {"_id": voided["_id"], "event_type": "appointment.no_show_fee_voided"}
+        return mongo["notifications"]["sent_messages"].find_one(query)
+
+    eventually(told, within=30, what="the voided fee's message")
