@@ -102,6 +102,7 @@ class AppointmentJourneyWorkflow:
                 await self._remind(self._step)
             else:
                 await self._check_no_show(self._step)
+        self._step = None  # the query shows no next action once it ended
         self._show(None)
         return JourneyOutcome(appointment_id=self._id, status=self._facts.status)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
@@ -86,6 +86,9 @@ class FakeWorld:
     withdrawable: bool = True
     # The no-show fee's invoice prepare_no_show_reversal finds (None: the no-show had none).
     no_show_invoice_id: str | None = "inv-no-show"
+    # The appointment's start, which the store's answers carry (as the real ones do): what
+    # the booking saga starts the journey with, what a cancellation tells it.
+    start: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(days=3))
 
     def entered_event(self, step: str) -> asyncio.Event:
         return self.entered.setdefault(step, asyncio.Event())
@@ -142,8 +145,11 @@ REAL_ACTIVITIES = [
 
 def snapshot(status: str, version: int) -> Callable[[FakeWorld, Any], AppointmentSnapshot]:
     """What a step of the store answers: the appointment it was given, now ``status``."""
-    return lambda _, arg: AppointmentSnapshot(
-        appointment_id=arg.appointment_id, status=status, version=version
+    return lambda world, arg: AppointmentSnapshot(
+        appointment_id=arg.appointment_id,
+        status=status,
+        version=version,
+        start=getattr(arg, "start", None) or world.start,  # a move's new start
     )
 
 
