@@ -1,11 +1,11 @@
 """Record today's saga histories, for the replay test to keep them replaying after the
 next change of a workflow's commands:
 
-    .venv/bin/python -m tests.workflows.record_histories before-<change>
+    .venv/bin/python -m tests.workflows.record_histories before-<change> [<run> ...]
 
 writes ``tests/workflows/histories/<run>-before-<change>.json`` for every run of
-``test_replay.runs()``; commit them with the change's first step, before the workflow code
-changes."""
+``test_replay.runs()`` (or the runs named); commit them with the change's first step,
+before the workflow code changes."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from tests.workflows.test_replay import history_of, runs
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def record(suffix: str) -> None:
+async def record(suffix: str, names: list[str]) -> None:
     # Recorded unencrypted, so a review can read them; a replayer with the codec passes
     # payloads without its metadata through (test_replay.py).
     async with time_skipping_server(pydantic_data_converter) as env:
         for run in runs():
+            if names and run.name not in names:
+                continue
             world = run.world()
             history = await history_of(env, run, world)
             (HISTORIES / f"{run.name}-{suffix}.json").write_text(history.to_json())
@@ -33,4 +35,4 @@ async def record(suffix: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record(sys.argv[1]))
+    asyncio.run(record(sys.argv[1], sys.argv[2:]))

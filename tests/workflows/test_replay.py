@@ -6,31 +6,47 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from domain.events import EventContext
+from domain.status import AppointmentStatus
 from tests.workflows.fakes import FakeWorld, refusal, stalled, transient
+from tests.workflows.journey_fakes import JourneyWorld
 from tests.workflows.server import ENCRYPTED
 from tests.workflows.test_booking_workflow import request as booking_request
 from workflows.booking import BookingWorkflow
 from workflows.cancellation import CancellationWorkflow
 from workflows.codec import ENCODING
+from workflows.contracts import journey
+from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
+from workflows.contracts.journey import Facts, JourneyRequest, Rules
 from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
+from workflows.journey import AppointmentJourneyWorkflow
 from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
 
-WORKFLOWS = [BookingWorkflow, CancellationWorkflow, RescheduleWorkflow, NoShowReversalWorkflow]
+WORKFLOWS = [
+    BookingWorkflow,
+    CancellationWorkflow,
+    RescheduleWorkflow,
+    NoShowReversalWorkflow,
+    AppointmentJourneyWorkflow,
+]
 CALLER = EventContext(actor="staff:replay")
+
+
+Drive = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any], JourneyWorld], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,12 @@ class Run:
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     fails: bool = False
+    # Runs on the test server's calendar (a journey's timers): the input, from its time.
+    dated: Callable[[datetime], Any] | None = None
+    # A journey's fake store, for the input; and what happens while the run goes (a
+    # reschedule's signal, the end of a journey the run started).
+    store: Callable[[Any], JourneyWorld] | None = None
+    drive: Drive | None = None
 
     def world(self) -> FakeWorld:
         return FakeWorld(
@@ -190,7 +212,64 @@ def runs() -> list[Run]:
             reversal,
             {"void_invoice_id:inv-no-show": [refusal("PeerContractError", "invoice is paid")]},
         ),
+        # reminders, a reschedule after the first, the new time's reminders, the no-show
+        Run(
+            "journey",
+            AppointmentJourneyWorkflow.run,
+            None,
+            dated=journey_request,
+            store=journey_store,
+            drive=reschedule_after_the_first_reminder,
+        ),
+        # last: its journey ends after the booking closed, which stops this module's test
+        # server from skipping time (a quirk of it, see conftest.workflow_env)
+        Run(
+            "booking-journey",
+            BookingWorkflow.run,
+            None,
+            dated=lambda now: booking_request(journey=Rules()).model_copy(
+                update={"start": now + timedelta(days=3)}
+            ),
+            store=journey_store,
+            drive=end_the_journey_it_started,
+        ),
     ]
+
+
+def journey_request(now: datetime) -> JourneyRequest:
+    start = (now + timedelta(days=3)).replace(hour=13, minute=0, second=0, microsecond=0)
+    return JourneyRequest(
+        appointment_id="a",
+        patient_id="pat-1",
+        doctor_id="doc-1",
+        facts=Facts(status=AppointmentStatus.SCHEDULED, start=start, version=2),
+        rules=Rules(),
+    )
+
+
+def journey_store(request: JourneyRequest | BookingRequest) -> JourneyWorld:
+    start = request.facts.start if isinstance(request, JourneyRequest) else request.start
+    facts = Facts(status=AppointmentStatus.SCHEDULED, start=start, version=2)
+    return JourneyWorld(facts, appointment_id=request.appointment_id)
+
+
+async def reschedule_after_the_first_reminder(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], store: JourneyWorld
+) -> None:
+    start = store.facts.start
+    await env.sleep(start - timedelta(days=1, minutes=-1) - await env.get_current_time())
+    await store.called("send_reminder")
+    moved = store.change(start=start + timedelta(days=1), reminders_sent=())
+    await handle.signal(journey.CHANGED_SIGNAL, moved)
+
+
+async def end_the_journey_it_started(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], store: JourneyWorld
+) -> None:
+    await handle.result()
+    child = env.client.get_workflow_handle(journey.workflow_id(store.appointment_id))
+    await child.signal(journey.CHANGED_SIGNAL, store.change(status=AppointmentStatus.CANCELLED))
+    await child.result()
 
 
 async def history_of(env: WorkflowEnvironment, run: Run, world: FakeWorld) -> WorkflowHistory:
@@ -204,10 +283,17 @@ async def history_of(env: WorkflowEnvironment, run: Run, world: FakeWorld) -> Wo
         world.hold_lifetime = skew + timedelta(minutes=10)
     client = env.client
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=world.activities()):
+    arg = run.dated(await env.get_current_time()) if run.dated else run.arg
+    if isinstance(arg, BookingRequest):
+        world.start = arg.start  # the start the booking's journey begins with
+    store = run.store(arg) if run.store else None
+    activities = world.activities() + (store.activities(peers=False) if store else [])
+    async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=activities):
         handle = await client.start_workflow(
-            run.run, run.arg, id=f"{run.name}-{uuid.uuid4()}", task_queue=queue
+            run.run, arg, id=f"{run.name}-{uuid.uuid4()}", task_queue=queue
         )
+        if run.drive and store:
+            await run.drive(env, handle, store)
         try:
             await handle.result()
         except WorkflowFailureError:
@@ -263,7 +349,10 @@ async def test_a_recorded_history_holds_its_payloads_encrypted(
 # plan came from a newer worker (its answer carries fee_cents, which that code ignored), as
 # in a rolling deploy: replayed today, they must not charge the fee.
 # ``no-show-reversal*-as-first-released``: that saga as it first shipped, so its first
-# change of commands is guarded too.
+# change of commands is guarded too. ``journey-as-first-released`` (reminders, a
+# reschedule's signal, the new time's reminders, the no-show with its fee) and
+# ``booking-journey-as-first-released`` (a booking starting its journey as a child): the
+# journey as it first shipped (record_histories.py <suffix> journey booking-journey).
 BEFORE = {
     path.stem: path.read_text()
     for path in sorted((Path(__file__).parent / "histories").glob("*.json"))
