@@ -360,6 +360,17 @@ class Settings(BaseSettings):
             raise ValueError("each reminder offset is a number of minutes, 1 to 527040")
         return sorted(set(offsets), reverse=True)
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _an_absolute_url(cls, url: str) -> str:
+        """Links patients open from a message: a relative or schemeless address would make
+        every reminder break the event contract (its links are absolute URLs) and park it."""
+        if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+            raise ValueError(
+                "must be an absolute http:// or https:// URL, e.g. https://clinic.example"
+            )
+        return url.rstrip("/")
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, text: str) -> str:
