@@ -152,9 +152,12 @@ class BookingWorkflow(DecidingSaga):
         )
         if invoice:
             invoice_id: str | None = invoice.invoice_id
-            # Answered first (the update returns with this task), then the journey starts.
-            self._set_status(BookingStatus.SCHEDULED, step="done")
+            # The journey starts before the answer: a 201 means the run has completed and
+            # the appointment's journey runs (the answer, the end of the run and the
+            # journey's start come in one workflow task).
+            self._step("start_journey")
             await start_journey(r, scheduled)
+            self._set_status(BookingStatus.SCHEDULED, step="done")
         else:
             invoice_id = await self._invoice_later(steps, held, r, scheduled)
             self._set_status(BookingStatus.SCHEDULED, step="done")
@@ -174,9 +177,10 @@ class BookingWorkflow(DecidingSaga):
     ) -> str | None:
         """Shown as AWAITING_BILLING and step waiting_for_billing; the API answers the
         booking (SCHEDULED, no invoice yet) without waiting for this. The journey starts
-        now: reminders do not wait for Billing."""
-        self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
+        first: reminders do not wait for Billing."""
+        self._step("start_journey")
         await start_journey(r, scheduled)
+        self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
         return await invoice_when_billing_is_back(
             steps.invoice_order(), held.hold_id, steps.request.billing_retry_max_interval_seconds
         )

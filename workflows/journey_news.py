@@ -22,6 +22,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.models import AppointmentSnapshot
     from domain.status import AppointmentStatus
+    from workflows.attention import needs_attention
     from workflows.contracts import journey
     from workflows.contracts.booking import BookingRequest
     from workflows.contracts.journey import Facts, JourneyRequest
@@ -72,6 +73,11 @@ async def start_journey(request: BookingRequest, scheduled: AppointmentSnapshot)
     except WorkflowAlreadyStartedError:
         # Started already (a backfill that came first): that journey is this one.
         workflow.logger.info("journey of %s runs already", request.appointment_id)
+    except FailureError as error:
+        # The booking stands (past its commit point): a journey that could not start (say
+        # NextActionAt is not registered) is left to an operator and to the backfill,
+        # never a reason to fail a booking that is made.
+        needs_attention("start_journey", error)
 
 
 async def tell_journey(snapshot: AppointmentSnapshot) -> None:

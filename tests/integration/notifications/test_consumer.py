@@ -85,6 +85,7 @@ async def test_each_event_is_recorded_once_and_duplicates_are_absorbed(
         "doctor_name": "Dr. Noah Fischer",
         "links": {"confirm": "http://127.0.0.1:8000/a/c1", "cancel": "http://127.0.0.1:8000/a/x1"},
     }
+    reminder["occurred_at"] = "2030-01-06T09:00:02+00:00"  # it went out 24 h before the start
     events = (requested, booked, booked, reminder, cancelled)
     values = [json.dumps(e).encode() for e in events]
     await publish(settings, [*values, b"not an event"], key="a-1")
