@@ -36,7 +36,9 @@ OWNER_PATIENT, OWNER_DOCTOR = "pat-greta-lindqvist", "doc-on-call"
 OUTCOME = """appointmentId pending workflowId step
   appointment { id patientId doctorId start end durationMinutes timezone status fhirStatus
     reason notes invoiceId holdId bookingWorkflowId cancellationFreeHours
-    cancellationFeeCents lateRescheduleCounts feeInvoiceId version createdAt updatedAt }"""
+    cancellationFeeCents lateRescheduleCounts feeInvoiceId version createdAt updatedAt
+    journey { reminders { offsetMinutes dueAt state } nextAction nextActionAt noShowCheckAt
+      noShowFeeCents } }"""
 BOOK = f"""mutation ($input: BookAppointmentInput!, $key: String!) {{
   bookAppointment(input: $input, idempotencyKey: $key) {{ {OUTCOME} }} }}"""
 CANCEL = f"""mutation ($id: ID!, $key: String!) {{
@@ -73,24 +75,37 @@ def booking(start: str, **more: Any) -> dict[str, Any]:
 
 
 INSTANTS = ("start", "end", "created_at", "updated_at")
+# The journey's enums: GraphQL spells them by name (NO_SHOW_CHECK), REST by value.
+ENUMS = ("next_action", "state")
 
 
 def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+def comparable(key: str, value: Any) -> Any:
+    """One value as both doors mean it: instants as datetimes, enums by their value,
+    nested objects and lists alike."""
+    if isinstance(value, dict):
+        return {snake(k): comparable(snake(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [comparable(key, item) for item in value]
+    if isinstance(value, str) and (key in INSTANTS or key.endswith("_at")):
+        return datetime.fromisoformat(value)
+    if isinstance(value, str) and key in ENUMS:
+        return value.lower()
+    return value
+
+
 def as_rest(appointment: dict[str, Any]) -> dict[str, Any]:
     """A GraphQL Appointment in REST's spelling, instants as datetimes."""
-    return {
-        snake(k): datetime.fromisoformat(v) if snake(k) in INSTANTS else v
-        for k, v in appointment.items()
-    }
+    return {snake(k): comparable(snake(k), v) for k, v in appointment.items()}
 
 
 def rest_read(api: httpx.Client, appointment_id: str) -> dict[str, Any]:
     answer = api.get(f"{BASE}/{appointment_id}")
     assert answer.status_code == 200, answer.text
-    return {k: datetime.fromisoformat(v) if k in INSTANTS else v for k, v in answer.json().items()}
+    return {k: comparable(k, v) for k, v in answer.json().items()}
 
 
 def window(start: str) -> dict[str, str]:
