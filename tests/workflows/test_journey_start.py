@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain.status import AppointmentStatus
-from tests.workflows.fakes import FakeWorld
+from tests.workflows.fakes import FakeWorld, transient
 from tests.workflows.journey_fakes import JourneyWorld
 from tests.workflows.test_booking_workflow import request as booking_request
 from tests.workflows.test_journey import (
@@ -53,6 +53,45 @@ async def test_a_booking_without_journey_rules_starts_no_journey(
     with pytest.raises(RPCError) as caught:
         await child.describe()
     assert caught.value.status is RPCStatusCode.NOT_FOUND
+
+
+async def test_a_booking_waiting_on_billing_has_its_journey_before_the_invoice(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """Billing unreachable under the policy "retry": the booking is answered SCHEDULED and
+    waits for Billing; its reminders do not wait with it."""
+    start = local(await days_ahead(workflow_env, 3), 14)
+    booking = booking_request(
+        journey=RULES, billing_outage_policy="retry", billing_retry_max_interval_seconds=30.0
+    ).model_copy(update={"start": start})
+    world = JourneyWorld(scheduled(start), appointment_id=booking.appointment_id)
+    saga = FakeWorld(start=start)
+    saga.always_fail["create_invoice"] = transient("billing: HTTP 503")
+    saga.failures["create_invoice_when_billing_is_back"] = [transient() for _ in range(3)]
+    queue = new_queue()
+
+    async with worker(workflow_env, world, queue, saga=saga):
+        handle = await workflow_env.client.start_workflow(
+            BookingWorkflow.run, booking, id=f"booking-{uuid.uuid4()}", task_queue=queue
+        )
+        assert status_of(await handle.result()) == "SCHEDULED"
+        child = workflow_env.client.get_workflow_handle_for(
+            AppointmentJourneyWorkflow.run, journey.workflow_id(booking.appointment_id)
+        )
+        await tell(child, world.change(status=AppointmentStatus.CANCELLED))
+        assert (await child.result()).status is AppointmentStatus.CANCELLED
+
+    history = await handle.fetch_history()
+    [started] = events(history, "start_child_workflow_execution_initiated_event_attributes")
+    waits = [
+        i
+        for i in events(history, "activity_task_scheduled_event_attributes")
+        if history.events[i].activity_task_scheduled_event_attributes.activity_type.name
+        == "create_invoice_when_billing_is_back"
+    ]
+    assert waits, "the booking waited on Billing"
+    assert started < waits[0], "the journey started before the wait for Billing"
+    assert saga.calls[-1] == "record_invoice"
 
 
 async def test_a_booking_starts_the_appointments_journey_once_as_its_child(
