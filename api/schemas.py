@@ -84,6 +84,12 @@ class AppointmentOut(BaseModel):
     fee_invoice_id: str | None = Field(
         None, description="the invoice of the late fee the last late reschedule charged"
     )
+    no_show_at: datetime | None = Field(
+        None, description="when the no-show was recorded; staff may reverse it for 24 h"
+    )
+    no_show_invoice_id: str | None = Field(
+        None, description="the no-show fee's invoice at Billing; null once a reversal voided it"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -36,9 +36,9 @@ OWNER_PATIENT, OWNER_DOCTOR = "pat-greta-lindqvist", "doc-on-call"
 OUTCOME = """appointmentId pending workflowId step
   appointment { id patientId doctorId start end durationMinutes timezone status fhirStatus
     reason notes invoiceId holdId bookingWorkflowId cancellationFreeHours
-    cancellationFeeCents lateRescheduleCounts feeInvoiceId version createdAt updatedAt
-    journey { reminders { offsetMinutes dueAt state } nextAction nextActionAt noShowCheckAt
-      noShowFeeCents } }"""
+    cancellationFeeCents lateRescheduleCounts feeInvoiceId noShowAt noShowInvoiceId version
+    createdAt updatedAt journey { reminders { offsetMinutes dueAt state } nextAction
+      nextActionAt noShowCheckAt noShowFeeCents } }"""
 BOOK = f"""mutation ($input: BookAppointmentInput!, $key: String!) {{
   bookAppointment(input: $input, idempotencyKey: $key) {{ {OUTCOME} }} }}"""
 CANCEL = f"""mutation ($id: ID!, $key: String!) {{
@@ -74,7 +74,7 @@ def booking(start: str, **more: Any) -> dict[str, Any]:
     } | more
 
 
-INSTANTS = ("start", "end", "created_at", "updated_at")
+INSTANTS = ("start", "end", "created_at", "updated_at", "no_show_at")
 # The journey's enums: GraphQL spells them by name (NO_SHOW_CHECK), REST by value.
 ENUMS = ("next_action", "state")
 

@@ -107,3 +107,25 @@ def test_the_openapi_document_describes_the_journey(app: FastAPI) -> None:
         "sent",
         "skipped",
     ]
+
+
+async def test_a_recorded_no_show_reads_when_and_its_fee_invoice(
+    client: httpx.AsyncClient, world: World, planted: Appointment
+) -> None:
+    """Staff see when the no-show was recorded (a reversal is possible for 24 h) and the
+    fee's invoice (GraphQL's Appointment has the same fields: tests/unit/graphql)."""
+    recorded_at = planted.start + (planted.end - planted.start)
+    stored(
+        world,
+        planted,
+        status=AppointmentStatus.NO_SHOW,
+        no_show_at=recorded_at,
+        no_show_invoice_id="inv-no-show-1",
+    )
+
+    rest = (await client.get(f"/api/v1/appointments/{planted.id}")).json()
+    assert (rest["no_show_at"], rest["no_show_invoice_id"]) == (
+        recorded_at.isoformat().replace("+00:00", "Z"),
+        "inv-no-show-1",
+    )
+    assert rest["journey"]["next_action"] is None
