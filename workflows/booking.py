@@ -152,12 +152,11 @@ class BookingWorkflow(DecidingSaga):
         )
         if invoice:
             invoice_id: str | None = invoice.invoice_id
-            # The journey starts before the answer: a 201 means the run has completed and
-            # the appointment's journey runs (the answer, the end of the run and the
-            # journey's start come in one workflow task).
-            self._step("start_journey")
-            await start_journey(r, scheduled)
+            # Answered first: the update returns with this workflow task, and the journey
+            # starts right after (its start is one more round trip to the server, which the
+            # patient need not wait for). The run completes once the journey runs.
             self._set_status(BookingStatus.SCHEDULED, step="done")
+            await start_journey(r, scheduled)
         else:
             invoice_id = await self._invoice_later(steps, held, r, scheduled)
             self._set_status(BookingStatus.SCHEDULED, step="done")
@@ -177,10 +176,9 @@ class BookingWorkflow(DecidingSaga):
     ) -> str | None:
         """Shown as AWAITING_BILLING and step waiting_for_billing; the API answers the
         booking (SCHEDULED, no invoice yet) without waiting for this. The journey starts
-        first: reminders do not wait for Billing."""
-        self._step("start_journey")
-        await start_journey(r, scheduled)
+        before the wait: reminders do not wait for Billing."""
         self._set_status(BookingStatus.AWAITING_BILLING, step="waiting_for_billing")
+        await start_journey(r, scheduled)
         return await invoice_when_billing_is_back(
             steps.invoice_order(), held.hold_id, steps.request.billing_retry_max_interval_seconds
         )

@@ -252,6 +252,18 @@ def describe_workflow(service: LocalService, workflow_id: str) -> Any:
     return asyncio.run(describe())
 
 
+def ended(service: LocalService, workflow_id: str, within: float = 30.0) -> Any:
+    """The run's description once it has closed. A booking answers first and then starts
+    the appointment's journey (one more round trip the patient need not wait for): its run
+    completes a moment after the 201."""
+
+    def closed() -> Any:
+        run = describe_workflow(service, workflow_id)
+        return run if run.status.name != "RUNNING" else None
+
+    return eventually(closed, within, f"{workflow_id} closed")
+
+
 def workflow_types(service: LocalService, query: str) -> list[str]:
     """The type of each run Temporal lists for a visibility query (one per run, so a
     workflow id run twice is there twice)."""

@@ -23,6 +23,7 @@ from tests.e2e.support import (
     booking,
     counts,
     describe_workflow,
+    ended,
     events_of,
     log_lines,
     problem_type,
@@ -80,7 +81,7 @@ def test_a_booking_is_scheduled_with_its_events_outbox_invoice_hold_and_visible_
     assert [(i["id"], i["status"]) for i in invoices] == [(created["invoice_id"], "OPEN")]
     assert stack.hold(created["hold_id"])["status"] == "CONFIRMED"
 
-    run = describe_workflow(stack.service, workflow_id(key))
+    run = ended(stack.service, workflow_id(key))  # once the journey it started runs
     assert run.status.name == "COMPLETED"
     attributes = run.typed_search_attributes
     assert (attributes[APPOINTMENT_ID], attributes[BOOKING_STATUS]) == (created["id"], "SCHEDULED")
