@@ -71,6 +71,31 @@ def snapshot(stored: Appointment) -> AppointmentSnapshot:
     )
 
 
+async def reapplied(
+    store: AppointmentRepository,
+    appointment_id: str,
+    change_of: Callable[[Appointment], Awaitable[Reapplied]],
+) -> Appointment | None:
+    """Commit the change ``change_of`` makes of the current state, read again and
+    reapplied when another change (an edit of the notes) committed first: the conditional
+    transition on the version read. Used by the sagas' own changes and the journey's, all
+    retried until done: a conflict that persists is a transient fault (retried later),
+    never a refusal. None: ``change_of`` found nothing to do."""
+    async with refusals_are_final():
+        for _ in range(REAPPLY_ATTEMPTS):
+            current = await store.get(appointment_id)
+            if current is None:  # the saga persisted it: a read that missed it, retried
+                raise RuntimeError(f"appointment {appointment_id} is not stored yet")
+            change = await change_of(current)
+            if not isinstance(change, Change):
+                return change
+            try:
+                return await store.commit(change)
+            except ConcurrencyConflict:
+                continue
+    raise RuntimeError(f"appointment {appointment_id} kept changing; trying again")
+
+
 class AppointmentActivities:
     def __init__(self, store: AppointmentRepository, settings: Settings) -> None:
         self._store = store
@@ -85,23 +110,7 @@ class AppointmentActivities:
     async def _reapply(
         self, appointment_id: str, change_of: Callable[[Appointment], Awaitable[Reapplied]]
     ) -> Appointment | None:
-        """Commit the change ``change_of`` makes of the current state, read again and
-        reapplied when an edit (notes) raced our write. The steps that use it are the
-        saga's own changes, retried until done: a conflict that persists is a transient
-        fault (retried later), never a refusal."""
-        async with refusals_are_final():
-            for _ in range(REAPPLY_ATTEMPTS):
-                current = await self._store.get(appointment_id)
-                if current is None:  # the saga persisted it: a read that missed it, retried
-                    raise RuntimeError(f"appointment {appointment_id} is not stored yet")
-                change = await change_of(current)
-                if not isinstance(change, Change):
-                    return change
-                try:
-                    return await self._store.commit(change)
-                except ConcurrencyConflict:
-                    continue
-        raise RuntimeError(f"appointment {appointment_id} kept changing; trying again")
+        return await reapplied(self._store, appointment_id, change_of)
 
     # --- booking -------------------------------------------------------------------------
 

@@ -11,13 +11,13 @@ event and writes nothing twice; the no-show fee is ordered at Billing by key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 
-from activities.appointments import Reapplied
+from activities.appointments import Reapplied, reapplied
 from activities.context import log_for
 from activities.errors import refusals_are_final
 from activities.models import (
@@ -33,15 +33,12 @@ from application.ports import AppointmentRepository, DoctorCalendars
 from config import Settings
 from domain import model
 from domain.clock import now_utc
-from domain.errors import AppointmentNotFound, ConcurrencyConflict, DomainError, PeerUnavailable
+from domain.errors import AppointmentNotFound, DomainError, PeerUnavailable
 from domain.events import EventContext, event_id_for
-from domain.model import REMINDABLE, Appointment, Change
+from domain.model import REMINDABLE, Appointment
 from domain.status import AppointmentStatus
 from peers.breaker import BreakerOpen
 from workflows.contracts.journey import ACTOR, Facts
-
-# How often a change is re-read and decided again when another change committed first.
-REAPPLY_ATTEMPTS = 3
 
 # The links a reminder carries: appointment -> {"confirm": url, "cancel": url}.
 Links = Callable[[Appointment], dict[str, str]]
@@ -84,21 +81,15 @@ class JourneyActivities:
         return appointment
 
     async def _decide(
-        self, appointment_id: str, change_of: Callable[[Appointment], Reapplied]
+        self, appointment_id: str, change_of: Callable[[Appointment], Awaitable[Reapplied]]
     ) -> tuple[Appointment, bool]:
-        """Commit what ``change_of`` decides for the current state, at the version read;
-        (the stored state, whether this call's change is in it)."""
-        async with refusals_are_final():
-            for _ in range(REAPPLY_ATTEMPTS):
-                current = await self._current(appointment_id)
-                decided = change_of(current)
-                if not isinstance(decided, Change):
-                    return current, decided is not None
-                try:
-                    return await self._store.commit(decided), True
-                except ConcurrencyConflict:
-                    continue  # someone else committed first: read again, decide again
-        raise RuntimeError(f"appointment {appointment_id} kept changing; trying again")
+        """Commit what ``change_of`` decides for the current state, at the version read
+        (``activities.appointments.reapplied``); (the stored state, whether this call's
+        change is in it)."""
+        stored = await reapplied(self._store, appointment_id, change_of)
+        if stored is None:  # no longer applies: the journey learns the state as it is
+            return await self._current(appointment_id), False
+        return stored, True
 
     @activity.defn(name="journey_facts")
     async def facts(self, ref: JourneyRef) -> Facts:
@@ -121,7 +112,7 @@ class JourneyActivities:
         details = await self._details(appointment, order.offset_minutes)
         now = now_utc()
 
-        def reminded(current: Appointment) -> Reapplied:
+        async def reminded(current: Appointment) -> Reapplied:
             if (
                 current.status not in REMINDABLE
                 or current.start != order.start
@@ -196,7 +187,7 @@ class JourneyActivities:
             return NoShowRecorded(facts=Facts.of(current), recorded=True)
         now = now_utc()
 
-        def no_show(current: Appointment) -> Reapplied:
+        async def no_show(current: Appointment) -> Reapplied:
             if not _no_show_applies(current, record.start, now):
                 return None
             fee = {"no_show_invoice_id": record.fee_invoice_id} if record.fee_invoice_id else {}
