@@ -232,6 +232,8 @@ def reschedule(
 
 # The statuses in which the journey still reminds the patient of the appointment.
 REMINDABLE = RESCHEDULABLE
+# What a reversed no-show becomes, as staff say: the patient is here, or was seen.
+REVERSED_TO = frozenset({AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED})
 # How long after a no-show was recorded staff may still reverse it (the patient did come).
 NO_SHOW_REVERSAL_WINDOW = timedelta(hours=24)
 
@@ -252,16 +254,15 @@ def remind(
         raise IllegalTransition(appointment.status.value, "reminded")
     ensure_not_started(appointment, now, "reminded")
     sent = tuple(sorted({*appointment.reminders_sent, offset_minutes}, reverse=True))
-    change = _change(
+    return _change(
         appointment,
         EventType.REMINDER_DUE,
         {"reminders_sent": sent},
         event_id=event_id,
         now=now,
         context=context,
+        details=details,
     )
-    event = dataclasses.replace(change.event, details=dict(details))
-    return dataclasses.replace(change, event=event)
 
 
 def reverse_no_show(
@@ -275,7 +276,7 @@ def reverse_no_show(
     """The patient did come: a no-show recorded less than 24 h ago becomes CHECKED_IN or
     COMPLETED (appointment.no_show_reversed). The saga that calls this then voids its fee
     at Billing and records the void (``record_no_show_fee_voided``)."""
-    if target not in (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED):
+    if target not in REVERSED_TO:
         raise InvalidAppointment("a reversed no-show becomes CHECKED_IN or COMPLETED")
     ensure_no_show_reversible(appointment, now)
     return _change(
@@ -313,19 +314,17 @@ def record_no_show_fee_voided(
     the appointment no longer carries its invoice; the status stays. The event names the
     invoice and the amount (its details). Refused (IllegalTransition) unless the no-show
     was reversed and this invoice is still its fee."""
-    reversed_to = (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED)
-    if appointment.status not in reversed_to or appointment.no_show_invoice_id != invoice_id:
+    if appointment.status not in REVERSED_TO or appointment.no_show_invoice_id != invoice_id:
         raise IllegalTransition(appointment.status.value, "relieved of its no-show fee")
-    change = _change(
+    return _change(
         appointment,
         EventType.NO_SHOW_FEE_VOIDED,
         {"no_show_invoice_id": None},
         event_id=event_id,
         now=now,
         context=context,
+        details={"invoice_id": invoice_id, "fee_cents": appointment.no_show_fee_cents},
     )
-    details = {"invoice_id": invoice_id, "fee_cents": appointment.no_show_fee_cents}
-    return dataclasses.replace(change, event=dataclasses.replace(change.event, details=details))
 
 
 def awaits_invoice(appointment: Appointment) -> bool:
@@ -408,13 +407,20 @@ def _change(
     event_id: str,
     now: datetime,
     context: EventContext,
+    details: Mapping[str, Any] | None = None,
 ) -> Change:
+    """``details``: what the event tells beyond the state (never folded)."""
     after: dict[str, Any] = {**changes, "updated_at": now}
     before = {key: getattr(appointment, key) for key in after}
     state = dataclasses.replace(appointment, **after, version=appointment.version + 1)
-    return _recorded(
+    change = _recorded(
         state, event_type, before, after, event_id, now, context, expected=appointment.version
     )
+    if details:
+        change = dataclasses.replace(
+            change, event=dataclasses.replace(change.event, details=dict(details))
+        )
+    return change
 
 
 def _recorded(
