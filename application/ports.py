@@ -14,10 +14,12 @@ from domain.events import AppointmentEvent
 from domain.model import Appointment, Change
 from domain.schedule import WorkingCalendar
 from domain.status import AppointmentStatus
+from domain.waitlist import EntryStatus, Slot, WaitlistChange, WaitlistEntry
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
+from workflows.contracts.waitlist import AcceptOffer, DeclineOffer, FreedSlot, OfferAccepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +163,98 @@ class LifecycleCounts(Protocol):
     Only committed changes count, never an idempotent replay."""
 
     def committed(self, status: AppointmentStatus, channel: str) -> None: ...
+
+
+# --- the waitlist (domain/waitlist.py) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What a waitlist list query selects; every given criterion must hold."""
+
+    patient_id: str | None = None
+    doctor_id: str | None = None
+    statuses: frozenset[EntryStatus] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRound:
+    """A slot an offer round holds for the waitlist (``waitlist_rounds``): staff who try to
+    book it are told until when. ``held_until``: the round's cutoff, the latest it lets the
+    slot go; ``offer_expires_at``: when the open offer, if any, expires."""
+
+    round_id: str
+    doctor_id: str
+    start: datetime
+    end: datetime
+    held_until: datetime
+    offer_expires_at: datetime | None = None
+
+
+class WaitlistRepository(Protocol):
+    """Waitlist entries and the unit of work that changes them
+    (``persistence.waitlist_store.WaitlistStore``), and the rounds holding slots."""
+
+    async def get(self, entry_id: str) -> WaitlistEntry | None: ...
+
+    async def by_offer(self, offer_id: str) -> WaitlistEntry | None:
+        """The entry that was made the offer ``offer_id`` (open or closed)."""
+        ...
+
+    async def find(
+        self, where: EntryFilter, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[WaitlistEntry]:
+        """Up to ``limit`` matches in (joined_at, id) order, after the keyset position."""
+        ...
+
+    async def active_count(self, patient_id: str) -> int:
+        """The patient's WAITING and OFFERED entries."""
+        ...
+
+    async def waiting_for(self, slot: Slot) -> list[WaitlistEntry]:
+        """The WAITING entries of the slot's doctor whose window holds its start and whose
+        duration fits (any order; ``domain.waitlist.candidates`` ranks them)."""
+        ...
+
+    async def passed(self, now: datetime, limit: int) -> list[WaitlistEntry]:
+        """Active entries whose window has passed (they leave by themselves)."""
+        ...
+
+    async def commit(self, change: WaitlistChange) -> WaitlistEntry:
+        """Entry, event and outbox row in one transaction; idempotent by the event id;
+        ConcurrencyConflict unless the stored version is the expected one, or when the
+        patient already holds another open offer."""
+        ...
+
+    async def round_holding(
+        self, doctor_id: str, start: datetime, end: datetime
+    ) -> OfferRound | None:
+        """The running round whose held slot overlaps [start, end), if any."""
+        ...
+
+    async def save_round(self, offer_round: OfferRound) -> None:
+        """Record (or update) a round that holds its slot. Idempotent."""
+        ...
+
+    async def end_round(self, round_id: str) -> None:
+        """The round let its slot go (or booked it). Idempotent."""
+        ...
+
+
+class OfferRounds(Protocol):
+    """The offer rounds on Temporal (``adapters.temporal.TemporalOfferRounds``)."""
+
+    async def accept(self, entry: WaitlistEntry, accept: AcceptOffer) -> OfferAccepted:
+        """The round books the offer (its ``accept`` update); raises OfferExpired,
+        OfferClosed or OfferNotFound as the round decides, or the booking's refusal."""
+        ...
+
+    async def decline(self, entry: WaitlistEntry, decline: DeclineOffer) -> None: ...
+
+    async def entry_left(self, entry: WaitlistEntry, offer_id: str) -> None:
+        """A hint to the round whose offer the entry held: move on now. Never raises."""
+        ...
+
+    async def slot_freed(self, slot: FreedSlot) -> None:
+        """Start the slot's round, or tell the running one (signal-with-start)."""
+        ...

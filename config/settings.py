@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.transport import OptionalPath, OptionalSaslMechanism, OptionalSecret, OptionalStr
 from domain.journey import JourneyRules, QuietHours
+from domain.waitlist import OfferRules
 
 # The issuers of the local stack's and the compose demo's own HS256 tokens: a production
 # token comes from the identity provider and never carries them.
@@ -307,6 +308,25 @@ class Settings(BaseSettings):
         2500, ge=0, description="invoiced for an automatic no-show; captured at booking"
     )
 
+    # The waitlist (domain/waitlist.py, workflows/waitlist_offers.py): a freed slot is
+    # offered to one entry at a time, each offer open this long, until the cutoff before
+    # the start. Offers go out outside ``quiet_hours`` only.
+    waitlist_offer_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="how long a waitlist offer stays open"
+    )
+    waitlist_cutoff_minutes: int = Field(
+        60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="a freed slot is offered to the waitlist until this long before its start",
+    )
+    waitlist_max_entries_per_patient: int = Field(
+        3, ge=1, le=100, description="a patient's active waitlist entries at most"
+    )
+    waitlist_topic: str = Field(
+        "waitlist.events", description="the Kafka topic of the waitlist's events"
+    )
+
     # Metrics (Prometheus): the API serves /metrics on its own port; the worker, which
     # has no HTTP server, serves them here.
     worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 = off")
@@ -350,6 +370,16 @@ class Settings(BaseSettings):
             reminder_offsets_minutes=tuple(self.reminder_offsets_minutes),
             quiet_hours=QuietHours.parse(self.quiet_hours),
             no_show_grace_minutes=self.no_show_grace_minutes,
+            timezone=self.clinic_timezone,
+        )
+
+    @property
+    def offer_rules(self) -> OfferRules:
+        """What an offer round started now follows (captured in its input)."""
+        return OfferRules(
+            offer_minutes=self.waitlist_offer_minutes,
+            cutoff_minutes=self.waitlist_cutoff_minutes,
+            quiet_hours=QuietHours.parse(self.quiet_hours),
             timezone=self.clinic_timezone,
         )
 

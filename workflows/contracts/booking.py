@@ -53,6 +53,18 @@ class BookingStatus(StrEnum):
 ANSWERED = frozenset({BookingStatus.SCHEDULED, BookingStatus.AWAITING_BILLING})
 
 
+class WaitlistHold(BaseModel):
+    """The slot hold of a waitlist offer round (workflows/waitlist_offers.py): a booking of
+    an accepted offer uses it instead of taking its own, so the slot is never free in
+    between. The round owns it: the booking confirms it, and never releases it on failure
+    (the round offers the slot to the next candidate)."""
+
+    hold_id: str
+    expires_at: AwareDatetime
+    round_id: str
+    offer_id: str
+
+
 class BookingRequest(BaseModel):
     appointment_id: str
     patient_id: str
@@ -77,6 +89,9 @@ class BookingRequest(BaseModel):
     # the saga starts the appointment's journey with them. None (runs started before
     # journeys existed): no journey; `appointment-service journey backfill` starts it.
     journey: Rules | None = None
+    # The booking of an accepted waitlist offer: the round's hold. None: the saga checks
+    # the slot and holds it itself.
+    waitlist: WaitlistHold | None = None
 
 
 class BookingProgress(BaseModel):
