@@ -36,13 +36,25 @@ if TYPE_CHECKING:
 class ActionPurpose(StrEnum):
     CONFIRM = "confirm"
     CANCEL = "cancel"
+    # A waitlist offer's links (domain/waitlist.py): the token's id is the offer's, its
+    # instant the offer's expiry, so the link expires with the offer.
+    ACCEPT_OFFER = "accept_offer"
+    DECLINE_OFFER = "decline_offer"
+
+
+OFFER_PURPOSES = frozenset({ActionPurpose.ACCEPT_OFFER, ActionPurpose.DECLINE_OFFER})
 
 
 # The only version of the format, and the context every signature covers (so a MAC made
 # with the same secret for anything else can never pass as an action link).
 _VERSION = 1
 _CONTEXT = b"appointment-action-link"
-_PURPOSE_CODES = {ActionPurpose.CONFIRM: 1, ActionPurpose.CANCEL: 2}
+_PURPOSE_CODES = {
+    ActionPurpose.CONFIRM: 1,
+    ActionPurpose.CANCEL: 2,
+    ActionPurpose.ACCEPT_OFFER: 3,
+    ActionPurpose.DECLINE_OFFER: 4,
+}
 _PURPOSES = {code: purpose for purpose, code in _PURPOSE_CODES.items()}
 # version (1 byte), purpose (1), start in epoch seconds (8, signed), appointment id (16)
 _HEAD = struct.Struct(">BBq16s")
@@ -148,14 +160,29 @@ class ActionLinks:
 
     def token(self, appointment: Appointment, purpose: ActionPurpose) -> str:
         """A token for ``purpose`` on ``appointment`` as it is now (its current start)."""
-        patient = appointment.patient_id.encode("utf-8")
+        return self._token(appointment.id, appointment.patient_id, appointment.start, purpose)
+
+    def offer_links(self, offer_id: str, patient_id: str, expires_at: datetime) -> dict[str, str]:
+        """A waitlist offer's links: {"accept": <url>, "decline": <url>}, each granting
+        that answer to the offer's patient until the offer expires. ``offer_id`` is a UUID;
+        the grant's ``appointment_id`` carries it."""
+        return {
+            name: f"{self._base}/a/{self._token(offer_id, patient_id, expires_at, purpose)}"
+            for name, purpose in (
+                ("accept", ActionPurpose.ACCEPT_OFFER),
+                ("decline", ActionPurpose.DECLINE_OFFER),
+            )
+        }
+
+    def _token(self, subject: str, patient_id: str, until: datetime, purpose: ActionPurpose) -> str:
+        patient = patient_id.encode("utf-8")
         if not 0 < len(patient) <= _MAX_PATIENT_ID:
             raise ValueError("a patient id has 1 to 64 characters")
         head = _HEAD.pack(
             _VERSION,
             _PURPOSE_CODES[ActionPurpose(purpose)],
-            _seconds(appointment.start),
-            uuid.UUID(appointment.id).bytes,
+            _seconds(until),
+            uuid.UUID(subject).bytes,
         )
         payload = head + patient
         return _b64(payload + self._mac(payload))
