@@ -112,6 +112,14 @@ class SlotOfferedToWaitlist(DomainError):
     title = "The slot is being offered to the waitlist"
 
 
+class InvalidWaitlistEntry(DomainError):
+    """A window or length no entry may have (answered 422): earliest after latest, a
+    window already passed, a length off the booking's rules."""
+
+    code = "invalid-waitlist-entry"
+    title = "The waitlist entry is not valid"
+
+
 # --- the model -----------------------------------------------------------------------------
 
 
@@ -315,7 +323,15 @@ def join(entry: WaitlistEntry, key: str, actor: str) -> WaitlistChange:
     )
 
 
-def make_offer(entry: WaitlistEntry, offer: Offer, key: str, actor: str) -> WaitlistChange:
+def make_offer(
+    entry: WaitlistEntry,
+    offer: Offer,
+    key: str,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> WaitlistChange:
+    """``details``: what the notification needs (the doctor's name, the local start, the
+    answer links), on the event."""
     if entry.status is not EntryStatus.WAITING:
         raise EntryNotActive(f"the entry is {entry.status.value}, not WAITING")
     return _changed(
@@ -324,6 +340,7 @@ def make_offer(entry: WaitlistEntry, offer: Offer, key: str, actor: str) -> Wait
         key,
         offer.offered_at,
         actor,
+        details,
         status=EntryStatus.OFFERED,
         offers=(*entry.offers, offer),
     )
@@ -342,9 +359,11 @@ def close_offer(
     at: datetime,
     key: str,
     actor: str,
+    reason: str | None = None,
 ) -> WaitlistChange | None:
     """The open offer ``offer_id`` expired or was declined: the entry waits again (it is
-    not offered this slot again). None when that offer is not open (closed already)."""
+    not offered this slot again). None when that offer is not open (closed already).
+    ``reason``: why it expired early (``booking_failed``), in the event's details."""
     offer = entry.open_offer
     if offer is None or offer.id != offer_id:
         return None
@@ -355,7 +374,7 @@ def close_offer(
         key,
         at,
         actor,
-        {"offer_id": offer_id},
+        {"offer_id": offer_id, **({"reason": reason} if reason else {})},
         status=EntryStatus.WAITING,
         offers=(*entry.offers[:-1], closed),
     )
