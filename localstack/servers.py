@@ -39,6 +39,7 @@ SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("BookingStatus", "Keyword"),
     ("NeedsAttention", "Keyword"),
     ("SagaOutcome", "Keyword"),
+    ("WaitlistStatus", "Keyword"),
     ("NextActionAt", "Datetime"),
 )
 

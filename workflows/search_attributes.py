@@ -27,7 +27,20 @@ SAGA_OUTCOME = SearchAttributeKey.for_keyword("SagaOutcome")
 # "<now + 1h>"` lists what fires within the hour.
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 
-KEYWORDS = (APPOINTMENT_ID, PATIENT_ID, DOCTOR_ID, BOOKING_STATUS, NEEDS_ATTENTION, SAGA_OUTCOME)
+# Set on every waitlist offer round (workflows/waitlist_offers.py): where it stands
+# (workflows.contracts.waitlist.WaitlistStatus). `WorkflowType="SlotOfferWorkflow" AND
+# WaitlistStatus="OFFERED"` lists the offers open now.
+WAITLIST_STATUS = SearchAttributeKey.for_keyword("WaitlistStatus")
+
+KEYWORDS = (
+    APPOINTMENT_ID,
+    PATIENT_ID,
+    DOCTOR_ID,
+    BOOKING_STATUS,
+    NEEDS_ATTENTION,
+    SAGA_OUTCOME,
+    WAITLIST_STATUS,
+)
 ALL = (*KEYWORDS, NEXT_ACTION_AT)
 
 

@@ -12,7 +12,7 @@ set -eu
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS (host:port of the frontend) is required}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-ATTRIBUTES="AppointmentId=Keyword PatientId=Keyword DoctorId=Keyword BookingStatus=Keyword NeedsAttention=Keyword SagaOutcome=Keyword NextActionAt=Datetime"
+ATTRIBUTES="AppointmentId=Keyword PatientId=Keyword DoctorId=Keyword BookingStatus=Keyword NeedsAttention=Keyword SagaOutcome=Keyword WaitlistStatus=Keyword NextActionAt=Datetime"
 TRIES="${TRIES:-120}"
 
 wait_for() {
