@@ -1,8 +1,10 @@
-"""The event contract: every Kafka value must match appointment-event.v1.schema.json.
+"""The event contract: every Kafka value must match its family's schema:
+appointment-event.v1.schema.json, or waitlist-event.v1.schema.json for the ``waitlist.*``
+types (``schema_for``).
 
 The relay checks each envelope before it publishes it, so a broken event is parked in the
 outbox (where it can be fixed) instead of reaching every consumer. The schema file ships
-inside the package (pyproject's package-data) and is read once, on first use.
+files ship inside the package (pyproject's package-data) and are read once, on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 SCHEMA_FILE = "appointment-event.v1.schema.json"
+WAITLIST_SCHEMA_FILE = "waitlist-event.v1.schema.json"
+# An event's family is the prefix of its type: ``waitlist.offered`` is a waitlist event;
+# every other type (and an envelope without one) is held to the appointment contract.
+WAITLIST_TYPE_PREFIX = "waitlist."
 
 # RFC 3339 date-time with a mandatory offset. jsonschema checks the "date-time" format only
 # when the optional rfc3339-validator package is installed; this check makes the contract
@@ -50,24 +56,42 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-def schema() -> dict[str, Any]:
-    """The contract as a JSON Schema (2020-12) document."""
-    loaded = _validator().schema
+def schema_file(event_type: object) -> str:
+    """The schema file an event of ``event_type`` must match."""
+    is_waitlist = isinstance(event_type, str) and event_type.startswith(WAITLIST_TYPE_PREFIX)
+    return WAITLIST_SCHEMA_FILE if is_waitlist else SCHEMA_FILE
+
+
+def schema_for(event_type: object) -> dict[str, Any]:
+    """The contract of ``event_type``'s family as a JSON Schema (2020-12) document."""
+    loaded = _validator(schema_file(event_type)).schema
     assert isinstance(loaded, Mapping), "the contract is a JSON object"
     return dict(loaded)
 
 
+def schema() -> dict[str, Any]:
+    """The appointment events' contract as a JSON Schema (2020-12) document."""
+    return schema_for(None)
+
+
+def waitlist_schema() -> dict[str, Any]:
+    """The waitlist events' contract as a JSON Schema (2020-12) document."""
+    return schema_for(WAITLIST_TYPE_PREFIX)
+
+
 @cache
-def _validator() -> Draft202012Validator:
-    text = (resources.files("messaging") / "schemas" / SCHEMA_FILE).read_text("utf-8")
+def _validator(file: str = SCHEMA_FILE) -> Draft202012Validator:
+    text = (resources.files("messaging") / "schemas" / file).read_text("utf-8")
     loaded = json.loads(text)
     Draft202012Validator.check_schema(loaded)
     return Draft202012Validator(loaded, format_checker=_format_checker())
 
 
 def validate_envelope(envelope: dict[str, Any]) -> None:
-    """Raise ContractViolation unless ``envelope`` is a valid version-1 event."""
-    errors = list(_validator().iter_errors(envelope))
+    """Raise ContractViolation unless ``envelope`` is a valid version-1 event of its
+    family (``schema_for`` its ``type``)."""
+    validator = _validator(schema_file(envelope.get("type")))
+    errors = list(validator.iter_errors(envelope))
     if not errors:
         return
     error = best_match(errors)

@@ -12,6 +12,7 @@ from typing import Any
 from domain.clock import utc
 from domain.events import SCHEMA_VERSION, AppointmentEvent
 from domain.model import Appointment
+from domain.waitlist import WaitlistEntry, WaitlistEvent
 
 # The appointment's free text: why the patient comes, and the clinic's notes. Health data,
 # and no consumer needs it (the Notification Service words its messages from ids and
@@ -42,6 +43,48 @@ def envelope(event: AppointmentEvent, state: Appointment) -> dict[str, Any]:
     if event.details:  # what the event tells beyond the state (a reminder's links)
         value["details"] = {k: _json_value(v) for k, v in event.details.items()}
     return value
+
+
+# The waitlist entry's free text (what the patient told the clinic when joining): health
+# data no consumer needs, left out of ``data`` altogether (the waitlist's contract never
+# had it).
+WAITLIST_WITHHELD = ("note",)
+# Bookkeeping of the store, not the entry's story: ``version`` and ``joined_at`` tell it.
+_WAITLIST_INTERNAL = ("updated_at",)
+
+
+def waitlist_envelope(event: WaitlistEvent, entry: WaitlistEntry) -> dict[str, Any]:
+    """``{event_id, type, schema_version, occurred_at, entry_id, actor, data, details?}``,
+    as messaging/schemas/waitlist-event.v1.schema.json describes it: ``data`` is the entry
+    after the change with its offers, without its free text (``WAITLIST_WITHHELD``);
+    ``details`` what the event tells beyond it (an offer's times and links)."""
+    data = {
+        k: _json_value(v)
+        for k, v in dataclasses.asdict(entry).items()
+        if k not in WAITLIST_WITHHELD + _WAITLIST_INTERNAL
+    }
+    data["offers"] = [{k: _json_value(v) for k, v in offer.items()} for offer in data["offers"]]
+    value: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": _json_value(event.occurred_at),
+        "entry_id": event.entry_id,
+        "actor": event.actor,
+        "data": data,
+    }
+    if event.details:
+        value["details"] = _json_safe(event.details)
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every nested instant, enum and tuple made JSON."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return _json_value(value)
 
 
 def _json_value(value: Any) -> Any:

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from messaging.contract import ContractViolation, validate_envelope
+from messaging.contract import (
+    WAITLIST_SCHEMA_FILE,
+    ContractViolation,
+    schema_file,
+    validate_envelope,
+)
 from messaging.kafka import error_text, is_transient
 from messaging.outbox import OutboxRow, key_chains
 
@@ -52,11 +57,19 @@ def defect(row: OutboxRow) -> str | None:
         validate_envelope(row.envelope)
     except ContractViolation as violation:
         return f"contract violation: {violation}"
-    if row.envelope["appointment_id"] != row.key:
+    subject = key_field(row.envelope)
+    if row.envelope[subject] != row.key:
         # The key decides the partition, hence the order consumers see; a row keyed by
-        # anything but its appointment would land out of order.
-        return "contract violation: the key is not the envelope's appointment_id"
+        # anything but its appointment (or waitlist entry) would land out of order.
+        return f"contract violation: the key is not the envelope's {subject}"
     return None
+
+
+def key_field(envelope: dict[str, Any]) -> str:
+    """The envelope field its record's key must equal: ``entry_id`` for a waitlist event,
+    ``appointment_id`` for an appointment event (each required by its contract)."""
+    waitlist = schema_file(envelope.get("type")) == WAITLIST_SCHEMA_FILE
+    return "entry_id" if waitlist else "appointment_id"
 
 
 async def publish_batch(

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, IndexModel
 
 from domain.status import ACTIVE_STATUSES, AppointmentStatus
 from messaging.outbox import OUTBOX_COLLECTION
+from persistence.waitlist_documents import WAITLIST_DOCUMENT_MODELS
 
 NO_OVERLAP_INDEX = "no_overlapping_active_appointments"
 
@@ -109,7 +110,7 @@ class OutboxEvent(Document):
 
     id: str  # type: ignore[assignment]  # = the event id; consumers dedupe by it
     topic: str
-    key: str  # the appointment id: Kafka keeps per-appointment order by key
+    key: str  # the appointment (or waitlist entry) id: Kafka keeps its order by key
     envelope: dict[str, Any]  # the JSON value of ARCHITECTURE §4
     created_at: datetime
     # The event's seq (= the appointment's version after it). 0 on rows written before the
@@ -139,4 +140,9 @@ class OutboxEvent(Document):
         ]
 
 
-DOCUMENT_MODELS: list[type[Document]] = [Appointment, AppointmentEvent, OutboxEvent]
+DOCUMENT_MODELS: list[type[Document]] = [
+    Appointment,
+    AppointmentEvent,
+    OutboxEvent,
+    *WAITLIST_DOCUMENT_MODELS,
+]
