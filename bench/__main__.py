@@ -48,10 +48,12 @@ from bench.report import (
     evaluate_targets,
     journey_targets,
     render_report,
+    waitlist_targets,
     write_json,
 )
 from bench.slots import SlotPool, availability_fetcher, directory
 from bench.stack import running_stack
+from bench.waitlist import QUICK_SAMPLES, SAMPLES, ApiDoors, WaitlistReport, offer_latency
 from config import Settings
 from localstack.service import LocalService
 from peers.contracts import Doctor, Patient
@@ -71,7 +73,11 @@ QUICK: dict[str, Any] = {
     # Fewer live journeys (the targets, named for 10,000, are then not judged).
     "journeys": QUICK_JOURNEYS,
     "idle_seconds": QUICK_IDLE_SECONDS,
+    "offers": QUICK_SAMPLES,
 }
+# The bench stack's settings unless ``--set`` says otherwise: without quiet hours, so that
+# the waitlist's offers go out whatever the hour (the row measures the path, not the night).
+STACK_DEFAULTS: dict[str, object] = {"quiet_hours": "off"}
 # The service's settings that shape the figures, recorded beside them.
 SETTINGS_SHOWN = (
     "saga_local_steps",
@@ -83,6 +89,7 @@ SETTINGS_SHOWN = (
     "relay_poll_seconds",
     "kafka_linger_ms",
     "kafka_acks",
+    "quiet_hours",
 )
 OUTBOX_SETTLE_SECONDS = 2.0  # the topic is quiet this long: the load's events are all in
 OUTBOX_SETTLE_LIMIT = 30.0
@@ -132,6 +139,11 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--idle-seconds", type=float, help=f"the journeys' idle CPU window ({IDLE_SECONDS:g})"
     )
+    cli.add_argument(
+        "--offers",
+        type=int,
+        help=f"cancellations timed to their waitlist offer on Kafka ({SAMPLES}; 0: skip)",
+    )
     cli.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the report goes")
     cli.add_argument("--data-dir", type=Path, help="keep the stack's data here (default: temp)")
     cli.add_argument(
@@ -147,9 +159,14 @@ def parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="smoke run: levels 1,4, 5 s each, a view of 20,000 rows, 5 s reads, "
-        "1,000 journeys idle for 10 s",
+        f"1,000 journeys idle for 10 s, {QUICK_SAMPLES} waitlist offers",
     )
     return cli
+
+
+def stack_overrides(options: Options) -> dict[str, object]:
+    """The stack's settings: ``STACK_DEFAULTS``, then what ``--set`` gave."""
+    return {**STACK_DEFAULTS, **options.overrides}
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -170,6 +187,7 @@ def options_from(args: argparse.Namespace) -> Options:
         overrides=dict(args.overrides),
         journeys=pick("journeys", JOURNEYS),
         idle_seconds=pick("idle_seconds", IDLE_SECONDS),
+        waitlist_samples=pick("offers", SAMPLES),
     )
 
 
@@ -182,6 +200,7 @@ class Measured:
     memory: list[ProcessMemory]
     reads: ReadsReport | None
     journeys: JourneysReport | None
+    waitlist: WaitlistReport | None
 
 
 def stack_processes(service: LocalService) -> dict[str, tuple[int, bool]]:
@@ -304,6 +323,13 @@ async def measure_all(
             part = await measure_booking(client, service, options, pool, database)
             phases["booking"] = time.perf_counter() - began
 
+            waitlist = None
+            if options.waitlist_samples > 0:
+                began = time.perf_counter()
+                patient_ids = [p.id for p in patients]
+                waitlist = await measure_waitlist(client, service, options, pool, patient_ids)
+                phases["waitlist"] = time.perf_counter() - began
+
             reads = None
             if with_reads:
                 reads = await measure_reads(client, service, options, database, doctors, patients)
@@ -328,7 +354,33 @@ async def measure_all(
         memory=part.memory,
         reads=reads,
         journeys=journeys,
+        waitlist=waitlist,
     )
+
+
+async def measure_waitlist(
+    client: httpx.AsyncClient,
+    service: LocalService,
+    options: Options,
+    pool: SlotPool,
+    patient_ids: list[str],
+) -> WaitlistReport:
+    """Cancellations one at a time, each timed to its entry's offer on the waitlist topic."""
+    progress(f"waitlist offers: {options.waitlist_samples} cancellations")
+    watcher = TopicWatcher(service.infra.kafka_bootstrap, service.settings.waitlist_topic)
+    watcher.start()
+    try:
+        doors = ApiDoors(client, service.api_url, service.token("staff", "bench", 600))
+        return await offer_latency(
+            doors,
+            pool,
+            patient_ids,
+            watcher.received,
+            samples=options.waitlist_samples,
+            progress=progress,
+        )
+    finally:
+        watcher.stop()
 
 
 async def measure_live_journeys(service: LocalService, options: Options) -> JourneysReport:
@@ -410,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     phases: dict[str, float] = {}
     began = time.perf_counter()
     progress("starting the local stack on free ports")
-    with running_stack(args.data_dir, dict(options.overrides)) as service:
+    with running_stack(args.data_dir, stack_overrides(options)) as service:
         phases["stack start"] = time.perf_counter() - began
         # The baseline's activities log like the worker's: JSON lines into a file.
         sink = logger.add(service.infra.log_dir / "bench.log", level="INFO", serialize=True)
@@ -435,9 +487,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets=[
             *evaluate_targets(measured.booking, measured.reads, headline),
             *journey_targets(measured.journeys),
+            *waitlist_targets(measured.waitlist),
         ],
         notes=notes + measured.notes,
         journeys=measured.journeys,
+        waitlist=measured.waitlist,
     )
     print(render_report(report), flush=True)
     write_json(report, args.json)

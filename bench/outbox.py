@@ -33,6 +33,8 @@ class Received:
     event_id: str
     received_at: float  # epoch seconds, when the consumer got the record
     produced_at: float  # epoch seconds, the record's Kafka timestamp (the relay's send)
+    type: str = ""  # the envelope's event type
+    key: str | None = None  # the record's key (the appointment's id, the waitlist entry's)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class TopicWatcher:
         if not self._ready.wait(_READY_TIMEOUT) or self._error is not None:
             self._stopping.set()
             raise RuntimeError(f"the topic watcher did not start: {self._error!r}")
+
+    def received(self) -> list[Received]:
+        """What arrived so far (the watcher keeps watching)."""
+        return list(self._received)
 
     def stop(self) -> list[Received]:
         self._stopping.set()
@@ -105,7 +111,13 @@ class TopicWatcher:
                     for record in records:
                         envelope: dict[str, Any] = json.loads(record.value or b"{}")
                         self._received.append(
-                            Received(str(envelope.get("event_id")), now, record.timestamp / 1000)
+                            Received(
+                                str(envelope.get("event_id")),
+                                now,
+                                record.timestamp / 1000,
+                                str(envelope.get("type", "")),
+                                record.key.decode() if record.key is not None else None,
+                            )
                         )
         finally:
             await consumer.stop()

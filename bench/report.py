@@ -14,6 +14,7 @@ from bench.memory import ProcessMemory
 from bench.outbox import OutboxFigures
 from bench.reads import ExplainPlan, ReadFigures, ViewFill
 from bench.stats import Summary
+from bench.waitlist import WaitlistReport
 
 # The targets (issue #8).
 P50_RATIO_MAX = 3.0  # saga p50 at most 3x the baseline's
@@ -25,6 +26,8 @@ OUTBOX_P99_MS = 200.0  # outbox lag p99 below 200 ms
 JOURNEYS_AT = 10_000
 WORKER_RSS_MIB = 300.0  # the worker's resident memory below 300 MiB ...
 IDLE_CPU_PERCENT = 5.0  # ... and its idle CPU (and the server's) below 5 % of one core
+# The target (issue #16): a cancellation's answer to the first waitlist offer on Kafka.
+OFFER_P99_MS = 2000.0
 
 
 class MachineInfo(BaseModel):
@@ -48,6 +51,7 @@ class Options(BaseModel):
     overrides: dict[str, str] = {}  # --set NAME=VALUE: settings of the service
     journeys: int = 0  # live journeys started (0: not measured)
     idle_seconds: float = 0.0  # the journeys' idle CPU window
+    waitlist_samples: int = 0  # cancellations timed to their waitlist offer (0: not measured)
 
 
 class BookingLevel(BaseModel):
@@ -110,6 +114,7 @@ class BenchReport(BaseModel):
     targets: list[Target]
     notes: list[str]
     journeys: JourneysReport | None = None
+    waitlist: WaitlistReport | None = None
 
 
 # --- the figures -------------------------------------------------------------------------
@@ -308,6 +313,51 @@ def journey_targets(journeys: JourneysReport | None) -> list[Target]:
     return targets
 
 
+def waitlist_targets(waitlist: WaitlistReport | None) -> list[Target]:
+    """The p99 from a cancellation's answer to its slot's first offer on Kafka."""
+    name, goal = "cancellation -> first waitlist offer on Kafka, p99", f"< {OFFER_P99_MS:,.0f} ms"
+    if waitlist is None:
+        return [Target(name=name, measured=None, measured_text="n/a", goal=goal, met=None,
+                       note="waitlist offers not run")]  # fmt: skip
+    s = waitlist.summary
+    return [
+        Target(
+            name=name,
+            measured=s.p99_ms,
+            measured_text=_fmt(s.p99_ms, " ms", 0),
+            goal=goal,
+            met=None if s.p99_ms is None else s.p99_ms < OFFER_P99_MS,
+            note=f"{s.ok} of {waitlist.samples} samples, p50 {_fmt(s.p50_ms, ' ms', 0)}"
+            + (f", {s.errors} without an offer" if s.errors else ""),
+        )
+    ]
+
+
+def render_waitlist(waitlist: WaitlistReport) -> list[str]:
+    s = waitlist.summary
+    out = [
+        "",
+        "Waitlist: a cancellation's answer -> the first waitlist.offered of its slot on Kafka "
+        "(one sample at a time)",
+        render_table(
+            ["samples", "ok", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            [
+                [
+                    str(waitlist.samples),
+                    str(s.ok),
+                    str(s.errors),
+                    _ms(s.p50_ms),
+                    _ms(s.p95_ms),
+                    _ms(s.p99_ms),
+                    _ms(s.max_ms),
+                ]
+            ],
+        ),
+    ]
+    out += [f"  error (waitlist): {error}" for error in s.first_errors]
+    return out
+
+
 def render_journeys(journeys: JourneysReport) -> list[str]:
     j = journeys
     out = [
@@ -504,6 +554,9 @@ def render_report(report: BenchReport) -> str:
         for p in report.memory
     ]
     out.append(render_table(["process", "pid", "peak RSS", "RSS now", "processes"], rows))
+
+    if report.waitlist is not None:
+        out += render_waitlist(report.waitlist)
 
     if report.journeys is not None:
         out += render_journeys(report.journeys)
