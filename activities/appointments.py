@@ -41,7 +41,7 @@ from domain.errors import AppointmentNotFound, ConcurrencyConflict, IllegalTrans
 from domain.events import event_id_for
 from domain.model import RESCHEDULABLE, Appointment, Change
 from domain.policy import CancellationPolicy
-from domain.rules import BookingLimits, validate_requested_time
+from domain.rules import BookingLimits, end_of, validate_requested_time
 from domain.status import AppointmentStatus, can_transition, ensure_transition
 
 # How often a saga's own change is re-read and reapplied when an edit raced it.
@@ -262,6 +262,9 @@ class AppointmentActivities:
             hold_id=appointment.hold_id,
             invoice_id=appointment.invoice_id,
             fee_cents=appointment.cancellation_policy.fee(appointment.start, now, "cancel"),
+            doctor_id=appointment.doctor_id,
+            start=appointment.start,
+            end=end_of(appointment.start, appointment.duration_minutes),
         )
 
     @activity.defn(name="mark_cancelled")
@@ -319,6 +322,8 @@ class AppointmentActivities:
             old_hold_id=appointment.hold_id,
             old_invoice_id=appointment.invoice_id,
             fee_cents=policy.fee(appointment.start, now, "reschedule"),
+            old_start=appointment.start,
+            old_end=end_of(appointment.start, appointment.duration_minutes),
         )
 
     @activity.defn(name="move_appointment")

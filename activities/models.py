@@ -9,8 +9,10 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.events import EventContext
+from domain.waitlist import OfferStatus
 from workflows.contracts.journey import Facts
 from workflows.contracts.no_show_reversal import Target
+from workflows.contracts.waitlist import FreedSlot, OpenOffer, WaitlistStatus
 
 
 class _Input(BaseModel):
@@ -40,6 +42,9 @@ class SlotReservation(_Input):
     duration_minutes: int
     idempotency_key: str  # the Doctor Service returns the same hold for the same key
     caller: EventContext
+    # How long the hold lives; None: the deployment's slot_hold_minutes. A waitlist offer
+    # round holds its slot until the round's cutoff.
+    ttl_seconds: int | None = None
 
 
 class HeldSlot(_Input):
@@ -122,6 +127,11 @@ class CancellationPlan(_Input):
     hold_id: str | None
     invoice_id: str | None
     fee_cents: int  # by the policy captured at booking
+    # The slot the cancellation frees (offered to the waitlist after the commit point);
+    # None in answers of workers from before the waitlist: nothing is offered then.
+    doctor_id: str | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
 
 
 class FeeOrder(InvoiceOrder):
@@ -161,6 +171,10 @@ class ReschedulePlan(_Input):
     old_invoice_id: str | None
     # The late fee, by the policy captured at booking: a late reschedule is a late change.
     fee_cents: int = 0
+    # The slot the move frees (offered to the waitlist after the commit point); None in
+    # answers of workers from before the waitlist: nothing is offered then.
+    old_start: AwareDatetime | None = None
+    old_end: AwareDatetime | None = None
 
 
 class Move(_Input):
@@ -277,3 +291,62 @@ class NoShowRecord(_Input):
 class NoShowRecorded(_Input):
     facts: Facts
     recorded: bool  # False: it no longer applied (checked in, moved, cancelled meanwhile)
+
+
+# --- the waitlist's offer round (workflows/waitlist_offers.py) ----------------------------
+
+
+class CandidateQuery(_Input):
+    slot: FreedSlot
+    passed_over: tuple[str, ...] = ()  # entries never offered this slot again
+
+
+class Candidates(_Input):
+    count: int  # how many entries the slot could be offered to now
+
+
+class RoundHold(_Input):
+    """The round holds its slot until ``held_until`` (its cutoff): staff are told so."""
+
+    round_id: str
+    doctor_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    held_until: AwareDatetime
+
+
+class OfferOrder(_Input):
+    round: RoundHold
+    offer_id: str  # the offer's id, made by the round; the event's key is <round>/<offer>
+    offered_at: AwareDatetime
+    expires_at: AwareDatetime
+    passed_over: tuple[str, ...] = ()
+
+
+class OfferMade(_Input):
+    offer: OpenOffer | None  # None: nobody (left) to offer the slot to
+
+
+class OfferClosing(_Input):
+    entry_id: str
+    offer_id: str
+    outcome: OfferStatus  # EXPIRED or DECLINED
+    idempotency_key: str  # becomes the event id
+    reason: str | None = None  # why it expired early (booking_failed)
+
+
+class OfferClosed(_Input):
+    closed: bool  # False: it was not open any more (withdrawn, or closed by a retry)
+
+
+class Fulfilment(_Input):
+    entry_id: str
+    offer_id: str
+    appointment_id: str
+    idempotency_key: str  # becomes the event id
+
+
+class RoundEnd(_Input):
+    round_id: str
+    outcome: WaitlistStatus
+    freed_at: AwareDatetime | None = None  # for the time from freed to booked

@@ -93,7 +93,7 @@ class PeerActivities:
             start=reservation.start,
             duration_minutes=reservation.duration_minutes,
             patient_id=reservation.patient_id,
-            ttl_seconds=self._settings.slot_hold_minutes * 60,
+            ttl_seconds=reservation.ttl_seconds or self._settings.slot_hold_minutes * 60,
         )
         return await self._peers.doctors.hold_slot(
             reservation.doctor_id, request, reservation.idempotency_key

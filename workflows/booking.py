@@ -6,7 +6,13 @@
     -> (Billing was unreachable, policy "retry") invoice once Billing is back
 
 Compensations (registered before each step, run in reverse, shielded from cancellation):
-void invoice, mark FAILED, release the hold. A business refusal (unknown patient, slot
+void invoice, mark FAILED, release the hold. A booking whose hold expired, undone, offers
+the slot to the waitlist (it may be free again).
+
+The booking of an accepted waitlist offer (``request.waitlist``) uses the offer round's
+hold: it checks the patient, then persists, invoices and confirms that hold, racing its
+expiry; it never checks, takes or releases a hold (the round owns it, and offers the slot
+to the next candidate if this booking fails). A business refusal (unknown patient, slot
 taken) then completes the run with a ``SagaRejected`` result, BookingStatus REJECTED;
 a fault fails it, BookingStatus FAILED (``workflows.saga.run_saga``)."""
 
@@ -21,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
     from activities.models import AppointmentSnapshot, HeldSlot
     from activities.peers import PeerActivities
+    from domain.rules import end_of
     from workflows.contracts import booking
     from workflows.contracts.booking import (
         ANSWERED,
@@ -31,7 +38,9 @@ with workflow.unsafe.imports_passed_through():
         BookingStatus,
     )
     from workflows.contracts.saga import SagaDecision
-    from workflows.hold import hold_invoice_confirm
+    from workflows.contracts.waitlist import FreedBy
+    from workflows.freed_slots import freed_slot, offer_to_the_waitlist
+    from workflows.hold import HOLD_EXPIRED, hold_invoice_confirm, invoice_confirm
     from workflows.invoicing import invoice_when_billing_is_back
     from workflows.journey_news import start_journey
     from workflows.policies import DB_RETRY, PEER_RETRY, UNTIL_DONE
@@ -93,8 +102,19 @@ class BookingWorkflow(DecidingSaga):
                 self._decide,
                 fault_type=booking.FAILED,
             )
-        except (Exception, asyncio.CancelledError):
+        except (Exception, asyncio.CancelledError) as error:
             await self._answer_waiting_requests()
+            if _hold_expired(error) and request.waitlist is None:
+                end = end_of(request.start, request.duration_minutes)
+                await offer_to_the_waitlist(
+                    freed_slot(
+                        request.doctor_id,
+                        request.start,
+                        end,
+                        FreedBy.HOLD_EXPIRED,
+                        request.appointment_id,
+                    )
+                )
             raise
         await self._answer_waiting_requests()
         return outcome
@@ -114,8 +134,6 @@ class BookingWorkflow(DecidingSaga):
 
         self._step("validate_patient")
         await forward(PeerActivities.validate_patient, steps.patient_check(), PEER_RETRY, local)
-        self._step("check_availability")
-        await forward(PeerActivities.check_availability, steps.slot_check(), PEER_RETRY, local)
 
         async def persist_pending(held: HeldSlot) -> None:
             self._step("persist_pending")
@@ -129,15 +147,29 @@ class BookingWorkflow(DecidingSaga):
                 local=local,
             )
 
-        held, invoice = await hold_invoice_confirm(
-            steps.reservation(),
-            steps.invoice_order(),
-            compensations,
-            local=local,
-            billing_outage_policy=r.billing_outage_policy,
-            after_the_hold=persist_pending,
-            step=self._step,
-        )
+        if r.waitlist is not None:  # the offer round's hold: never checked nor released
+            held = HeldSlot(hold_id=r.waitlist.hold_id, expires_at=r.waitlist.expires_at)
+            invoice = await invoice_confirm(
+                held,
+                steps.invoice_order(),
+                compensations,
+                local=local,
+                billing_outage_policy=r.billing_outage_policy,
+                after_the_hold=persist_pending,
+                step=self._step,
+            )
+        else:
+            self._step("check_availability")
+            await forward(PeerActivities.check_availability, steps.slot_check(), PEER_RETRY, local)
+            held, invoice = await hold_invoice_confirm(
+                steps.reservation(),
+                steps.invoice_order(),
+                compensations,
+                local=local,
+                billing_outage_policy=r.billing_outage_policy,
+                after_the_hold=persist_pending,
+                step=self._step,
+            )
 
         # The Doctor Service has booked the slot: the commit point. Marking SCHEDULED is
         # forward-only now, retried until done (an undo after a lost answer could leave a
@@ -203,3 +235,8 @@ class BookingWorkflow(DecidingSaga):
             error_type=decision.error_type,
             error_detail=decision.detail,
         )
+
+
+def _hold_expired(error: BaseException) -> bool:
+    """Whether the run failed because its hold expired (its undoing done)."""
+    return isinstance(error, ApplicationError) and error.type == HOLD_EXPIRED

@@ -4,6 +4,7 @@
     -> issue the late fee, if due            (compensation: void the fee)
     -> mark CANCELLED at the planned version  <- the commit point
     -> void the original invoice, release the slot   (retried until done)
+    -> offer the freed slot to the waitlist           (never fails the cancellation)
 
 Everything before the commit point is undone if a later step fails, so a cancellation
 that cannot complete (say the patient was checked in meanwhile) leaves the appointment as
@@ -23,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
         CancellationRequest,
         CancellationResult,
     )
+    from workflows.contracts.waitlist import FreedBy
+    from workflows.freed_slots import freed_slot, offer_to_the_waitlist
     from workflows.journey_news import tell_journey
     from workflows.policies import DB_RETRY
     from workflows.saga import Compensations, DecidingSaga, run_saga
@@ -63,6 +66,9 @@ class CancellationWorkflow(DecidingSaga):
         compensations.commit()  # past the commit point: forward only, until done
         await tell_journey(changed)  # timers move, or the journey ends
         await let_go(plan.invoice_id, plan.hold_id, r.caller)
+        await offer_to_the_waitlist(
+            freed_slot(plan.doctor_id, plan.start, plan.end, FreedBy.CANCELLATION, r.appointment_id)
+        )
         return CancellationOutcome(
             appointment_id=r.appointment_id,
             status="CANCELLED",

@@ -59,6 +59,32 @@ async def hold_invoice_confirm(
     held = await forward(
         PeerActivities.reserve_slot, reservation, retry_policy=PEER_RETRY, local=local
     )
+    invoice = await invoice_confirm(
+        held,
+        order,
+        compensations,
+        local=local,
+        billing_outage_policy=billing_outage_policy,
+        after_the_hold=after_the_hold,
+        step=step,
+    )
+    return held, invoice
+
+
+async def invoice_confirm(
+    held: HeldSlot,
+    order: InvoiceOrder,
+    compensations: Compensations,
+    *,
+    local: bool,
+    billing_outage_policy: BillingOutagePolicy = "compensate",
+    after_the_hold: Callable[[HeldSlot], Awaitable[None]] | None = None,
+    step: Steps = _unnamed,
+) -> IssuedInvoice | None:
+    """With a hold taken (by this saga, or the waitlist's offer round that lends it its
+    hold), racing its expiry: what ``after_the_hold`` does, invoice (compensation: void
+    it, alongside the others) and confirm the hold. Whoever took the hold releases it on
+    failure: this part registers no release."""
 
     async def until_confirmed() -> IssuedInvoice | None:
         if after_the_hold is not None:
@@ -73,7 +99,7 @@ async def hold_invoice_confirm(
         await forward(PeerActivities.confirm_slot, confirm, retry_policy=PEER_RETRY, local=local)
         return invoice
 
-    return held, await before_the_hold_expires(held, until_confirmed)
+    return await before_the_hold_expires(held, until_confirmed)
 
 
 async def before_the_hold_expires(held: HeldSlot, steps: Callable[[], Awaitable[T]]) -> T:

@@ -7,6 +7,7 @@
     -> confirm the new hold]                   racing the new hold's expiry
     -> move the appointment at the planned version   <- the commit point
     -> void the old invoice, release the old slot     (retried until done)
+    -> offer the old slot to the waitlist             (never fails the move)
 
 The new slot is held first, as the design asks; if anything before the move fails, the
 new hold and invoice are undone and the original appointment is untouched. After the
@@ -26,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         RescheduleResult,
     )
+    from workflows.contracts.waitlist import FreedBy
+    from workflows.freed_slots import freed_slot, offer_to_the_waitlist
     from workflows.hold import hold_invoice_confirm
     from workflows.journey_news import tell_journey
     from workflows.policies import DB_RETRY, PEER_RETRY
@@ -80,6 +83,10 @@ class RescheduleWorkflow(DecidingSaga):
         compensations.commit()  # past the commit point: forward only, until done
         await tell_journey(changed)  # timers move, or the journey ends
         await let_go(plan.old_invoice_id, plan.old_hold_id, r.caller)
+        old = freed_slot(
+            plan.doctor_id, plan.old_start, plan.old_end, FreedBy.RESCHEDULE, r.appointment_id
+        )
+        await offer_to_the_waitlist(old)
         return RescheduleOutcome(
             appointment_id=r.appointment_id,
             status="SCHEDULED",

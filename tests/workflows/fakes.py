@@ -26,6 +26,7 @@ from activities.models import (
     Withdrawn,
 )
 from activities.peers import PeerActivities
+from activities.waitlist import WaitlistActivities
 from tests.waiting import eventually_async
 
 
@@ -140,6 +141,11 @@ REAL_ACTIVITIES = [
     if callable(member)
     and (definition := activity._Definition.from_callable(member))
     and definition.name
+] + [
+    # The sagas offer the slots they free to the waitlist (workflows/freed_slots.py).
+    (definition.name, definition.arg_types)
+    for definition in [activity._Definition.must_from_callable(WaitlistActivities.offer_freed_slot)]
+    if definition.name
 ]
 
 
@@ -173,6 +179,9 @@ ANSWERS: dict[str, Callable[[FakeWorld, Any], object]] = {
         hold_id="hold-old",
         invoice_id="inv-old",
         fee_cents=world.fee_cents,
+        doctor_id="doc-1",
+        start=world.start,
+        end=world.start + timedelta(minutes=30),
     ),
     "issue_fee": lambda *_: IssuedInvoice(invoice_id="inv-fee"),
     "mark_cancelled": snapshot("CANCELLED", 4),
@@ -184,6 +193,8 @@ ANSWERS: dict[str, Callable[[FakeWorld, Any], object]] = {
         old_hold_id="hold-old",
         old_invoice_id="inv-old",
         fee_cents=world.fee_cents,
+        old_start=world.start,
+        old_end=world.start + timedelta(minutes=30),
     ),
     "move_appointment": snapshot("SCHEDULED", 4),
     "prepare_no_show_reversal": lambda world, _: NoShowReversalPlan(

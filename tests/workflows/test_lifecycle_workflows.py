@@ -88,6 +88,7 @@ async def test_a_free_cancellation_voids_the_invoice_and_releases_the_slot(
         "mark_cancelled",
         "void_invoice_id:inv-old",
         "release_hold:hold-old",
+        "offer_freed_slot",
     ]
 
 
@@ -133,7 +134,7 @@ async def test_after_the_commit_point_a_billing_outage_is_waited_out(
     outcome = await run(workflow_env, world, CancellationWorkflow.run, cancellation())
     assert outcome.status == "CANCELLED"
     assert world.attempts("void_invoice_id:inv-old") == 3
-    assert world.completed[-1] == "release_hold:hold-old"
+    assert world.completed[-2:] == ["release_hold:hold-old", "offer_freed_slot"]
 
 
 RESCHEDULE_STEPS = [
@@ -145,6 +146,7 @@ RESCHEDULE_STEPS = [
     "move_appointment",
     "void_invoice_id:inv-old",
     "release_hold:hold-old",
+    "offer_freed_slot",
 ]
 
 
