@@ -9,9 +9,12 @@ import copy
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 
 from domain.waitlist import (
     EntryStatus,
@@ -44,6 +47,7 @@ from messaging.outbox import OutboxRow
 from messaging.publish import defect, key_field
 from tests.unit.messaging.lifecycles import edits
 
+MESSAGING = Path(str(resources.files("messaging")))
 T0 = datetime(2030, 1, 1, 8, 0, 0, 123000, tzinfo=UTC)
 NINE = datetime(2030, 1, 8, 8, 0, tzinfo=UTC)
 ACTOR = "system:waitlist"
@@ -304,3 +308,29 @@ def test_an_offer_event_without_details_breaks_the_contract() -> None:
     )
     with pytest.raises(ContractViolation, match="'details' is a required property"):
         validate_envelope(waitlist_envelope(bare.event, bare.state))
+
+
+def test_asyncapi_has_the_waitlist_channel_with_every_type() -> None:
+    spec = yaml.safe_load((MESSAGING / "asyncapi.yaml").read_text())
+    channel = spec["channels"]["waitlistEvents"]
+    assert channel["address"] == channel["bindings"]["kafka"]["topic"] == "waitlist.events"
+    messages = {
+        key: message
+        for key, message in spec["components"]["messages"].items()
+        if message["name"].startswith("waitlist.")
+    }
+    assert {m["name"] for m in messages.values()} == {t.value for t in WaitlistEventType}
+    for message in messages.values():
+        refs = [part["$ref"] for part in message["payload"]["schema"]["allOf"] if "$ref" in part]
+        assert refs == [f"./schemas/{WAITLIST_SCHEMA_FILE}"]
+        assert (MESSAGING / refs[0]).is_file()
+    on_channel = {ref["$ref"].rsplit("/", 1)[1] for ref in channel["messages"].values()}
+    assert on_channel == set(messages)
+    operation = spec["operations"]["publishWaitlistEvent"]
+    assert operation["action"] == "send"
+    assert operation["channel"]["$ref"] == "#/channels/waitlistEvents"
+    assert len(operation["messages"]) == len(messages)
+    examples = [e["payload"] for m in messages.values() for e in m.get("examples", [])]
+    assert [e["type"] for e in examples] == ["waitlist.offered"]
+    for example in examples:
+        validate_envelope(example)
