@@ -17,6 +17,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -30,15 +31,28 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters import legacy_join
 from adapters.answers import booking_progress, outcome_within, refusal, saga_decision
 from application.errors import IdempotencyKeyReused
+from application.ports import RoundEnded
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning
+from config import Settings
+from domain.errors import DomainError
 from domain.model import Appointment
-from workflows.contracts import booking, cancellation, journey, no_show_reversal, reschedule
+from domain.waitlist import OfferClosed, OfferExpired, OfferNotFound, WaitlistEntry
+from workflows.contracts import (
+    booking,
+    cancellation,
+    journey,
+    no_show_reversal,
+    reschedule,
+    waitlist,
+)
 from workflows.contracts.booking import BookingProgress, BookingRequest, BookingResult
 from workflows.contracts.cancellation import CancellationRequest, CancellationResult
 from workflows.contracts.journey import Facts
 from workflows.contracts.no_show_reversal import NoShowReversalRequest, NoShowReversalResult
 from workflows.contracts.reschedule import RescheduleRequest, RescheduleResult
 from workflows.contracts.saga import StartedBy
+from workflows.contracts.waitlist import AcceptOffer, DeclineOffer, FreedSlot, OfferAccepted
+from workflows.offer_rounds import round_request, start_round
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
 
 # What a saga run's result decodes to: its outcome, or the business refusal it completed
@@ -285,3 +299,97 @@ class TemporalJourneyNews:
             logger.warning("the journey of appointment {} was not told: {}", appointment.id, error)
         except Exception:
             logger.exception("the journey of appointment {} was not told", appointment.id)
+
+
+# The round's refusals of an answer (its updates' ApplicationError types), as the domain
+# names them; any other type is the booking's refusal (``adapters.answers.refusal``).
+_OFFER_REFUSALS: dict[str, type[DomainError]] = {
+    waitlist.OFFER_NOT_FOUND: OfferNotFound,
+    waitlist.OFFER_EXPIRED: OfferExpired,
+    waitlist.OFFER_CLOSED: OfferClosed,
+}
+# What the server answers an update that was admitted but whose workflow completed first.
+_COMPLETED_FIRST = "AcceptedUpdateCompletedWorkflow"
+
+
+class TemporalOfferRounds:
+    """``application.ports.OfferRounds``: the answers are the round's updates, so the
+    round decides them one at a time (of 20 concurrent accepts one books); a leaving
+    entry is a signal (a hint); a freed slot starts the slot's round or joins it
+    (``workflows.offer_rounds.start_round``, signal-with-start)."""
+
+    def __init__(self, client: Client, task_queue: str, settings: Settings) -> None:
+        self._client, self._task_queue, self._settings = client, task_queue, settings
+
+    def _round(self, entry: WaitlistEntry, offer_id: str) -> WorkflowHandle[Any, Any]:
+        offer = entry.offer(offer_id)
+        if offer is None:
+            raise OfferNotFound(f"no offer {offer_id}")
+        return self._client.get_workflow_handle(offer.round_id)
+
+    async def accept(
+        self, entry: WaitlistEntry, accept: AcceptOffer, wait_seconds: float
+    ) -> OfferAccepted | None:
+        handle = self._round(entry, accept.offer_id)
+        try:
+            # Once the round has taken the update it books whether or not we wait: past
+            # the budget the caller is told it is booking (202) and the entry shows the rest.
+            update = await handle.start_update(
+                waitlist.ACCEPT_UPDATE,
+                accept,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=OfferAccepted,
+            )
+            if wait_seconds <= 0:
+                return None
+            answer: OfferAccepted = await asyncio.wait_for(update.result(), timeout=wait_seconds)
+            return answer
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return None
+        except WorkflowUpdateFailedError as failed:
+            raise _refused(failed) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:  # the round's run has ended
+                raise RoundEnded(handle.id) from None
+            raise
+
+    async def decline(self, entry: WaitlistEntry, decline: DeclineOffer) -> None:
+        handle = self._round(entry, decline.offer_id)
+        try:
+            await handle.execute_update(waitlist.DECLINE_UPDATE, decline)
+        except WorkflowUpdateFailedError as failed:
+            raise _refused(failed) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                raise RoundEnded(handle.id) from None
+            raise
+
+    async def entry_left(self, entry: WaitlistEntry, offer_id: str) -> None:
+        """The ``entry_left`` signal with the withdrawn offer's id. A hint: the entry has
+        left in the store already, and the round finds the offer withdrawn by itself when
+        it would have expired; so a failure is logged, never raised."""
+        try:
+            handle = self._round(entry, offer_id)
+            await handle.signal(waitlist.ENTRY_LEFT_SIGNAL, offer_id)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                logger.debug("the round of offer {} has ended: nothing to tell", offer_id)
+                return
+            logger.warning("the round of offer {} was not told: {}", offer_id, error)
+        except Exception:
+            logger.exception("the round of offer {} was not told", offer_id)
+
+    async def slot_freed(self, slot: FreedSlot) -> None:
+        await start_round(self._client, self._task_queue, round_request(slot, self._settings))
+
+
+def _refused(failed: WorkflowUpdateFailedError) -> Exception:
+    """The error an answer the round refused (or failed) is to the application layer."""
+    cause = failed.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type in _OFFER_REFUSALS:
+            return _OFFER_REFUSALS[cause.type].from_detail(cause.message)
+        if cause.type == _COMPLETED_FIRST:
+            return RoundEnded(cause.message)
+        return refusal(cause.type, cause.message, booking.SAGA)
+    return refusal(None, str(cause), booking.SAGA)

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.readiness import ServiceReadiness
-from adapters.temporal import TemporalJourneyNews, TemporalSagas
+from adapters.temporal import TemporalJourneyNews, TemporalOfferRounds, TemporalSagas
 from api.app import create_app
 from application.services import Services
 from config import Settings, load_settings
 from messaging.status import relay_status
 from peers import Peers
 from persistence import AppointmentStore, connect
+from persistence.waitlist_store import WaitlistStore
 from projections.queries import ReadView
 from projections.status import projector_status
 from telemetry.metrics import ApiMetrics
@@ -47,6 +48,8 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
             calendars=peers.doctors,
             readiness=ServiceReadiness(mongo, temporal, lambda: peers.breakers),
             settings=settings,
+            waitlist=WaitlistStore(mongo, settings.waitlist_topic),
+            rounds=TemporalOfferRounds(temporal, settings.temporal_task_queue, settings),
             # After each committed change: the journey is told, the change counted.
             news=TemporalJourneyNews(temporal),
             counts=metrics.lifecycle,

@@ -13,15 +13,16 @@ from application.permissions import (
     ensure_may_book_for,
     ensure_may_book_over_cap,
 )
-from application.ports import AppointmentRepository, SagaGateway
+from application.ports import AppointmentRepository, SagaGateway, WaitlistRepository
 from application.quotas import Quotas
 from application.results import PendingBooking, SagaRunning
 from application.saga_runs import run_for, shown_to
+from application.waitlist import ensure_not_offered
 from config import Settings
 from domain.clock import Clock, now_utc
 from domain.errors import AppointmentNotFound
 from domain.model import Appointment
-from domain.rules import BookingLimits, validate_requested_time
+from domain.rules import BookingLimits, end_of, validate_requested_time
 from workflows.contracts import booking
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.journey import Rules
@@ -35,10 +36,13 @@ class Booking:
         settings: Settings,
         clock: Clock = now_utc,
         quotas: Quotas | None = None,
+        *,
+        holds: WaitlistRepository,
     ) -> None:
         self._repository, self._sagas, self._settings, self._clock = (
             repository, sagas, settings, clock,
         )  # fmt: skip
+        self._holds = holds  # the slots offer rounds hold for the waitlist
         self._quotas = quotas or Quotas.of(settings)
         self._limits = BookingLimits(
             min_duration_minutes=settings.min_duration_minutes,
@@ -64,6 +68,10 @@ class Booking:
         request = booking_request(command, requester, self._settings, over_cap)
         # The caller's own run of this key (application/saga_runs.py).
         run = await run_for(self._sagas, booking.SAGA, requester, command.idempotency_key)
+        # A slot an offer round holds for the waitlist is not free to take until the round
+        # lets it go: refused, saying until when (a retry of a run that booked it joins).
+        slot = (new.doctor_id, new.start, end_of(new.start, new.duration_minutes))
+        await ensure_not_offered(self._holds, self._sagas, run, slot)
         answer = await self._sagas.book(request, run, wait_seconds)
         if isinstance(answer, SagaRunning):
             return shown_to(requester.principal, answer)

@@ -333,3 +333,57 @@ class ReadAppointment(Command):
     """One appointment by its id (what a door's path or argument names)."""
 
     appointment_id: AppointmentId
+
+
+# --- the waitlist (application/waitlist.py) ----------------------------------------------
+
+# An entry's and an offer's id: UUIDs, as appointments' ids are.
+WaitlistId = AppointmentId
+
+
+class NewWaitlistEntry(Command):
+    """Who waits for which doctor, for a start in [earliest_start, latest_start] and a
+    length: POST /api/v1/waitlist's body, GraphQL's input."""
+
+    patient_id: EntityId = Field(description="the Patient Service's id")
+    doctor_id: EntityId = Field(description="the Doctor Service's id")
+    earliest_start: Instant = Field(
+        description="the earliest acceptable start, ISO 8601 with a UTC offset"
+    )
+    latest_start: Instant = Field(
+        description="the latest acceptable start (inclusive), ISO 8601 with a UTC offset; "
+        "not before earliest_start, and in the future"
+    )
+    duration_minutes: int = Field(
+        ge=5, le=480, description="the length wanted", json_schema_extra=_CELLS
+    )
+    priority: Literal["routine", "urgent"] = Field(
+        "routine", description="`urgent` goes first; staff and admin only"
+    )
+    note: str | None = Field(None, max_length=500, description="for the front desk")
+
+
+class JoinWaitlist(Command):
+    entry: NewWaitlistEntry
+    idempotency_key: IdempotencyKey
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.entry, "join-waitlist")
+
+
+class ListWaitlist(_Paging):
+    """A page of waitlist entries, by (joined_at, id). Unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patient_id: EntityId | None = Field(None, description="only this patient's")
+    doctor_id: EntityId | None = Field(None, description="only for this doctor")
+    status: list[Literal["WAITING", "OFFERED", "FULFILLED", "LEFT"]] = Field(
+        default_factory=list,
+        description="only these statuses; repeat the parameter for several: "
+        "`?status=WAITING&status=OFFERED`",
+    )
+    _position = staticmethod(decode_cursor)
+
+    def position(self) -> tuple[datetime, str] | None:
+        return decode_cursor(self.cursor) if self.cursor else None

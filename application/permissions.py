@@ -33,6 +33,11 @@ class Action(StrEnum):
     DECODE_PAYLOADS = "decode-payloads"
     # Reverse a wrongly recorded no-show within 24 h (the patient did come): voids its fee.
     REVERSE_NO_SHOW = "reverse-no-show"
+    # The waitlist (application/waitlist.py): "own" is the entry's patient (or doctor).
+    JOIN_WAITLIST = "join-waitlist"  # put a patient on the waitlist
+    READ_WAITLIST = "read-waitlist"  # read and list entries, with their offers
+    LEAVE_WAITLIST = "leave-waitlist"  # take an entry off
+    ANSWER_OFFER = "answer-offer"  # accept or decline a waitlist offer
 
 
 class Scope(StrEnum):
@@ -64,6 +69,10 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.FREE_SLOTS: (_ANY, _ANY, _ANY, _ANY),
         A.DECODE_PAYLOADS: (_ANY, _NONE, _NONE, _NONE),
         A.REVERSE_NO_SHOW: (_ANY, _ANY, _NONE, _NONE),
+        A.JOIN_WAITLIST: (_ANY, _ANY, _NONE, _OWN),
+        A.READ_WAITLIST: (_ANY, _ANY, _OWN, _OWN),
+        A.LEAVE_WAITLIST: (_ANY, _ANY, _NONE, _OWN),
+        A.ANSWER_OFFER: (_ANY, _ANY, _NONE, _OWN),
     }.items()
 }
 
@@ -103,6 +112,10 @@ _WHAT = {
     Action.FREE_SLOTS: "see free slots",
     Action.DECODE_PAYLOADS: "decode Temporal payloads",
     Action.REVERSE_NO_SHOW: "reverse no-shows",
+    Action.JOIN_WAITLIST: "put patients on the waitlist",
+    Action.READ_WAITLIST: "read the waitlist",
+    Action.LEAVE_WAITLIST: "take entries off the waitlist",
+    Action.ANSWER_OFFER: "answer waitlist offers",
 }
 
 

@@ -241,15 +241,27 @@ class WaitlistRepository(Protocol):
         ...
 
 
+class RoundEnded(Exception):
+    """The offer's round has ended, so an answer cannot reach it: the use case answers
+    from the stored entry instead (accepted, expired, ...)."""
+
+
 class OfferRounds(Protocol):
     """The offer rounds on Temporal (``adapters.temporal.TemporalOfferRounds``)."""
 
-    async def accept(self, entry: WaitlistEntry, accept: AcceptOffer) -> OfferAccepted:
+    async def accept(
+        self, entry: WaitlistEntry, accept: AcceptOffer, wait_seconds: float
+    ) -> OfferAccepted | None:
         """The round books the offer (its ``accept`` update); raises OfferExpired,
-        OfferClosed or OfferNotFound as the round decides, or the booking's refusal."""
+        OfferClosed or OfferNotFound as the round decides, or the booking's refusal, or
+        RoundEnded. None: the round took the answer and still books after
+        ``wait_seconds`` (it goes on: the entry names the appointment once booked)."""
         ...
 
-    async def decline(self, entry: WaitlistEntry, decline: DeclineOffer) -> None: ...
+    async def decline(self, entry: WaitlistEntry, decline: DeclineOffer) -> None:
+        """The round closes the offer and moves on (its ``decline`` update); raises as
+        ``accept`` does."""
+        ...
 
     async def entry_left(self, entry: WaitlistEntry, offer_id: str) -> None:
         """A hint to the round whose offer the entry held: move on now. Never raises."""

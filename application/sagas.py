@@ -11,10 +11,11 @@ from collections.abc import Callable
 from application.access import Requester, reloaded, visible
 from application.commands import Cancel, Reschedule, ReverseNoShow
 from application.permissions import Action
-from application.ports import AppointmentRepository, SagaGateway
+from application.ports import AppointmentRepository, SagaGateway, WaitlistRepository
 from application.quotas import Quotas
 from application.results import SagaAnswer, SagaRunning
 from application.saga_runs import run_for, shown_to
+from application.waitlist import ensure_not_offered
 from domain.clock import Clock, now_utc
 from domain.errors import DomainError, IllegalTransition
 from domain.model import (
@@ -23,6 +24,7 @@ from domain.model import (
     ensure_no_show_reversible,
     ensure_not_started,
 )
+from domain.rules import end_of
 from domain.status import AppointmentStatus, ensure_transition
 from workflows.contracts import cancellation, no_show_reversal, reschedule
 from workflows.contracts.cancellation import CancellationRequest
@@ -37,9 +39,12 @@ class SagaChanges:
         sagas: SagaGateway,
         quotas: Quotas,
         clock: Clock = now_utc,
+        *,
+        holds: WaitlistRepository,
     ) -> None:
         self._repository, self._sagas, self._quotas = repository, sagas, quotas
         self._clock = clock
+        self._holds = holds  # the slots offer rounds hold for the waitlist
 
     async def cancel(
         self, command: Cancel, requester: Requester, wait_seconds: float
@@ -77,6 +82,10 @@ class SagaChanges:
         )
         run = await run_for(self._sagas, reschedule.SAGA, requester, command.idempotency_key)
         await self._unless_refused(run, appointment, moved, "rescheduled")
+        # Not into a slot an offer round holds for the waitlist (a retry of a run joins it).
+        duration = new_time.duration_minutes or appointment.duration_minutes
+        slot = (appointment.doctor_id, new_time.start, end_of(new_time.start, duration))
+        await ensure_not_offered(self._holds, self._sagas, run, slot)
         answer = await self._sagas.reschedule(request, appointment, run, wait_seconds)
         return await self._answer(answer, appointment, requester)
 

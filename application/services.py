@@ -14,14 +14,17 @@ from application.ports import (
     DoctorCalendars,
     JourneyNews,
     LifecycleCounts,
+    OfferRounds,
     Readiness,
     SagaGateway,
     ScheduleView,
+    WaitlistRepository,
 )
 from application.quotas import Quotas
 from application.reads import Reads
 from application.sagas import SagaChanges
 from application.schedule import Schedule
+from application.waitlist import Waitlist
 from config import Settings
 from domain.clock import Clock, now_utc
 
@@ -35,6 +38,7 @@ class Services:
     schedule: Schedule  # the read view: schedules, one appointment, free slots
     readiness: Readiness
     journeys: Journeys  # the journey an appointment's reads show
+    waitlist: Waitlist  # join, list, read, leave; accept or decline an offer
 
     @classmethod
     def of(
@@ -46,6 +50,8 @@ class Services:
         calendars: DoctorCalendars,
         readiness: Readiness,
         settings: Settings,
+        waitlist: WaitlistRepository,
+        rounds: OfferRounds,
         clock: Clock = now_utc,
         quotas: Quotas | None = None,
         news: JourneyNews | None = None,
@@ -54,11 +60,12 @@ class Services:
         # One per process: every door's use cases count against the same quotas.
         quotas = quotas or Quotas.of(settings)
         return cls(
-            booking=Booking(repository, sagas, settings, clock, quotas),
-            sagas=SagaChanges(repository, sagas, quotas, clock),
+            booking=Booking(repository, sagas, settings, clock, quotas, holds=waitlist),
+            sagas=SagaChanges(repository, sagas, quotas, clock, holds=waitlist),
             changes=Changes(repository, clock, news, counts),
             reads=Reads(repository),
             schedule=Schedule(view, calendars, settings, clock),
             readiness=readiness,
             journeys=Journeys(repository, settings.journey_rules, clock),
+            waitlist=Waitlist(waitlist, rounds, repository, calendars, settings, clock),
         )

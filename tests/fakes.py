@@ -38,11 +38,14 @@ from domain.model import Appointment, Change
 from domain.rules import BookingLimits, validate_requested_time
 from domain.schedule import WorkingCalendar, WorkingInterval
 from domain.status import AppointmentStatus
+from domain.waitlist import Offer, WaitlistEntry
 from peers.breaker import CircuitBreaker
+from tests.waitlist_fakes import FakeOfferRounds, FakeWaitlistRepository
 from workflows.contracts.booking import BookingRequest
 from workflows.contracts.cancellation import CancellationRequest
 from workflows.contracts.no_show_reversal import NoShowReversalRequest
 from workflows.contracts.reschedule import RescheduleRequest
+from workflows.contracts.waitlist import AcceptOffer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -583,9 +586,11 @@ class World:
     now: datetime | None = None  # None: the real clock
     news: FakeJourneyNews = field(default_factory=FakeJourneyNews)
     counts: LifecycleCounts = field(default_factory=FakeCounts)
+    waitlist: FakeWaitlistRepository = field(default_factory=FakeWaitlistRepository)
     sagas: FakeSagas = field(init=False)
     # The process's quotas, on this world's clock (a fixed ``now`` refills nothing).
     quotas: Quotas = field(init=False)
+    rounds: FakeOfferRounds = field(init=False)  # book accepted offers into ``repository``
 
     def __post_init__(self) -> None:
         limits = BookingLimits(
@@ -594,9 +599,23 @@ class World:
         )
         self.sagas = FakeSagas(self.repository, clock=self.clock, limits=limits)
         self.quotas = Quotas.of(self.settings, lambda: self.clock().timestamp())
+        self.rounds = FakeOfferRounds(self.waitlist, self._book_offer, self.clock)
 
     def clock(self) -> datetime:
         return self.now or now_utc()
+
+    async def _book_offer(self, entry: WaitlistEntry, offer: Offer, accept: AcceptOffer) -> str:
+        """An accepted offer booked as the booking saga would, in the round's hold."""
+        booked = await plant_into(
+            self.repository.commit,
+            patient_id=entry.patient_id,
+            doctor_id=entry.doctor_id,
+            start=offer.start,
+            duration_minutes=entry.duration_minutes,
+            reason=accept.reason,
+            context=accept.caller,
+        )
+        return booked.id
 
     @property
     def services(self) -> Services:
@@ -611,6 +630,8 @@ class World:
             quotas=self.quotas,
             news=self.news,
             counts=self.counts,
+            waitlist=self.waitlist,
+            rounds=self.rounds,
         )
 
 

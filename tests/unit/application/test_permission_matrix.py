@@ -38,6 +38,10 @@ README_TABLE: dict[str, tuple[str, str, str, str]] = {
     "free-slots": ("any", "any", "any", "any"),
     "decode-payloads": ("any", "—", "—", "—"),
     "reverse-no-show": ("any", "any", "—", "—"),
+    "join-waitlist": ("any", "any", "—", "own"),
+    "read-waitlist": ("any", "any", "own", "own"),
+    "leave-waitlist": ("any", "any", "—", "own"),
+    "answer-offer": ("any", "any", "—", "own"),
 }
 COLUMNS = (Role.ADMIN, Role.STAFF, Role.DOCTOR, Role.PATIENT)
 CELL = {"any": Scope.ANY, "own": Scope.OWN, "—": Scope.NONE}
