@@ -190,11 +190,16 @@ class LocalService:
             ensure_local_payload_keys(self.settings.payload_keys_path)
         self.infra.start(timeout=timeout)
         try:
-            asyncio.run(ensure_topic(self.infra.kafka_bootstrap, self.settings.kafka_topic))
+            asyncio.run(self._ensure_topics())
             self._apps.start(timeout=timeout, concurrently=True)
         except BaseException:
             self.infra.stop()
             raise
+
+    async def _ensure_topics(self) -> None:
+        """The appointments' topic and the waitlist's (the broker creates none by itself)."""
+        for topic in (self.settings.kafka_topic, self.settings.waitlist_topic):
+            await ensure_topic(self.infra.kafka_bootstrap, topic)
 
     def stop(self) -> None:
         try:

@@ -400,6 +400,7 @@ def test_kafka_creates_the_services_topic(
     init = environment(services(compose)["kafka-init"])
     _, settings = settings_of(compose, "relay", monkeypatch)
     assert init["TOPIC"] == settings.kafka_topic == "appointment.events"
+    assert init["WAITLIST_TOPIC"] == settings.waitlist_topic == "waitlist.events"
     assert init["PARTITIONS"] == "3"
     kafka = environment(services(compose)["kafka"])
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
@@ -499,6 +500,25 @@ def test_create_topic_asks_for_the_topic_if_it_does_not_exist(tmp_path: Path) ->
     assert create[create.index("--topic") + 1] == "appointment.events"
     assert create[create.index("--partitions") + 1] == "3"
     assert create[create.index("--bootstrap-server") + 1] == "kafka:9092"
+    assert [c for c in calls.read_text().splitlines() if "--create" in c] == [
+        " ".join(create)
+    ]  # no WAITLIST_TOPIC: only TOPIC
+
+
+def test_create_topic_creates_the_waitlist_topic_beside(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    fake_cli(tmp_path / "bin", "kafka-topics.sh", f'echo "$*" >> {calls}')
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_BIN": str(tmp_path / "bin"),
+        "BOOTSTRAP": "kafka:9092",
+        "TOPIC": "appointment.events",
+        "WAITLIST_TOPIC": "waitlist.events",
+    }
+    run(["sh", str(SCRIPTS / "kafka" / "create-topic.sh")], env=env)
+    creates = [line.split() for line in calls.read_text().splitlines() if "--create" in line]
+    assert [c[c.index("--topic") + 1] for c in creates] == ["appointment.events", "waitlist.events"]
+    assert all("--if-not-exists" in c for c in creates)
 
 
 def test_settings_prefix_is_what_the_settings_read() -> None:

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Creates the service's topic on the compose Kafka; idempotent (--if-not-exists), run by
+# Creates the service's topics on the compose Kafka; idempotent (--if-not-exists), run by
 # the one-shot `kafka-init` service on every `docker compose up`.
 #
-# TOPIC and PARTITIONS come from docker-compose.yml (APPOINTMENTS_KAFKA_TOPIC and
-# KAFKA_TOPIC_PARTITIONS in .env). The key is the appointment id, so the partition count is
+# TOPIC, WAITLIST_TOPIC and PARTITIONS come from docker-compose.yml (APPOINTMENTS_KAFKA_TOPIC,
+# APPOINTMENTS_WAITLIST_TOPIC and KAFKA_TOPIC_PARTITIONS in .env). The key is the
+# appointment id (the waitlist entry id on the waitlist's topic), so the partition count is
 # the most consumers of one group that can work in parallel; order holds per key.
 set -eu
 
@@ -13,6 +14,9 @@ PARTITIONS="${PARTITIONS:-3}"
 REPLICATION_FACTOR="${REPLICATION_FACTOR:-1}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
 
-"$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
-    --topic "$TOPIC" --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR"
-"$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --describe --topic "$TOPIC"
+# WAITLIST_TOPIC is optional: unset (or empty), only TOPIC is created.
+for topic in "$TOPIC" ${WAITLIST_TOPIC:+"$WAITLIST_TOPIC"}; do
+    "$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+        --topic "$topic" --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR"
+    "$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --describe --topic "$topic"
+done

@@ -44,7 +44,7 @@ from messaging.contract import (
 from messaging.envelope import envelope as appointment_envelope
 from messaging.envelope import waitlist_envelope
 from messaging.outbox import OutboxRow
-from messaging.publish import defect, key_field
+from messaging.publish import defect, key_field, publish_batch
 from tests.unit.messaging.lifecycles import edits
 
 MESSAGING = Path(str(resources.files("messaging")))
@@ -334,3 +334,27 @@ def test_asyncapi_has_the_waitlist_channel_with_every_type() -> None:
     assert [e["type"] for e in examples] == ["waitlist.offered"]
     for example in examples:
         validate_envelope(example)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send_and_wait(self, topic: str, value: Any = None, key: Any = None) -> None:
+        self.sent.append((topic, key))
+
+
+async def test_the_relay_sends_each_row_to_its_own_topic() -> None:
+    change = next(edits(1, "4d2cf818-9b9c-487a-baa4-2a023e93b2a9"))
+    appointment = dataclasses.replace(
+        row(appointment_envelope(change.event, change.state), change.state.id),
+        topic="appointment.events",
+    )
+    waitlist = row(by_type(WaitlistEventType.OFFERED), CHANGES[0].state.id)
+    producer = Recorder()
+    outcome = await publish_batch(producer, [appointment, waitlist], send_timeout=1)
+    assert outcome.clean
+    assert sorted(producer.sent) == [
+        ("appointment.events", change.state.id),
+        ("waitlist.events", CHANGES[0].state.id),
+    ]
