@@ -13,7 +13,7 @@ from api import middleware, problems, schemas
 from api.actions import router as action_links_router
 from api.docs import pages as docs_pages
 from api.graphql import graphql_router
-from api.routes import appointments, health, metrics, schedule, transitions
+from api.routes import appointments, health, metrics, schedule, transitions, waitlist
 from api.routes import codec as codec_endpoint
 from api.security.tokens import TokenVerifier
 from application.services import Services
@@ -72,6 +72,10 @@ def create_app(
         redoc_url=None,
         openapi_tags=[
             {"name": "appointments", "description": "Booking and reading appointments"},
+            {
+                "name": "waitlist",
+                "description": "Waiting for a freed slot, and answering its offer",
+            },
             {"name": "health", "description": "Probes"},
         ],
     )
@@ -86,6 +90,7 @@ def create_app(
     app.include_router(appointments.router)
     app.include_router(transitions.router)
     app.include_router(schedule.router)
+    app.include_router(waitlist.router)
     app.include_router(graphql_router)
     app.include_router(health.router)
     app.include_router(metrics.router)

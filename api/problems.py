@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from application import errors as refusals
 from application.permissions import Forbidden, NotVisible
 from domain import errors
+from domain import waitlist as waitlist_errors
 
 PROBLEM_BASE = "https://clinic.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -52,6 +53,14 @@ STATUS_FOR: dict[type[Exception], int] = {
     refusals.SagaFailed: 503,
     refusals.PatientCapReached: 409,
     refusals.TooManyRequests: 429,
+    waitlist_errors.InvalidWaitlistEntry: 422,
+    waitlist_errors.WaitlistEntryNotFound: 404,
+    waitlist_errors.OfferNotFound: 404,
+    waitlist_errors.OfferExpired: 409,
+    waitlist_errors.OfferClosed: 409,
+    waitlist_errors.WaitlistFull: 409,
+    waitlist_errors.EntryNotActive: 409,
+    waitlist_errors.SlotOfferedToWaitlist: 409,
 }
 
 

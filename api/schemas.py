@@ -256,7 +256,8 @@ def state_configured_limits(document: dict[str, Any], settings: Settings) -> dic
     model's own bounds are only the outer limits any configuration keeps). Changes
     ``document`` in place and returns it."""
     schemas = document.get("components", {}).get("schemas", {})
-    for name in (BookAppointment.__name__, RescheduleAppointment.__name__):
+    # The waitlist's body (api/waitlist_schemas.py) asks for a length by the same rules.
+    for name in (BookAppointment.__name__, RescheduleAppointment.__name__, "WaitlistRequest"):
         duration: dict[str, Any] = schemas[name]["properties"]["duration_minutes"]
         cells = int(duration.pop("multipleOf"))
         number = next(

@@ -59,6 +59,8 @@ async def browser(app: FastAPI, world: World) -> AsyncIterator[httpx.AsyncClient
 
 
 LINKS = ActionLinks(SECRET.encode(), "http://test")
+# What an appointment's links grant (an offer's are tests/unit/api/test_offer_page.py's).
+APPOINTMENT_PURPOSES = (ActionPurpose.CONFIRM, ActionPurpose.CANCEL)
 
 
 def hours_ahead(hours: float) -> datetime:
@@ -316,7 +318,7 @@ async def test_an_expired_link_says_so_and_changes_nothing(
 ) -> None:
     began = await plant(world, hours=-1)  # started an hour ago
 
-    for purpose in ActionPurpose:
+    for purpose in APPOINTMENT_PURPOSES:
         page = await browser.get(link(began, purpose))
         posted = await browser.post(link(began, purpose), data={"fee_cents": "0"})
         for answer in (page, posted):
@@ -331,7 +333,7 @@ async def test_a_reschedule_voids_the_links_made_before_it(
     browser: httpx.AsyncClient, world: World
 ) -> None:
     booked = await plant(world)
-    old_links = {purpose: link(booked, purpose) for purpose in ActionPurpose}
+    old_links = {purpose: link(booked, purpose) for purpose in APPOINTMENT_PURPOSES}
     new_start = booked.start + timedelta(days=1)
     command = Reschedule(
         appointment_id=booked.id, new_time=NewTime(start=new_start), idempotency_key="move-1"
