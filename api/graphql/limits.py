@@ -52,7 +52,13 @@ MAX_TOKENS = 1000
 # The mutations that start a saga (each is one, on Temporal), and how many one operation
 # may hold. Every mutation of the schema is one of them (tests/unit/graphql/test_limits.py).
 SAGA_MUTATIONS = frozenset(
-    {"bookAppointment", "cancelAppointment", "rescheduleAppointment", "reverseNoShow"}
+    {
+        "bookAppointment",
+        "cancelAppointment",
+        "rescheduleAppointment",
+        "reverseNoShow",
+        "acceptOffer",  # the offer's round runs the booking saga
+    }
 )
 MAX_SAGAS = 1
 # The queries that call a peer service, each time they are asked.

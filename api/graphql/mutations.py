@@ -22,6 +22,14 @@ from api.graphql.inputs import (
     command,
 )
 from api.graphql.types import AppointmentOutcome
+from api.graphql.waitlist import (
+    OfferAcceptance,
+    WaitlistEntry,
+    accept_offer,
+    decline_offer,
+    join_waitlist,
+    leave_waitlist,
+)
 from application import identifiers
 from application.access import Requester
 from application.commands import Book, Cancel, ChangeStatus, Reschedule, ReverseNoShow
@@ -152,4 +160,24 @@ class Mutation:
         description="Reverse a wrongly recorded no-show within 24 h (the patient did come): "
         "runs the no-show reversal saga, as POST /api/v1/appointments/{id}/no-show/reversal. "
         "Admin and staff.",
+    )
+    join_waitlist: WaitlistEntry | None = strawberry.mutation(
+        resolver=join_waitlist,
+        description="Put a patient on the waitlist, as POST /api/v1/waitlist: a patient "
+        "themself, staff and admin anyone (URGENT only they).",
+    )
+    leave_waitlist: WaitlistEntry | None = strawberry.mutation(
+        resolver=leave_waitlist,
+        description="Leave the waitlist, as DELETE /api/v1/waitlist/{id}: an open offer is "
+        "withdrawn and goes to the next patient.",
+    )
+    accept_offer: OfferAcceptance | None = strawberry.mutation(
+        resolver=accept_offer,
+        description="Accept a waitlist offer, as POST /api/v1/waitlist/offers/{id}/accept: "
+        "the offered slot is booked (the booking saga, in the round's hold).",
+    )
+    decline_offer: WaitlistEntry | None = strawberry.mutation(
+        resolver=decline_offer,
+        description="Decline a waitlist offer, as POST /api/v1/waitlist/offers/{id}/decline: "
+        "the entry waits again, the slot goes to the next patient.",
     )

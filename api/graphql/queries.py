@@ -17,6 +17,7 @@ from api.graphql.context import GraphQLContext
 from api.graphql.inputs import appointment_id as checked_id
 from api.graphql.inputs import command
 from api.graphql.types import FreeSlot, ScheduleEntry
+from api.graphql.waitlist import WaitlistEntry, WaitlistPage, waitlist_entry, waitlist_page
 from application import results
 from application.access import Requester
 from application.commands import DoctorSchedule, FreeSlots, PatientAppointments, Window
@@ -108,4 +109,15 @@ class Query:
     )
     free_slots: list[FreeSlot] | None = strawberry.field(
         resolver=free_slots, description="The doctor's free slots on a clinic day (YYYY-MM-DD)."
+    )
+    waitlist: WaitlistPage | None = strawberry.field(
+        resolver=waitlist_page,
+        description="Waitlist entries by (joinedAt, id), `first` (1-100) at a time from "
+        "`after` (the last page's nextCursor), as GET /api/v1/waitlist. A patient sees their "
+        "own, a doctor those for them: a filter naming someone else selects nothing.",
+    )
+    waitlist_entry: WaitlistEntry | None = strawberry.field(
+        resolver=waitlist_entry,
+        description="One waitlist entry with its open offer, as GET /api/v1/waitlist/{id}; "
+        "null with a NOT_FOUND error when there is none or it is someone else's.",
     )
