@@ -1,8 +1,8 @@
 """The Notification Service's stand-in on the local stack.
 
-It reads ``appointment.events`` the way the real Notification Service would: in a
-consumer group, committing offsets only after a message is recorded. It works out the
-message a patient would get and records it. Nothing is sent.
+It reads ``appointment.events`` and the waitlist's ``waitlist.events`` the way the real
+Notification Service would: in a consumer group, committing offsets only after a message
+is recorded. It works out the message a patient would get and records it. Nothing is sent.
 
 Delivery is at least once. The relay may publish an event twice, and a consumer may see
 it again after a rebalance or a restart. The record's ``_id`` is the ``event_id``, so a
@@ -35,6 +35,7 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings, load_settings
 from config.logging import configure_logging
+from messaging.contract import WAITLIST_TYPE_PREFIX
 from messaging.kafka import security_options
 from persistence.database import open_client
 
@@ -98,11 +99,67 @@ class Envelope(BaseModel):
     details: dict[str, Any] | None = None
 
 
+class _Offer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    start: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class _Entry(BaseModel):
+    """The part of a waitlist envelope's ``data`` (the entry) a message needs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    patient_id: str
+    doctor_id: str
+    timezone: str
+    status: str
+    offers: list[_Offer] = []
+
+
+class _OfferLinks(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    accept: str
+    decline: str
+
+
+class _OfferedDetails(BaseModel):
+    """The ``details`` of ``waitlist.offered`` (the waitlist contract requires them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    offer_id: str
+    start: AwareDatetime
+    expires_at: AwareDatetime
+    links: _OfferLinks
+    doctor_name: str | None = None
+    local_start: AwareDatetime | None = None
+
+
+class WaitlistEnvelope(BaseModel):
+    """A waitlist event (messaging/schemas/waitlist-event.v1.schema.json): keyed by the
+    entry, ``data`` the entry after the change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    type: str
+    schema_version: int
+    occurred_at: AwareDatetime
+    entry_id: str
+    data: _Entry
+    details: dict[str, Any] | None = None
+
+
 class Message(BaseModel):
     """What the patient would receive, once per event."""
 
     event_id: str
-    appointment_id: str
+    appointment_id: str | None = None  # an appointment's event
+    entry_id: str | None = None  # a waitlist event
     event_type: str
     recipient: str  # the patient id: the real service looks up the address
     channel: str = "email"  # or "sms+email" (a reminder: it must be seen in time)
@@ -135,12 +192,15 @@ _FEE_VOIDED = "The no-show fee of {amount} for your appointment with {doctor} on
 _CHANNEL_NAMES = {"email": "email", "sms+email": "SMS/email"}
 
 
-def _local(start: datetime, zone_name: str) -> str:
+def _zone(name: str) -> ZoneInfo:
     try:
-        zone = ZoneInfo(zone_name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return start.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
+        return ZoneInfo("UTC")
+
+
+def _local(start: datetime, zone_name: str) -> str:
+    return start.astimezone(_zone(zone_name)).strftime("%a %d %b %Y, %H:%M %Z")
 
 
 def _ahead(before: timedelta) -> str:
@@ -185,6 +245,72 @@ def _fee_voided(envelope: Envelope, doctor: str, when: str) -> str | None:
     return _FEE_VOIDED.format(amount=amount, doctor=doctor, when=when)
 
 
+_OFFERED = (
+    "A slot with {doctor} on {when} is free for you. Accept by {until}: {accept} Decline: {decline}"
+)
+_OFFER_EXPIRED = "The slot on {when} we offered you has gone; you stay on the waitlist."
+_OFFER_FAILED = "We could not book the slot on {when} for you; you stay on the waitlist."
+_FULFILLED = "From the waitlist: the slot on {when} is yours, and your appointment is booked."
+
+
+def _offered(envelope: WaitlistEnvelope) -> str | None:
+    """An offer's text: whom with, when, until when, and the two answers. Without the
+    details the contract requires, nothing can be answered: no message (logged)."""
+    data = envelope.data
+    try:
+        details = _OfferedDetails.model_validate(envelope.details or {})
+    except ValidationError as exc:
+        logger.bind(event_id=envelope.event_id).warning("offer without its details: {}", exc)
+        return None
+    start = details.local_start or details.start
+    zone = _zone(data.timezone)
+    return _OFFERED.format(
+        doctor=details.doctor_name or data.doctor_id,
+        when=_local(start.astimezone(zone), data.timezone),
+        until=details.expires_at.astimezone(zone).strftime("%H:%M %Z"),
+        accept=details.links.accept,
+        decline=details.links.decline,
+    )
+
+
+def _offer_named(envelope: WaitlistEnvelope) -> _Offer | None:
+    """The offer the event's ``details.offer_id`` names, from the entry's offers."""
+    offer_id = (envelope.details or {}).get("offer_id")
+    return next((o for o in envelope.data.offers if o.id == offer_id), None)
+
+
+def compose_waitlist(envelope: WaitlistEnvelope) -> Message | None:
+    """The message a waitlist event makes: an offer (with its answer links, by SMS and
+    email: it must be seen in time), a short line when it expired or booked the slot;
+    None for the rest (joining, declining and leaving are the patient's own doing)."""
+    data = envelope.data
+    text: str | None = None
+    channel = "email"
+    if envelope.type == "waitlist.offered":
+        text, channel = _offered(envelope), "sms+email"
+    elif envelope.type in ("waitlist.offer_expired", "waitlist.fulfilled"):
+        offer = _offer_named(envelope)
+        if offer is not None:
+            when = _local(offer.start, data.timezone)
+            if envelope.type == "waitlist.fulfilled":
+                text = _FULFILLED.format(when=when)
+            elif (envelope.details or {}).get("reason") == "booking_failed":
+                text = _OFFER_FAILED.format(when=when)
+            else:
+                text = _OFFER_EXPIRED.format(when=when)
+    if text is None:
+        return None
+    return Message(
+        event_id=envelope.event_id,
+        entry_id=envelope.entry_id,
+        event_type=envelope.type,
+        recipient=data.patient_id,
+        channel=channel,
+        text=text,
+        occurred_at=envelope.occurred_at,
+    )
+
+
 def compose(envelope: Envelope) -> Message | None:
     """The message an event makes, or None for events nobody is told about."""
     data = envelope.data
@@ -220,13 +346,18 @@ class SentMessages:
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self._records = database[COLLECTION]
 
-    async def record(self, envelope: Envelope) -> bool:
+    async def record(self, envelope: Envelope | WaitlistEnvelope) -> bool:
         """True the first time this event is seen, False for a duplicate."""
-        message = compose(envelope)
+        subject: dict[str, str]
+        if isinstance(envelope, WaitlistEnvelope):
+            message, subject = compose_waitlist(envelope), {"entry_id": envelope.entry_id}
+        else:
+            message, subject = compose(envelope), {"appointment_id": envelope.appointment_id}
         row: dict[str, Any] = {
             "_id": envelope.event_id,
-            "appointment_id": envelope.appointment_id,
+            **subject,
             "event_type": envelope.type,
+            "recipient": envelope.data.patient_id,
             "occurred_at": envelope.occurred_at,
             "recorded_at": datetime.now(UTC),
             "message": message.model_dump(mode="json") if message else None,
@@ -236,7 +367,7 @@ class SentMessages:
         except DuplicateKeyError:
             return False
         if message is not None:
-            logger.bind(event_id=envelope.event_id, appointment_id=envelope.appointment_id).info(
+            logger.bind(event_id=envelope.event_id, **subject).info(
                 "would send {} to patient {}: {}",
                 _CHANNEL_NAMES.get(message.channel, message.channel),
                 message.recipient,
@@ -245,13 +376,18 @@ class SentMessages:
         return True
 
 
-def parse(value: bytes | None) -> Envelope | None:
-    """The envelope, or None for a record that is not one (logged and skipped: a
-    consumer that stopped at a malformed record would stop every message after it)."""
+def parse(value: bytes | None) -> Envelope | WaitlistEnvelope | None:
+    """The envelope (a waitlist event by its type's prefix, else an appointment event), or
+    None for a record that is not one (logged and skipped: a consumer that stopped at a
+    malformed record would stop every message after it)."""
     try:
-        return Envelope.model_validate(json.loads(value or b""))
+        raw = json.loads(value or b"")
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if isinstance(kind, str) and kind.startswith(WAITLIST_TYPE_PREFIX):
+            return WaitlistEnvelope.model_validate(raw)
+        return Envelope.model_validate(raw)
     except (ValueError, ValidationError) as exc:
-        logger.warning("skipping a record that is not an appointment event: {}", exc)
+        logger.warning("skipping a record that is not an appointment or waitlist event: {}", exc)
         return None
 
 
@@ -262,9 +398,14 @@ class NotificationConsumer:
         self.recorded = 0
         self.duplicates = 0
 
+    @property
+    def topics(self) -> tuple[str, str]:
+        """The appointments' events and the waitlist's."""
+        return (self._settings.kafka_topic, self._settings.waitlist_topic)
+
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            self._settings.kafka_topic,
+            *self.topics,
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=GROUP_ID,
             client_id="notification-service",
@@ -289,7 +430,7 @@ class NotificationConsumer:
             consumer = self._consumer()
             try:
                 await consumer.start()
-                logger.info("consuming {}", self._settings.kafka_topic)
+                logger.info("consuming {}", ", ".join(self.topics))
                 backoff = 0.5
                 while not stop.is_set():
                     batches = await consumer.getmany(timeout_ms=500, max_records=200)
@@ -337,7 +478,10 @@ async def _serve(settings: Settings) -> None:
 def main(argv: list[str]) -> None:
     argparse.ArgumentParser(
         prog="appointment-service notifications",
-        description="The local stand-in of the Notification Service (reads appointment.events).",
+        description=(
+            "The local stand-in of the Notification Service "
+            "(reads appointment.events and waitlist.events)."
+        ),
     ).parse_args(argv)
     settings = load_settings()
     configure_logging(settings, "notify")

@@ -15,21 +15,26 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from config import Settings, load_settings
+from domain.waitlist import WaitlistEventType
 from localstack import servers
 from localstack.ports import free_port
 from localstack.processes import ManagedProcess
+from messaging.envelope import waitlist_envelope
 from simulators.notifications import DATABASE, NotificationConsumer, SentMessages
 from tests.envelopes import event_value
+from tests.unit.messaging.waitlist_lifecycle import LINKS, every_type
 from tests.waiting import eventually_async
 
 TOPIC = "appointment.events"
+WAITLIST_TOPIC = "waitlist.events"
 
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     broker = servers.kafka(free_port(), tmp_path_factory.mktemp("notify-kafka"))
     with broker:
-        asyncio.run(servers.ensure_topic(f"{servers.HOST}:{broker.port}", TOPIC))
+        for topic in (TOPIC, WAITLIST_TOPIC):
+            asyncio.run(servers.ensure_topic(f"{servers.HOST}:{broker.port}", topic))
         yield broker
 
 
@@ -39,6 +44,7 @@ def settings(mongo_uri: str, kafka: ManagedProcess) -> Settings:
         mongo_uri=mongo_uri,
         kafka_bootstrap_servers=f"{servers.HOST}:{kafka.port}",
         kafka_topic=TOPIC,
+        waitlist_topic=WAITLIST_TOPIC,
     )
 
 
@@ -50,14 +56,14 @@ async def records(settings: Settings) -> AsyncIterator[Any]:
     await client.close()
 
 
-async def publish(settings: Settings, values: list[bytes], key: str) -> None:
+async def publish(settings: Settings, values: list[bytes], key: str, topic: str = TOPIC) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False
     )
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(TOPIC, value, key=key.encode())
+            await producer.send_and_wait(topic, value, key=key.encode())
     finally:
         await producer.stop()
 
@@ -139,3 +145,72 @@ async def test_a_broker_restart_loses_nothing_and_sends_nothing_twice(
         await task
     assert await records.count_documents({"_id": second["event_id"]}) == 1
     assert await records.count_documents({}) == 2
+
+
+async def test_waitlist_offers_are_recorded_once_beside_appointment_events(
+    settings: Settings, records: Any
+) -> None:
+    """The waitlist's topic is read too: an offer is recorded with its answer links, its
+    expiry and its booking with a short line, a joining with none; a redelivered offer is
+    a duplicate, as an appointment event's is."""
+    changes = every_type()
+    values = {
+        c.event.type: json.dumps(waitlist_envelope(c.event, c.state)).encode() for c in changes
+    }
+    entry_id = changes[0].state.id
+    offer = values[WaitlistEventType.OFFERED]
+    await publish(
+        settings,
+        [
+            values[WaitlistEventType.JOINED],
+            offer,
+            offer,
+            values[WaitlistEventType.OFFER_EXPIRED],
+            values[WaitlistEventType.FULFILLED],
+        ],
+        key=entry_id,
+        topic=WAITLIST_TOPIC,
+    )
+    booked = event_value("appointment.scheduled", "a-3")
+    await publish(settings, [json.dumps(booked).encode()], key="a-3")
+
+    # The group may read the earlier tests' appointment events again (the broker keeps
+    # no offsets across its restart): only this test's events are looked at.
+    mine = [
+        json.loads(v)["event_id"]
+        for v in (*values.values(), json.dumps(booked).encode())
+        if json.loads(v)["type"] not in ("waitlist.offer_declined", "waitlist.left")
+    ]
+    consumer = NotificationConsumer(settings, SentMessages(records.database))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await until(lambda: records.count_documents({"_id": {"$in": mine}}), 5)
+        await until(lambda: asyncio.sleep(0, consumer.duplicates), 1)
+    finally:
+        stop.set()
+        await task
+
+    found = await records.find({"_id": {"$in": mine}}).to_list()
+    rows = {row["event_type"]: row for row in found}
+    assert len(found) == 5
+    assert set(rows) == {
+        "waitlist.joined",
+        "waitlist.offered",
+        "waitlist.offer_expired",
+        "waitlist.fulfilled",
+        "appointment.scheduled",
+    }
+    assert rows["waitlist.joined"]["message"] is None
+    offered = rows["waitlist.offered"]
+    assert (offered["entry_id"], offered["recipient"]) == (entry_id, "pat-anna-schmidt")
+    assert offered["message"]["channel"] == "sms+email"
+    assert offered["message"]["text"] == (
+        "A slot with Dr. Noah Fischer on Tue 08 Jan 2030, 09:00 CET is free for you. "
+        f"Accept by 10:15 CET: {LINKS['accept']} Decline: {LINKS['decline']}"
+    )
+    assert "has gone" in rows["waitlist.offer_expired"]["message"]["text"]
+    assert "is yours" in rows["waitlist.fulfilled"]["message"]["text"]
+    assert "is booked" in rows["appointment.scheduled"]["message"]["text"]
+    # The offer came twice and was recorded once.
+    assert await records.count_documents({"_id": json.loads(offer)["event_id"]}) == 1
