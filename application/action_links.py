@@ -85,9 +85,10 @@ class ExpiredActionLink(ActionLinkRefused):
 
     reason = "expired"
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, purpose: ActionPurpose | None = None) -> None:
         super().__init__(f"the link expired at the appointment's start, {start.isoformat()}")
         self.start = start
+        self.purpose = purpose  # an offer's link expires with the offer, not at a start
 
 
 class ActionLinkSecretMissing(Exception):
@@ -199,7 +200,7 @@ class ActionLinks:
         deployment did not sign, ExpiredActionLink once ``now`` reaches the start."""
         grant = self._opened(token)
         if now >= grant.start:
-            raise ExpiredActionLink(grant.start)
+            raise ExpiredActionLink(grant.start, grant.purpose)
         return grant
 
     def _opened(self, token: str) -> ActionGrant:

@@ -46,7 +46,7 @@ from application.saga_runs import shown_to
 from config import Settings
 from domain import waitlist
 from domain.clock import Clock, now_utc
-from domain.errors import ConcurrencyConflict
+from domain.errors import ConcurrencyConflict, DomainError, PeerUnavailable
 from domain.model import Appointment
 from domain.rules import CELL_MINUTES, BookingLimits
 from domain.waitlist import (
@@ -83,6 +83,16 @@ class EntryPage:
 
     items: list[WaitlistEntry]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferShown:
+    """An offer as its patient's link page shows it: the entry, the offer (open or not),
+    and the doctor's name when the Doctor Service could say it."""
+
+    entry: WaitlistEntry
+    offer: Offer
+    doctor_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +270,23 @@ class Waitlist:
         except RoundEnded:
             raise await self._answer_of_ended_round(offer_id) from None
         return await self._repository.get(entry.id) or entry
+
+    async def offer(self, offer_id: str, requester: Requester) -> OfferShown:
+        """The offer ``offer_id``, open or closed, to whoever may read its entry (someone
+        else's reads as missing)."""
+        who = requester.principal
+        authorize(who, Action.READ_WAITLIST)
+        entry = await self._repository.by_offer(offer_id)
+        offer = entry.offer(offer_id) if entry is not None else None
+        if entry is None or offer is None:
+            raise OfferNotFound(f"no offer {offer_id}")
+        if scope_of(who, Action.READ_WAITLIST) is Scope.OWN and not _owns(who, entry):
+            raise OfferNotFound(f"no offer {offer_id}")
+        try:
+            doctor = (await self._calendars.calendar(entry.doctor_id)).doctor_name
+        except (DomainError, PeerUnavailable):  # a nicety: the offer shows without it
+            doctor = None
+        return OfferShown(entry, offer, doctor)
 
     async def _open_offer(self, offer_id: str, requester: Requester) -> tuple[WaitlistEntry, Offer]:
         """The entry and its offer ``offer_id``, if the caller may answer it and it is

@@ -1,8 +1,9 @@
 """``/a/{token}``: the page a patient's confirm or cancel link opens (application/
-action_links.py). GET shows the appointment and the one button the token allows; POST
-does it through the same use cases as REST, with the patient as the actor. Nothing here
-needs a login: the signed token is the credential, for one action on one appointment,
-until its start, and only for the start it was made for (a reschedule voids it)."""
+action_links.py; a waitlist offer's accept or decline link is api/actions/offers.py's).
+GET shows the appointment and the one button the token allows; POST does it through the
+same use cases as REST, with the patient as the actor. Nothing here needs a login: the
+signed token is the credential, for one action on one appointment, until its start, and
+only for the start it was made for (a reschedule voids it)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 from loguru import logger
 
-from api.actions import page
+from api.actions import offers, page
 from api.actions.page import Shown, details, paragraph, render
 from api.deps import ServicesDep
 from api.problems import status_of
 from application import errors as refusals
 from application.access import Channel, Requester
 from application.action_links import (
+    OFFER_PURPOSES,
     ActionGrant,
     ActionLinkRefused,
     ActionLinks,
@@ -137,13 +139,15 @@ def _not_valid(status: int = 404) -> Answered:
     return Answered(render(title, paragraph(text, "refused"), status))
 
 
-async def _open(request: Request, token: str, services: Services, links: ActionLinks) -> Visit:
-    """The link's grant and appointment, or the page that says why it grants nothing."""
+def _grant(request: Request, token: str, links: ActionLinks) -> ActionGrant:
+    """What the link grants, or the page that says why it grants nothing."""
     settings = _settings(request)
     try:
-        grant = links.verify(token, now_utc())
+        return links.verify(token, now_utc())
     except ExpiredActionLink as expired:
         zone = settings.clinic_timezone
+        if expired.purpose in OFFER_PURPOSES:
+            raise Answered(offers.expired(expired.start, zone)) from None
         raise Answered(
             render(
                 "This link has expired",
@@ -157,11 +161,22 @@ async def _open(request: Request, token: str, services: Services, links: ActionL
         ) from None
     except ActionLinkRefused:
         raise _not_valid() from None
-    requester = Requester(
+
+
+def _patient(request: Request, grant: ActionGrant) -> Requester:
+    """The link's patient, as the actor of what the page does."""
+    return Requester(
         Principal(grant.patient_id, Role.PATIENT),
         getattr(request.state, "request_id", None),
         channel=Channel.LINK,  # counted apart: appointments_confirmations_total{channel}
     )
+
+
+async def _open(request: Request, token: str, services: Services, links: ActionLinks) -> Visit:
+    """The link's grant and appointment, or the page that says why it grants nothing."""
+    settings = _settings(request)
+    grant = _grant(request, token, links)
+    requester = _patient(request, grant)
     try:
         found = await services.booking.read(grant.appointment_id, requester)
     except (errors.AppointmentNotFound, NotVisible):
@@ -246,7 +261,11 @@ def _refused(visit: Visit, error: errors.DomainError | refusals.Refused) -> HTML
 @router.get("/a/{token}", response_class=HTMLResponse)
 async def show(request: Request, token: TokenPath, services: ServicesDep) -> HTMLResponse:
     try:
-        visit = await _open(request, token, services, _action_links(request))
+        links = _action_links(request)
+        grant = _grant(request, token, links)
+        if grant.purpose in OFFER_PURPOSES:  # a waitlist offer's link (api/actions/offers.py)
+            return await offers.show(services, grant, _patient(request, grant))
+        visit = await _open(request, token, services, links)
     except Answered as answer:
         return answer.response
     return _offer(visit)
@@ -255,7 +274,12 @@ async def show(request: Request, token: TokenPath, services: ServicesDep) -> HTM
 @router.post("/a/{token}", response_class=HTMLResponse)
 async def act(request: Request, token: TokenPath, services: ServicesDep) -> HTMLResponse:
     try:
-        visit = await _open(request, token, services, _action_links(request))
+        links = _action_links(request)
+        grant = _grant(request, token, links)
+        if grant.purpose in OFFER_PURPOSES:
+            wait = _settings(request).booking_wait_seconds
+            return await offers.answer(services, grant, _patient(request, grant), wait)
+        visit = await _open(request, token, services, links)
         form = await _form(request)
         if visit.grant.purpose is ActionPurpose.CONFIRM:
             return await _confirm(request, token, services, visit)
