@@ -26,7 +26,7 @@ class WaitlistRequest(NewWaitlistEntry):
     """Validated strictly, as this schema says: the window's ends ISO 8601 date-time
     strings with an offset, `duration_minutes` a JSON integer, the ids matching their
     pattern as sent. `earliest_start` is not after `latest_start`, which is in the
-    future."""
+    future, and lies within the booking horizon (365 days)."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -131,6 +131,9 @@ STATE_REFUSALS = {
     "slot-not-offered": "the doctor's calendar has no slot at that time",
     "invalid-schedule-window": "from not before to, or wider than the configured maximum: "
     "a rule across two parameters, said in the operation's description",
+    "invalid-waitlist-entry": "a waitlist window whose earliest start is after its latest, "
+    "whose latest start has passed, or which starts beyond the booking horizon: rules across "
+    "two fields and the clock, said in the body's description",
 }
 # The rules of a requested time that depend on the clock, not on the request.
 CLOCK_RULES = ("start must be in the future", "start must be within ")
