@@ -5,7 +5,7 @@ and the record of the offer rounds holding slots. It is the application layer's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from beanie import SortDirection
@@ -160,11 +160,14 @@ class WaitlistStore:
         self, doctor_id: str, start: datetime, end: datetime
     ) -> OfferRound | None:
         """The running round of the doctor whose held [start, end) overlaps [start, end)
-        (the one that started first, should two ever overlap)."""
+        (the one that started first, should two ever overlap). A round past its
+        ``held_until`` holds nothing, even one that never recorded its end (a crash): its
+        hold at the Doctor Service expired then."""
         doc = await wdb.WaitlistRound.find_one(
             {
                 "doctor_id": doctor_id,
                 "ended": False,
+                "held_until": {"$gt": datetime.now(UTC)},
                 "start": {"$lt": utc(end)},
                 "end": {"$gt": utc(start)},
             },

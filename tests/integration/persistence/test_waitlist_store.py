@@ -390,3 +390,12 @@ async def test_a_round_holds_its_slot_until_it_ends(bed: Bed) -> None:
     # The slot freed again after its round ended: the same round id holds it again.
     await bed.store.save_round(nine)
     assert await bed.store.round_holding("d-1", NINE, half_past) == nine
+
+
+async def test_a_round_past_its_held_until_holds_nothing(bed: Bed) -> None:
+    """A round that crashed before recording its end: its hold at the Doctor Service
+    expired at ``held_until``, so staff are not told the slot is offered any more."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    lapsed = held("offer-d-1-lapsed", start)  # held until an hour before the start: past
+    await bed.store.save_round(lapsed)
+    assert await bed.store.round_holding("d-1", start, start + timedelta(minutes=30)) is None
