@@ -63,8 +63,7 @@ def _form(purpose: ActionPurpose) -> str:
         button = '<button type="submit" name="do" value="accept">Book this slot</button>'
     else:
         button = (
-            '<button type="submit" class="cancel" name="do" value="decline">'
-            "No, thank you</button>"
+            '<button type="submit" class="cancel" name="do" value="decline">No, thank you</button>'
         )
     return f'<form method="post">{button}</form>'
 
