@@ -272,8 +272,10 @@ def test_a_cancelled_slot_is_offered_to_the_waitlist_and_booked_exactly_once(
     recorded = eventually(
         lambda: sent.find_one({"_id": envelope["event_id"]}), SECONDS, "the offer's message"
     )
-    assert recorded["event_type"] == "waitlist.offered"
+    assert (recorded["event_type"], recorded["entry_id"]) == ("waitlist.offered", entry_id)
     assert recorded["recipient"] == ben
+    assert recorded["message"] is not None, recorded
+    assert envelope["details"]["links"]["accept"] in recorded["message"]["text"]
 
     # The round ended with the slot booked again.
     described = round_ended(service, doctor, start)
