@@ -273,9 +273,9 @@ class WaitlistActivities:
         if self._client is None:
             raise RuntimeError("the worker's activities have no Temporal client")
         request = round_request(slot, self._settings)
-        round_id = await start_round(self._client, self._settings.temporal_task_queue, request)
+        handle = await start_round(self._client, self._settings.temporal_task_queue, request)
         log_for(_context("slot freed")).info(
-            "slot {} freed by {}: offer round {}", slot.start.isoformat(), slot.freed_by, round_id
+            "slot {} freed by {}: offer round {}", slot.start.isoformat(), slot.freed_by, handle.id
         )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -8,8 +8,9 @@ Client code: no workflow imports this module."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from config import Settings
@@ -20,6 +21,7 @@ from workflows.contracts.waitlist import (
     FreedSlot,
     OfferRoundRequest,
     OfferTerms,
+    RoundOutcome,
     WaitlistStatus,
 )
 from workflows.search_attributes import DOCTOR_ID, WAITLIST_STATUS
@@ -44,10 +46,12 @@ def round_request(
     )
 
 
-async def start_round(client: Client, task_queue: str, request: OfferRoundRequest) -> str:
+async def start_round(
+    client: Client, task_queue: str, request: OfferRoundRequest
+) -> WorkflowHandle[Any, RoundOutcome]:
     """Start the slot's round, or tell the running one (``SLOT_FREED_SIGNAL``); the round's
     workflow id. A round of this slot that ended (booked, or let go) may be followed by a
-    new one: the slot was freed again."""
+    new one: the slot was freed again. The round's handle."""
     slot = request.slot
     handle = await client.start_workflow(
         waitlist.WORKFLOW,
@@ -57,6 +61,7 @@ async def start_round(client: Client, task_queue: str, request: OfferRoundReques
         start_signal=waitlist.SLOT_FREED_SIGNAL,
         start_signal_args=[slot],
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        result_type=RoundOutcome,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(DOCTOR_ID, slot.doctor_id),
@@ -64,4 +69,4 @@ async def start_round(client: Client, task_queue: str, request: OfferRoundReques
             ]
         ),
     )
-    return handle.id
+    return handle
