@@ -14,7 +14,7 @@ from loguru import logger
 
 from config import load_settings
 from config.logging import configure_logging
-from localstack.seed import seed
+from localstack.seed import WAITED_FOR_DOCTOR, WAITING_PATIENT, seed, seed_waitlist
 from localstack.service import LocalService
 from workflows.backfill import run_backfill
 
@@ -48,6 +48,12 @@ Book one (a slot free right now):
     -H "Idempotency-Key: demo-$(date +%s%N)" \\
     -d '{{"patient_id": "pat-anna-schmidt", "doctor_id": "doc-on-call",
          "start": "{slot}", "duration_minutes": 15}}'
+
+The waitlist: {waiting} waits for {waited_for} (sample data). Cancel one of
+{waited_for}'s appointments and the freed slot is offered to her: an offer round
+(Web UI: WorkflowType="SlotOfferWorkflow"), `GET {api}/api/v1/waitlist?patient_id={waiting}`
+shows the offer, {logs}/notifications.log the message with its accept link. A round
+within minutes: APPOINTMENTS_WAITLIST_OFFER_MINUTES=1 make run (README "The waitlist").
 
 Ctrl-C stops everything; data stays in {data}.
 """
@@ -113,6 +119,12 @@ def main(argv: list[str] | None = None) -> None:
             )
             marker.write_text(f"{count}\n")
             logger.info("seeded {} sample appointments", count)
+            entry = asyncio.run(
+                seed_waitlist(
+                    service.api_url, service.peer_url("doctor"), service.token("staff", "seed")
+                )
+            )
+            logger.info("sample waitlist entry: {}", entry)
         give_journeys(service)
         print(
             BANNER.format(
@@ -127,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
                 worker_metrics=service.ports.worker_metrics,
                 logs=service.infra.log_dir,
                 data=service.data_dir,
+                waiting=WAITING_PATIENT,
+                waited_for=WAITED_FOR_DOCTOR,
                 slot=next_free_slot(service.peer_url("doctor")),
                 ttl_hours=TOKEN_TTL_MINUTES // 60,
                 tokens="".join(

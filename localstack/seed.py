@@ -1,5 +1,7 @@
 """Sample appointments, booked through the API like any other: each runs the real saga,
-so it has its events, outbox rows, invoice and a run in the Temporal Web UI."""
+so it has its events, outbox rows, invoice and a run in the Temporal Web UI. And one
+patient on the waitlist for the first doctor's week, so that cancelling one of that
+doctor's appointments starts an offer round to watch."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from loguru import logger
 
 # Each doctor gets this many sample appointments, with patients taken in turn.
 PER_DOCTOR = 2
+# Who waits, and for whom: the first doctor's sample appointments are in the window.
+WAITING_PATIENT = "pat-anna-schmidt"
+WAITED_FOR_DOCTOR = "doc-amelia-hart"
 
 
 async def seed(
@@ -53,3 +58,35 @@ async def seed(
                 else:
                     logger.warning("sample booking refused: {} {}", answer.status_code, answer.text)
     return booked
+
+
+async def seed_waitlist(
+    api_url: str, doctor_url: str, token: str, now: datetime | None = None
+) -> str | None:
+    """Put ``WAITING_PATIENT`` on the waitlist for ``WAITED_FOR_DOCTOR`` from tomorrow
+    on for a week (the window of the sample appointments); the entry's id, or None if the
+    API refused. The key names the day, so a repeated run adds nothing twice."""
+    now = now or datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    async with httpx.AsyncClient(timeout=30) as http:
+        doctor = (await http.get(f"{doctor_url}/doctors/{WAITED_FOR_DOCTOR}")).raise_for_status()
+        body = {
+            "patient_id": WAITING_PATIENT,
+            "doctor_id": WAITED_FOR_DOCTOR,
+            "earliest_start": tomorrow.isoformat(),
+            "latest_start": (tomorrow + timedelta(days=7)).isoformat(),
+            "duration_minutes": doctor.json()["slot_minutes"],
+            "priority": "routine",
+        }
+        answer = await http.post(
+            f"{api_url}/api/v1/waitlist",
+            json=body,
+            headers={
+                "Idempotency-Key": f"seed-waitlist-{tomorrow:%Y%m%d}",
+                "Authorization": f"Bearer {token}",
+            },
+        )
+    if answer.status_code not in (200, 201):
+        logger.warning("sample waitlist entry refused: {} {}", answer.status_code, answer.text)
+        return None
+    return str(answer.json()["id"])
