@@ -17,6 +17,8 @@ from temporalio.worker import Worker
 from activities.appointments import AppointmentActivities
 from activities.journey import JourneyActivities
 from activities.peers import PeerActivities
+from activities.waitlist import WaitlistActivities
+from activities.waitlist_sweep import sweep_forever
 from application.action_links import ActionLinks
 from config import Settings, load_settings
 from config.logging import configure_logging
@@ -24,6 +26,7 @@ from domain.errors import BUSINESS_ERRORS
 from messaging.status import relay_status
 from peers import Peers
 from persistence import AppointmentStore, connect
+from persistence.waitlist_store import WaitlistStore
 from telemetry.exporter import exported
 from telemetry.interceptor import SagaMetricsInterceptor
 from telemetry.metrics import WorkerMetrics
@@ -33,6 +36,7 @@ from workflows.client import connect_temporal
 from workflows.journey import AppointmentJourneyWorkflow
 from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
+from workflows.waitlist_offers import SlotOfferWorkflow
 
 WORKFLOWS = [
     BookingWorkflow,
@@ -40,6 +44,7 @@ WORKFLOWS = [
     RescheduleWorkflow,
     AppointmentJourneyWorkflow,
     NoShowReversalWorkflow,
+    SlotOfferWorkflow,
 ]
 
 
@@ -57,6 +62,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         outbox=lambda: relay_status(mongo[settings.mongo_database]),
     )
     store = AppointmentStore(mongo, settings.kafka_topic)
+    waitlist = WaitlistStore(mongo, settings.waitlist_topic)
+    links = ActionLinks.from_settings(settings)
     activities = [
         *PeerActivities(peers, store, settings).all(),
         *AppointmentActivities(store, settings).all(),
@@ -65,8 +72,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             store,
             peers.doctors,
             settings,
-            ActionLinks.from_settings(settings).links,
+            links.links,
             metrics=metrics.journey,
+        ).all(),
+        # Offer rounds; and the sagas' start of a round when they free a slot (the
+        # worker's own client). Offers carry the patient's accept and decline links.
+        *WaitlistActivities(
+            waitlist,
+            peers.doctors,
+            settings,
+            links.offer_links,
+            client=temporal,
+            metrics=metrics.waitlist,
         ).all(),
     ]
     worker = Worker(
@@ -81,12 +98,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
     logger.info("worker polling task queue {}", settings.temporal_task_queue)
+    # Waitlist entries whose window has passed leave by themselves, swept every minute.
+    sweeping = asyncio.create_task(sweep_forever(waitlist, stop), name="waitlist-sweep")
     try:
         port = settings.worker_metrics_port
         async with exported(metrics, host=settings.worker_metrics_host, port=port), worker:
             await stop.wait()
             logger.info("worker stopping: finishing in-flight tasks")
     finally:
+        stop.set()
+        await sweeping
         await peers.aclose()
         await mongo.close()
 

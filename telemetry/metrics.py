@@ -97,6 +97,9 @@ class WorkerMetrics(Metrics):
         # Imported here: it pulls in the journey's activities, which the API (importing
         # this module for ApiMetrics) must never load (tests/unit/test_architecture.py).
         from telemetry.journey import JourneyInstruments
+        from telemetry.waitlist import WaitlistInstruments
 
         # Reminders sent and the journey's no-shows: JourneyActivities(metrics=...).
         self.journey = JourneyInstruments(self.registry)
+        # Offers sent and closed, rounds by outcome: WaitlistActivities(metrics=...).
+        self.waitlist = WaitlistInstruments(self.registry)
