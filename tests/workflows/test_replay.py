@@ -35,6 +35,7 @@ from workflows.contracts.reschedule import RescheduleRequest
 from workflows.journey import AppointmentJourneyWorkflow
 from workflows.no_show_reversal import NoShowReversalWorkflow
 from workflows.reschedule import RescheduleWorkflow
+from workflows.waitlist_offers import SlotOfferWorkflow
 
 WORKFLOWS = [
     BookingWorkflow,
@@ -42,6 +43,7 @@ WORKFLOWS = [
     RescheduleWorkflow,
     NoShowReversalWorkflow,
     AppointmentJourneyWorkflow,
+    SlotOfferWorkflow,
 ]
 CALLER = EventContext(actor="staff:replay")
 
@@ -353,6 +355,10 @@ async def test_a_recorded_history_holds_its_payloads_encrypted(
 # reschedule's signal, the new time's reminders, the no-show with its fee) and
 # ``booking-journey-as-first-released`` (a booking starting its journey as a child): the
 # journey as it first shipped (record_histories.py <suffix> journey booking-journey).
+# ``*-before-waitlist-offers``: the sagas before they offered the slots they free to the
+# waitlist (workflows/freed_slots.py). ``slot-offer-as-first-released``: the offer round
+# as it first shipped, declined, expired, then booked through the booking saga on its
+# hold (record_histories.py as-first-released slot-offer).
 BEFORE = {
     path.stem: path.read_text()
     for path in sorted((Path(__file__).parent / "histories").glob("*.json"))

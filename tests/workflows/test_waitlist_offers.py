@@ -19,7 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -542,6 +547,40 @@ async def test_two_slots_freed_at_once_go_to_two_patients_never_one_twice_at_onc
             holding[patient] = 0
     assert saga.calls.count("reserve_slot") == 2
     assert saga.calls.count("release_hold:hold-1") == 2
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+async def round_history(env: WorkflowEnvironment) -> WorkflowHistory:
+    """A round as record_histories.py keeps it: the first candidate declines, the second
+    lets the offer expire, the third accepts and the booking saga books on the round's
+    hold."""
+    slot_start = await the_day_after(env)
+    world, saga, queue = RoundWorld(), saga_world(), new_queue()
+    await waiting(env, world, slot_start, "anna", "ben", "carl")
+    async with worker(env, world, saga, queue):
+        handle = await start(env, queue, freed(slot_start))
+        [first] = await offered(world, 1)
+        decline = DeclineOffer(offer_id=first, patient_id="anna", caller=CALLER)
+        await handle.execute_update(waitlist.DECLINE_UPDATE, decline)
+        await offered(world, 2)
+        await env.sleep(OFFER + timedelta(minutes=1))
+        [*_, third] = await offered(world, 3)
+        await handle.execute_update(
+            waitlist.ACCEPT_UPDATE, accept(third, "carl"), result_type=OfferAccepted
+        )
+        outcome = await handle.result()
+    assert outcome.status is WaitlistStatus.BOOKED
+    return await handle.fetch_history()
+
+
+async def test_a_rounds_history_replays_deterministically(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    history = await round_history(workflow_env)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=ENCRYPTED)
+    await replayer.replay_workflow(history)
 
 
 # --- the booking saga on the round's hold ---------------------------------------------------
