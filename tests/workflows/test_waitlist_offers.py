@@ -42,6 +42,7 @@ from workflows.cancellation import CancellationWorkflow
 from workflows.contracts import waitlist
 from workflows.contracts.booking import BookingOutcome, WaitlistHold
 from workflows.contracts.cancellation import CancellationOutcome, CancellationRequest
+from workflows.contracts.reschedule import RescheduleRequest
 from workflows.contracts.waitlist import (
     AcceptOffer,
     BookingTerms,
@@ -55,11 +56,12 @@ from workflows.contracts.waitlist import (
     WaitlistStatus,
 )
 from workflows.offer_rounds import start_round
+from workflows.reschedule import RescheduleWorkflow
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, NEEDS_ATTENTION, WAITLIST_STATUS
-from workflows.waitlist_offers import SlotOfferWorkflow
+from workflows.waitlist_offers import OFFERS_PER_RUN, SlotOfferWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
-WORKFLOWS = [SlotOfferWorkflow, BookingWorkflow, CancellationWorkflow]
+WORKFLOWS = [SlotOfferWorkflow, BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
 OFFER = timedelta(minutes=15)
 CALLER = EventContext(actor="patient:test", request_id="req-1")
 NO_QUIET_HOURS = OfferTerms(offer_minutes=15, cutoff_minutes=60, quiet_hours=None)
@@ -581,6 +583,48 @@ async def test_a_rounds_history_replays_deterministically(
     history = await round_history(workflow_env)
     replayer = Replayer(workflows=WORKFLOWS, data_converter=ENCRYPTED)
     await replayer.replay_workflow(history)
+
+
+async def test_a_long_round_continues_as_new_with_its_hold_and_whom_it_passed_over(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """More candidates than one run offers to: the next run goes on with the same hold,
+    never offers the slot to anyone twice, and a slot freed again joins the running
+    round."""
+    count = OFFERS_PER_RUN + 2
+    slot_start = await the_day_after(workflow_env) + timedelta(days=2)
+    world, saga, queue = RoundWorld(), saga_world(), new_queue()
+    await waiting(workflow_env, world, slot_start, *(f"pat-{i:02}" for i in range(count)))
+    async with worker(workflow_env, world, saga, queue):
+        handle = await start(workflow_env, queue, freed(slot_start))
+        await offered(world, 1)
+        again = await start(workflow_env, queue, freed(slot_start))  # freed again: joins
+        assert again.result_run_id == handle.result_run_id
+        outcome = await handle.result()
+        history = await handle.fetch_history()
+    assert outcome.status is WaitlistStatus.NO_CANDIDATE
+    assert outcome.offers_made == count
+    assert world.offered_patients() == [f"pat-{i:02}" for i in range(count)]
+    assert saga.calls == ["reserve_slot", "release_hold:hold-1"]
+    [run] = [e for e in history.events if e.HasField("workflow_execution_started_event_attributes")]
+    assert run.workflow_execution_started_event_attributes.continued_execution_run_id
+
+
+async def test_a_reschedule_offers_the_old_slot(workflow_env: WorkflowEnvironment) -> None:
+    saga, queue = saga_world(), new_queue()
+    new_start = saga.start + timedelta(days=1)
+    request = RescheduleRequest(appointment_id="a", start=new_start, fingerprint="f", caller=CALLER)
+    async with worker(workflow_env, RoundWorld(), saga, queue):
+        handle = await workflow_env.client.start_workflow(
+            RescheduleWorkflow.run, request, id=f"wf-{uuid.uuid4()}", task_queue=queue
+        )
+        await handle.result()
+    [slot] = saga.inputs_of("offer_freed_slot")
+    assert (slot.start, slot.end, slot.freed_by) == (
+        saga.start,
+        saga.start + timedelta(minutes=30),
+        FreedBy.RESCHEDULE,
+    )
 
 
 # --- the booking saga on the round's hold ---------------------------------------------------
