@@ -88,6 +88,10 @@ R = TypeVar("R")
 # Continue as new after this many offers in one run.
 OFFERS_PER_RUN = 50
 HOLD_REFUSED = frozenset({"SlotUnavailable", "SlotNotOffered"})
+# The hold outlives the cutoff by this much: an offer accepted in its last second (an offer
+# may end at the cutoff) still gets the time a booking's own hold gives it to confirm. The
+# round lets the hold go itself when it ends unbooked; this only bounds a round that died.
+BOOKING_GRACE = timedelta(minutes=5)
 
 
 class _State(StrEnum):
@@ -270,7 +274,7 @@ class SlotOfferWorkflow:
 
     async def _hold(self) -> bool:
         """Record the round (staff are told the slot is offered), then hold the slot until
-        the cutoff; whether the Doctor Service gave the hold."""
+        the cutoff (and ``BOOKING_GRACE``); whether the Doctor Service gave the hold."""
         await self._activity(WaitlistActivities.save_round, self._round())
         info = workflow.info()
         slot = self._slot
@@ -281,7 +285,9 @@ class SlotOfferWorkflow:
             duration_minutes=max(1, int((slot.end - slot.start) / timedelta(minutes=1))),
             idempotency_key=f"{info.workflow_id}/{info.first_execution_run_id}/hold",
             caller=self._caller(),
-            ttl_seconds=max(1, int((self._cutoff - workflow.now()).total_seconds())),
+            ttl_seconds=max(
+                1, int((self._cutoff + BOOKING_GRACE - workflow.now()).total_seconds())
+            ),
         )
         try:
             held: HeldSlot = await workflow.execute_activity_method(

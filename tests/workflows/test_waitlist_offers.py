@@ -58,7 +58,7 @@ from workflows.contracts.waitlist import (
 from workflows.offer_rounds import start_round
 from workflows.reschedule import RescheduleWorkflow
 from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, NEEDS_ATTENTION, WAITLIST_STATUS
-from workflows.waitlist_offers import OFFERS_PER_RUN, SlotOfferWorkflow
+from workflows.waitlist_offers import BOOKING_GRACE, OFFERS_PER_RUN, SlotOfferWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WORKFLOWS = [SlotOfferWorkflow, BookingWorkflow, CancellationWorkflow, RescheduleWorkflow]
@@ -213,6 +213,10 @@ async def test_urgent_first_then_the_longest_waiting_each_offer_expiring_to_the_
     [hold] = saga.inputs_of("reserve_slot")
     assert (hold.patient_id, hold.start) == ("waitlist", slot_start)
     assert hold.ttl_seconds is not None
+    # it outlives the cutoff by the grace an offer accepted in its last second needs
+    held_until = times[0] + timedelta(seconds=hold.ttl_seconds)
+    cutoff = slot_start - timedelta(minutes=60)
+    assert abs(held_until - (cutoff + BOOKING_GRACE)) < timedelta(seconds=2)
     assert hold.idempotency_key.startswith(f"{handle.id}/")
     assert saga.calls == ["reserve_slot", "release_hold:hold-1"]
     assert [end.outcome for end in world.ended] == [WaitlistStatus.NO_CANDIDATE]
