@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut
 # Copy the docs' browser assets again only when their lock or their list changes.
 DOCS_STAMP := docs-assets/node_modules/.copied-$(shell cat docs-assets/package-lock.json api/docs/assets.py | cksum | cut -d' ' -f1)
 
-.PHONY: install docs-assets browser lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-journey pytest-servers clean
+.PHONY: install docs-assets browser lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-journey pytest-waitlist pytest-servers clean
 
 # Only what the lock names, each file checked against its hash; then the project itself
 # without dependencies, built by the locked setuptools (no isolated build that would
@@ -71,10 +71,11 @@ run: install
 	$(BIN)/appointment-service run
 
 ## make test: lint, then the type check and every test (unit, workflow, deploy,
-## integration, e2e, the journey end to end) in four jobs side by side: each job starts
-## its own servers on free ports, so they never meet, and their output is shown job by job
+## integration, e2e, the journey and the waitlist end to end) in five jobs side by side:
+## each job starts its own servers on free ports, so they never meet, and their output is
+## shown job by job
 test: install lint
-	@$(MAKE) --no-print-directory -j4 --output-sync=target typecheck pytest-e2e pytest-journey pytest-servers
+	@$(MAKE) --no-print-directory -j5 --output-sync=target typecheck pytest-e2e pytest-journey pytest-waitlist pytest-servers
 
 ## make test-fast: lint, then the type check, the unit tests and the workflow tests side
 ## by side (no servers but Temporal's time-skipping test server): under a minute
@@ -99,6 +100,13 @@ pytest-e2e: install browser
 ## minutes: mostly waiting for the clock, so it runs beside the other jobs
 pytest-journey: install browser
 	$(BIN)/pytest -q -p no:cacheprovider tests/e2e_journey
+
+## the waitlist end to end, on a stack of its own whose offers expire in a minute: about
+## a minute and a quarter, a third of one core, mostly waiting for an offer to run out; a
+## job of its own beside the others (after the journey's, whose length follows the clock
+## from 3 to 8 minutes, it could become the longest job)
+pytest-waitlist: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e_waitlist
 
 pytest-servers: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/workflows tests/deploy tests/integration
