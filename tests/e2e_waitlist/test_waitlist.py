@@ -29,6 +29,7 @@ from tests.e2e.support import BASE, describe_workflow, problem_type
 from tests.e2e_waitlist.conftest import OFFER_MINUTES, WAITLIST_DOCTORS
 from tests.waiting import eventually, eventually_async
 from workflows.contracts import waitlist as rounds
+from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, WAITLIST_STATUS
 
 pytestmark = pytest.mark.e2e
 
@@ -277,9 +278,12 @@ def test_a_cancelled_slot_is_offered_to_the_waitlist_and_booked_exactly_once(
     assert recorded["message"] is not None, recorded
     assert envelope["details"]["links"]["accept"] in recorded["message"]["text"]
 
-    # The round ended with the slot booked again.
+    # The round ended with the slot booked again, as the Web UI shows it.
     described = round_ended(service, doctor, start)
     assert described.status.name == "COMPLETED"
+    shown = described.typed_search_attributes
+    assert shown.get(WAITLIST_STATUS) == rounds.WaitlistStatus.BOOKED.value
+    assert (shown.get(DOCTOR_ID), shown.get(APPOINTMENT_ID)) == (doctor, booked_id)
 
 
 def test_an_offer_let_expire_is_refused_and_the_next_candidate_gets_the_slot(
