@@ -2,8 +2,9 @@
 the tables beside the targets, write the JSON report, stop the stack.
 
 Order of the measurements: booking (baseline then saga at each level, with the topic
-watched for the outbox lag), memory right after, then the read view is filled and the
-schedule reads are measured, then many journeys are started and left idle (the worker's
+watched for the outbox lag), memory right after, then cancellations timed to their
+waitlist offer on Kafka, then the read view is filled and the schedule reads are
+measured, then many journeys are started and left idle (the worker's
 and the Temporal server's memory and idle CPU with them live)."""
 
 from __future__ import annotations
