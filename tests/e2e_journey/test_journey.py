@@ -31,7 +31,7 @@ from tests.e2e_journey.conftest import QUICK_DOCTORS, REMINDER_MINUTES
 from tests.waiting import eventually
 from workflows.contracts import journey
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # a start up to 375 s ahead
 
 LEAD = timedelta(seconds=75)  # time to book and start the journey before the reminder
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "journey"
