@@ -77,6 +77,8 @@ class _SagaOutcomes(WorkflowInboundInterceptor):
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         try:
             result = await super().execute_workflow(input)
+        except GeneratorExit:
+            raise  # the run is evicted from the worker's cache (a shutdown): no outcome
         except BaseException as error:
             _report(error)
             raise
