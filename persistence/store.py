@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from application.ports import AppointmentFilter
-from domain.errors import ConcurrencyConflict, SlotUnavailable
+from domain.errors import ConcurrencyConflict, DomainError, SlotUnavailable
 from domain.events import AppointmentEvent
 from domain.model import Appointment, Change
 from persistence import documents as db
@@ -24,14 +24,11 @@ from persistence.mapping import (
     outbox_row,
     to_document,
 )
+from persistence.unit_of_work import commit_once, ensure_not_replayed, put_versioned
 
 # A page is ordered by (start, id): the id breaks ties between appointments that start at
 # the same instant, so the order is total and a keyset cursor never skips or repeats one.
 LIST_ORDER = [("start", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)]
-
-
-class _AlreadyApplied(Exception):
-    """The change's event is already stored: a retry of a committed change."""
 
 
 class AppointmentStore:
@@ -80,23 +77,18 @@ class AppointmentStore:
         returned. Optimistic concurrency: an update applies only while the stored
         ``version`` is still ``change.expected_version``; otherwise ConcurrencyConflict.
         An overlap with another active appointment raises SlotUnavailable."""
-        async with self._client.start_session() as session:
-            try:
-                await session.with_transaction(lambda s: self._write(s, change))
-            except _AlreadyApplied:
-                pass
-            except DuplicateKeyError as error:
-                if await self._event_stored(change.event.event_id):
-                    pass  # a concurrent retry of this same change committed first
-                elif db.NO_OVERLAP_INDEX in str(error):
-                    raise SlotUnavailable(
-                        "the doctor already has an appointment at this time"
-                    ) from error
-                else:
-                    raise ConcurrencyConflict("the appointment already exists") from error
-            except ConcurrencyConflict:
-                if not await self._event_stored(change.event.event_id):
-                    raise
+
+        def duplicate(error: DuplicateKeyError) -> DomainError:
+            if db.NO_OVERLAP_INDEX in str(error):
+                return SlotUnavailable("the doctor already has an appointment at this time")
+            return ConcurrencyConflict("the appointment already exists")
+
+        await commit_once(
+            self._client,
+            lambda session: self._write(session, change),
+            lambda: self._event_stored(change.event.event_id, change.state.id),
+            duplicate,
+        )
         stored = await self.get(change.state.id)
         assert stored is not None, "a committed appointment must be readable"
         return stored
@@ -104,32 +96,18 @@ class AppointmentStore:
     async def _write(self, session: AsyncClientSession, change: Change) -> None:
         event = change.event
         known = await db.AppointmentEvent.find_one({"_id": event.event_id}, session=session)
-        if known is not None:
-            if known.appointment_id != event.appointment_id:
-                # The same key once made a change to another appointment (a key reused
-                # after Temporal forgot the first run): never report that as this change.
-                raise ConcurrencyConflict("this idempotency key was used for another change")
-            raise _AlreadyApplied
-        document = to_document(change.state)
-        if change.expected_version is None:
-            await document.insert(session=session)
-        else:
-            collection = db.Appointment.get_pymongo_collection()
-            result = await collection.replace_one(
-                {"_id": change.state.id, "version": change.expected_version},
-                document.model_dump(by_alias=True),
-                session=session,
-            )
-            if result.matched_count == 0:
-                raise ConcurrencyConflict(
-                    f"appointment {change.state.id} changed since version "
-                    f"{change.expected_version}; reload and retry"
-                )
+        ensure_not_replayed(known.appointment_id if known else None, event.appointment_id)
+        await put_versioned(
+            session, to_document(change.state), change.expected_version, "appointment"
+        )
         await event_to_document(event).insert(session=session)
         await outbox_row(event, change.state, self._topic).insert(session=session)
 
-    async def _event_stored(self, event_id: str) -> bool:
-        return await db.AppointmentEvent.find_one({"_id": event_id}) is not None
+    async def _event_stored(self, event_id: str, appointment_id: str) -> bool:
+        """This change's event is stored: its id, for this appointment (the same id for
+        another one is a key reused, never this change)."""
+        found = {"_id": event_id, "appointment_id": appointment_id}
+        return await db.AppointmentEvent.find_one(found) is not None
 
 
 def index_for(where: AppointmentFilter) -> str | None:

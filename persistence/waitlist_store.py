@@ -15,9 +15,10 @@ from pymongo.errors import DuplicateKeyError
 
 from application.ports import EntryFilter, OfferRound
 from domain.clock import now_utc, utc
-from domain.errors import ConcurrencyConflict
+from domain.errors import ConcurrencyConflict, DomainError
 from domain.waitlist import EntryStatus, Slot, WaitlistChange, WaitlistEntry
 from persistence import waitlist_documents as wdb
+from persistence.unit_of_work import commit_once, ensure_not_replayed, put_versioned
 from persistence.waitlist_mapping import (
     entry_from_document,
     entry_to_document,
@@ -30,10 +31,6 @@ from persistence.waitlist_mapping import (
 # or repeats an entry.
 LIST_ORDER = [("joined_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)]
 ACTIVE = sorted(s.value for s in EntryStatus if s.is_active)
-
-
-class _AlreadyApplied(Exception):
-    """The change's event is already stored: a retry of a committed change."""
 
 
 class WaitlistStore:
@@ -103,23 +100,20 @@ class WaitlistStore:
         ``version`` is still ``change.expected_version``; otherwise ConcurrencyConflict.
         An offer to a patient who holds another open offer hits the unique index
         ``ONE_OPEN_OFFER_INDEX``: ConcurrencyConflict too, saying so."""
-        async with self._client.start_session() as session:
-            try:
-                await session.with_transaction(lambda s: self._write(s, change))
-            except _AlreadyApplied:
-                pass
-            except DuplicateKeyError as error:
-                if await self._event_stored(change.event.event_id):
-                    pass  # a concurrent retry of this same change committed first
-                elif wdb.ONE_OPEN_OFFER_INDEX in str(error):
-                    raise ConcurrencyConflict(
-                        f"patient {change.state.patient_id} already holds an open offer"
-                    ) from error
-                else:
-                    raise ConcurrencyConflict("the waitlist entry already exists") from error
-            except ConcurrencyConflict:
-                if not await self._event_stored(change.event.event_id):
-                    raise
+
+        def duplicate(error: DuplicateKeyError) -> DomainError:
+            if wdb.ONE_OPEN_OFFER_INDEX in str(error):
+                return ConcurrencyConflict(
+                    f"patient {change.state.patient_id} already holds an open offer"
+                )
+            return ConcurrencyConflict("the waitlist entry already exists")
+
+        await commit_once(
+            self._client,
+            lambda session: self._write(session, change),
+            lambda: self._event_stored(change.event.event_id, change.state.id),
+            duplicate,
+        )
         stored = await self.get(change.state.id)
         assert stored is not None, "a committed waitlist entry must be readable"
         return stored
@@ -127,32 +121,17 @@ class WaitlistStore:
     async def _write(self, session: AsyncClientSession, change: WaitlistChange) -> None:
         event = change.event
         known = await wdb.WaitlistEvent.find_one({"_id": event.event_id}, session=session)
-        if known is not None:
-            if known.entry_id != event.entry_id:
-                # The same key once made a change to another entry: never report that as
-                # this change.
-                raise ConcurrencyConflict("this idempotency key was used for another change")
-            raise _AlreadyApplied
-        document = entry_to_document(change.state)
-        if change.expected_version is None:
-            await document.insert(session=session)
-        else:
-            collection = wdb.WaitlistEntry.get_pymongo_collection()
-            result = await collection.replace_one(
-                {"_id": change.state.id, "version": change.expected_version},
-                document.model_dump(by_alias=True),
-                session=session,
-            )
-            if result.matched_count == 0:
-                raise ConcurrencyConflict(
-                    f"waitlist entry {change.state.id} changed since version "
-                    f"{change.expected_version}; reload and retry"
-                )
+        ensure_not_replayed(known.entry_id if known else None, event.entry_id)
+        await put_versioned(
+            session, entry_to_document(change.state), change.expected_version, "waitlist entry"
+        )
         await event_to_document(event).insert(session=session)
         await outbox_row(event, change.state, self._topic).insert(session=session)
 
-    async def _event_stored(self, event_id: str) -> bool:
-        return await wdb.WaitlistEvent.find_one({"_id": event_id}) is not None
+    async def _event_stored(self, event_id: str, entry_id: str) -> bool:
+        """This change's event is stored: its id, for this entry."""
+        found = {"_id": event_id, "entry_id": entry_id}
+        return await wdb.WaitlistEvent.find_one(found) is not None
 
     # --- the rounds ---------------------------------------------------------------------
 

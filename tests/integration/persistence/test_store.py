@@ -266,3 +266,22 @@ async def test_a_failure_after_the_state_write_leaves_an_update_undone(
     # The replace_one of the state ran inside the transaction; it must be rolled back.
     assert await database.store.get("a-1") == pending
     assert [event.seq for event in await database.store.history("a-1")] == [1]
+
+
+async def test_a_key_once_used_for_another_appointment_is_refused(database: Database) -> None:
+    """An event id already stored for another appointment (a key reused after Temporal
+    forgot its first run) is refused, never answered as if this change were applied."""
+    await database.store.commit(new("a-1"))
+    second = await database.store.commit(new("a-2", start=NINE + timedelta(hours=1)))
+    [first_event] = await database.store.history("a-1")
+    change = move(second, S.SCHEDULED, "scheduled")
+    reused = dataclasses.replace(
+        change, event=dataclasses.replace(change.event, event_id=first_event.event_id)
+    )
+    before = await database.raw.counts()
+
+    with pytest.raises(ConcurrencyConflict, match="used for another change"):
+        await database.store.commit(reused)
+
+    assert await database.raw.counts() == before
+    assert await database.store.get("a-2") == second
