@@ -10,11 +10,13 @@ void invoice, mark FAILED, release the hold. A booking whose hold expired, undon
 the slot to the waitlist (it may be free again).
 
 The booking of an accepted waitlist offer (``request.waitlist``) uses the offer round's
-hold: it checks the patient, then persists, invoices and confirms that hold, racing its
+hold, and a booking on a hold its caller took (``request.held``, FHIR ``$hold``) uses
+that: it checks the patient, then persists, invoices and confirms that hold, racing its
 expiry; it never checks, takes or releases a hold (the round owns it, and offers the slot
-to the next candidate if this booking fails). A business refusal (unknown patient, slot
-taken) then completes the run with a ``SagaRejected`` result, BookingStatus REJECTED;
-a fault fails it, BookingStatus FAILED (``workflows.saga.run_saga``)."""
+to the next candidate if this booking fails; the caller's expires by itself).
+A business refusal (unknown patient, slot taken) then completes the run with a
+``SagaRejected`` result, BookingStatus REJECTED; a fault fails it, BookingStatus FAILED
+(``workflows.saga.run_saga``)."""
 
 from __future__ import annotations
 
@@ -147,8 +149,9 @@ class BookingWorkflow(DecidingSaga):
                 local=local,
             )
 
-        if r.waitlist is not None:  # the offer round's hold: never checked nor released
-            held = HeldSlot(hold_id=r.waitlist.hold_id, expires_at=r.waitlist.expires_at)
+        adopted = r.adopted_hold()
+        if adopted is not None:  # the round's or the caller's hold: never checked nor released
+            held = HeldSlot(hold_id=adopted.hold_id, expires_at=adopted.expires_at)
             invoice = await invoice_confirm(
                 held,
                 steps.invoice_order(),

@@ -20,7 +20,12 @@ from temporalio.worker import Worker
 from domain.events import EventContext
 from tests.workflows.fakes import FakeWorld, refusal, settled, transient
 from workflows.booking import BookingWorkflow
-from workflows.contracts.booking import BookingOutcome, BookingRequest, BookingStatus
+from workflows.contracts.booking import (
+    AdoptedHold,
+    BookingOutcome,
+    BookingRequest,
+    BookingStatus,
+)
 from workflows.contracts.saga import SagaRejected
 
 HAPPY = [
@@ -272,3 +277,34 @@ async def test_a_cancellation_during_the_undoing_does_not_stop_it(
     assert isinstance(outcome, SagaRejected)
     assert outcome.type == "BillingRefused"
     assert {"void_invoice", "mark_failed", "release_slot"} <= set(world.completed)
+
+
+async def test_a_booking_on_a_hold_the_caller_took_confirms_it_and_never_takes_or_releases_one(
+    workflow_env: WorkflowEnvironment,
+) -> None:
+    """FHIR ``$book`` of a ``$hold``: the saga books on the caller's hold as on a waitlist
+    round's; when Billing refuses, it undoes its own steps but leaves the hold alone (it
+    expires by itself at the Doctor Service)."""
+    now = await workflow_env.get_current_time()
+    held = AdoptedHold(hold_id="hold-api", expires_at=now + timedelta(hours=5))
+    billing_refuses = {"create_invoice": [refusal("PeerContractError", "billing refuses")]}
+    for failures, fails in [({}, False), (billing_refuses, True)]:
+        world = FakeWorld()
+        world.failures = {step: list(errors) for step, errors in failures.items()}
+        booking = request(held=held)
+        # No skipping: the server may skip to the hold's expiry while a step runs.
+        with workflow_env.auto_time_skipping_disabled():
+            if fails:
+                cause = await failed_saga(workflow_env, world, booking)
+                assert "billing refuses" in str(cause), cause
+            else:
+                outcome = await run_saga(workflow_env, world, booking)
+                assert outcome.status == "SCHEDULED"
+                assert outcome.hold_id == "hold-api"
+        assert not {"check_availability", "reserve_slot"} & set(world.calls), world.calls
+        assert not [c for c in world.calls if c.startswith("release")], world.calls
+        assert [a.hold_id for a in world.inputs_of("persist_pending")] == ["hold-api"]
+        if fails:
+            assert "confirm_slot" not in world.calls
+        else:
+            assert [a.hold_id for a in world.inputs_of("confirm_slot")] == ["hold-api"]

@@ -65,6 +65,15 @@ class WaitlistHold(BaseModel):
     offer_id: str
 
 
+class AdoptedHold(BaseModel):
+    """A slot hold the caller took before booking (the FHIR door's ``Appointment/$hold``):
+    the booking confirms it instead of taking its own, as it does a waitlist round's hold.
+    It never checks, takes or releases a hold (an unconfirmed hold expires by itself)."""
+
+    hold_id: str
+    expires_at: AwareDatetime
+
+
 class BookingRequest(BaseModel):
     appointment_id: str
     patient_id: str
@@ -92,6 +101,13 @@ class BookingRequest(BaseModel):
     # The booking of an accepted waitlist offer: the round's hold. None: the saga checks
     # the slot and holds it itself.
     waitlist: WaitlistHold | None = None
+    # A hold the caller took beforehand (``Appointment/$hold``): booked on it the same way
+    # as on the waitlist's. None: the saga holds the slot itself (unless ``waitlist``).
+    held: AdoptedHold | None = None
+
+    def adopted_hold(self) -> AdoptedHold | WaitlistHold | None:
+        """The hold this booking confirms without taking it: the round's, or the caller's."""
+        return self.waitlist or self.held
 
 
 class BookingProgress(BaseModel):
