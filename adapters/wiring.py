@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from adapters.doctor_desk import DoctorDeskClient
 from adapters.readiness import ServiceReadiness
 from adapters.temporal import TemporalJourneyNews, TemporalOfferRounds, TemporalSagas
 from api.app import create_app
@@ -50,6 +51,7 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
             settings=settings,
             waitlist=WaitlistStore(mongo, settings.waitlist_topic),
             rounds=TemporalOfferRounds(temporal, settings.temporal_task_queue, settings),
+            desk=DoctorDeskClient(peers.doctors),
             # After each committed change: the journey is told, the change counted.
             news=TemporalJourneyNews(temporal),
             counts=metrics.lifecycle,

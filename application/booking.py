@@ -117,4 +117,5 @@ def booking_request(
         local_steps=settings.saga_local_steps,
         over_patient_cap=over_patient_cap,
         journey=Rules.of(settings.journey_rules),
+        held=command.held,
     )

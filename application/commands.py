@@ -18,6 +18,7 @@ from pydantic.config import JsonDict
 from application.identifiers import AppointmentId, Day, EntityId, IdempotencyKey, Instant
 from domain.rules import CELL_MINUTES
 from domain.status import AppointmentStatus
+from workflows.contracts.booking import AdoptedHold
 
 MAX_PAGE = 100
 
@@ -76,12 +77,18 @@ class NewAppointment(Command):
 class Book(Command):
     appointment: NewAppointment
     idempotency_key: IdempotencyKey
+    # A slot hold the caller took beforehand (FHIR ``$hold``), which the booking confirms
+    # instead of taking its own (``SlotHolds.adopt`` checks it is the caller's, still held).
+    held: AdoptedHold | None = None
 
     def fingerprint(self) -> str:
         # The appointment, not the permission to book it over the cap: a retry with or
         # without ``over_patient_cap`` is the same booking, and a booking has the
-        # fingerprint it had before the field existed.
-        return fingerprint(self.appointment.model_dump(mode="json", exclude=_NOT_FINGERPRINTED))
+        # fingerprint it had before the field existed. On a hold, the hold too.
+        body = self.appointment.model_dump(mode="json", exclude=_NOT_FINGERPRINTED)
+        if self.held is None:
+            return fingerprint(body)
+        return fingerprint(body, {"hold_id": self.held.hold_id})
 
 
 # --- changes by saga --------------------------------------------------------------------

@@ -109,3 +109,12 @@ class PatientCapReached(Refused):
             "over_patient_cap)"
         )
         self.cap = cap
+
+
+class SlotNoLongerFree(Refused):
+    """A slot to hold (or a hold to book on) that is no longer free: taken, held by someone
+    else, or the hold expired. The FHIR door answers it as IHE ITI Scheduling asks: an
+    OperationOutcome with severity ``fatal`` and code ``not-found`` (HTTP 409)."""
+
+    code = "slot-no-longer-free"
+    title = "The slot is no longer free"

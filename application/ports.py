@@ -108,6 +108,47 @@ class DoctorCalendars(Protocol):
     async def calendar(self, doctor_id: str) -> WorkingCalendar: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SlotHold:
+    """A slot hold at the Doctor Service: its slot, for whom, until when, and its state
+    (HELD, CONFIRMED, RELEASED, EXPIRED)."""
+
+    hold_id: str
+    doctor_id: str
+    patient_id: str
+    start: datetime
+    end: datetime
+    status: str
+    expires_at: datetime
+
+
+class DoctorDesk(Protocol):
+    """The Doctor Service's slot holds, as the FHIR door's use cases ask them
+    (``adapters.doctor_desk.DoctorDeskClient``). Raises PeerUnavailable while the service
+    cannot be asked."""
+
+    async def hold(
+        self,
+        doctor_id: str,
+        start: datetime,
+        minutes: int,
+        patient_id: str,
+        ttl_seconds: int,
+        idempotency_key: str,
+    ) -> SlotHold:
+        """Hold the slot; the same key always answers the same hold. Raises
+        SlotUnavailable (taken or held), SlotNotOffered or DoctorNotFound."""
+        ...
+
+    async def hold_of(self, hold_id: str) -> SlotHold | None:
+        """The hold ``hold_id``; None when the Doctor Service does not know it."""
+        ...
+
+    async def held(self, doctor_id: str) -> list[SlotHold]:
+        """The doctor's holds that are HELD (taken, neither confirmed nor let go)."""
+        ...
+
+
 class ScheduleView(Protocol):
     """The CQRS read view (``projections.queries``): eventually consistent, with names."""
 

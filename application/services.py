@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from application.booking import Booking
 from application.changes import Changes
+from application.holds import SlotHolds
 from application.journeys import Journeys
 from application.ports import (
     AppointmentRepository,
     DoctorCalendars,
+    DoctorDesk,
     JourneyNews,
     LifecycleCounts,
     OfferRounds,
@@ -39,6 +41,7 @@ class Services:
     readiness: Readiness
     journeys: Journeys  # the journey an appointment's reads show
     waitlist: Waitlist  # join, list, read, leave; accept or decline an offer
+    holds: SlotHolds  # slot holds ahead of a booking (FHIR $hold), the held slots
 
     @classmethod
     def of(
@@ -52,6 +55,7 @@ class Services:
         settings: Settings,
         waitlist: WaitlistRepository,
         rounds: OfferRounds,
+        desk: DoctorDesk,
         clock: Clock = now_utc,
         quotas: Quotas | None = None,
         news: JourneyNews | None = None,
@@ -68,4 +72,5 @@ class Services:
             readiness=readiness,
             journeys=Journeys(repository, settings.journey_rules, clock),
             waitlist=Waitlist(waitlist, rounds, repository, calendars, settings, clock),
+            holds=SlotHolds(desk, settings, clock),
         )

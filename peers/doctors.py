@@ -46,6 +46,15 @@ class DoctorClient(PeerClient):
         response = await self._http.request("POST", f"/holds/{self.segment(hold_id)}/confirm")
         return self._http.parse(Hold, response)
 
+    async def get_hold(self, hold_id: str) -> Hold | None:
+        """The hold as the Doctor Service has it; None when it does not know it."""
+        response = await self._http.request(
+            "GET", f"/holds/{self.segment(hold_id)}", passthrough=(404,)
+        )
+        if response.status_code == 404:
+            return None
+        return self._http.parse(Hold, response)
+
     async def release_hold(self, hold_id: str) -> Hold | None:
         """Idempotent; None when the Doctor Service does not know the hold."""
         response = await self._http.request(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.readiness import ServiceReadiness
 from application.errors import IdempotencyKeyReused, Refused
-from application.ports import AppointmentFilter, LifecycleCounts, Readiness
+from application.ports import AppointmentFilter, LifecycleCounts, Readiness, SlotHold
 from application.quotas import Quotas
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
 from application.services import Services
@@ -427,6 +427,64 @@ class FakeCalendars:
 
 
 @dataclass
+class FakeDoctorDesk:
+    """The Doctor Service's slot holds (``application.ports.DoctorDesk``), keeping
+    its promises: one hold per key (the same key answers the same hold), a slot held or
+    booked (``booked``) is refused ``SlotUnavailable``, an unknown doctor ``DoctorNotFound``.
+    ``confirm`` books a hold as the saga's confirm step would."""
+
+    doctors: frozenset[str] = frozenset({"doc-on-call"})
+    holds: dict[str, SlotHold] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> hold id
+    asked: list[str] = field(default_factory=list)  # the calls, by name
+    clock: Clock = now_utc
+
+    async def hold(
+        self,
+        doctor_id: str,
+        start: datetime,
+        minutes: int,
+        patient_id: str,
+        ttl_seconds: int,
+        idempotency_key: str,
+    ) -> SlotHold:
+        self.asked.append("hold")
+        if idempotency_key in self.keys:
+            return self.holds[self.keys[idempotency_key]]
+        if doctor_id not in self.doctors:
+            raise DoctorNotFound(f"no doctor {doctor_id}")
+        end, now = start + timedelta(minutes=minutes), self.clock()
+        for other in self.holds.values():
+            alive = other.status == "CONFIRMED" or (
+                other.status == "HELD" and other.expires_at > now
+            )
+            if other.doctor_id == doctor_id and alive and other.start < end and start < other.end:
+                raise SlotUnavailable(f"the slot is {other.status.lower()}")
+        hold = SlotHold(
+            hold_id=f"h{len(self.holds) + 1}",
+            doctor_id=doctor_id,
+            patient_id=patient_id,
+            start=start.astimezone(UTC),
+            end=end.astimezone(UTC),
+            status="HELD",
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+        self.holds[hold.hold_id], self.keys[idempotency_key] = hold, hold.hold_id
+        return hold
+
+    async def hold_of(self, hold_id: str) -> SlotHold | None:
+        self.asked.append("hold_of")
+        return self.holds.get(hold_id)
+
+    async def held(self, doctor_id: str) -> list[SlotHold]:
+        self.asked.append("held")
+        return [h for h in self.holds.values() if h.doctor_id == doctor_id and h.status == "HELD"]
+
+    def confirm(self, hold_id: str) -> None:
+        self.holds[hold_id] = dataclasses.replace(self.holds[hold_id], status="CONFIRMED")
+
+
+@dataclass
 class FakeView:
     """The read view: rows as the projector would have written them. ``calls`` records
     what was asked; ``fail`` makes every call raise it."""
@@ -587,6 +645,7 @@ class World:
     news: FakeJourneyNews = field(default_factory=FakeJourneyNews)
     counts: LifecycleCounts = field(default_factory=FakeCounts)
     waitlist: FakeWaitlistRepository = field(default_factory=FakeWaitlistRepository)
+    desk: FakeDoctorDesk = field(default_factory=FakeDoctorDesk)  # slot holds
     sagas: FakeSagas = field(init=False)
     # The process's quotas, on this world's clock (a fixed ``now`` refills nothing).
     quotas: Quotas = field(init=False)
@@ -600,6 +659,7 @@ class World:
         self.sagas = FakeSagas(self.repository, clock=self.clock, limits=limits)
         self.quotas = Quotas.of(self.settings, lambda: self.clock().timestamp())
         self.rounds = FakeOfferRounds(self.waitlist, self._book_offer, self.clock)
+        self.desk.clock = self.clock
 
     def clock(self) -> datetime:
         return self.now or now_utc()
@@ -632,6 +692,7 @@ class World:
             counts=self.counts,
             waitlist=self.waitlist,
             rounds=self.rounds,
+            desk=self.desk,
         )
 
 
