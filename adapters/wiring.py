@@ -47,6 +47,7 @@ async def api_services(settings: Settings, metrics: ApiMetrics) -> AsyncIterator
             sagas=TemporalSagas(temporal, settings.temporal_task_queue),
             view=ReadView(database),
             calendars=peers.doctors,
+            doctors=peers.doctors,
             readiness=ServiceReadiness(mongo, temporal, lambda: peers.breakers),
             settings=settings,
             waitlist=WaitlistStore(mongo, settings.waitlist_topic),

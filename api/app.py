@@ -12,6 +12,7 @@ from temporalio.converter import PayloadCodec
 from api import middleware, problems, schemas
 from api.actions import router as action_links_router
 from api.docs import pages as docs_pages
+from api.fhir.router import fhir_router
 from api.graphql import graphql_router
 from api.routes import appointments, health, metrics, schedule, transitions, waitlist
 from api.routes import codec as codec_endpoint
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(schedule.router)
     app.include_router(waitlist.router)
     app.include_router(graphql_router)
+    app.include_router(fhir_router)  # /fhir/R4: the FHIR door (api/fhir/)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(action_links_router)  # /a/{token}: patients' confirm and cancel links

@@ -11,6 +11,8 @@ from loguru import logger
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.fhir.outcome import on_fhir_door, outcome
+from api.fhir.resources import MEDIA_TYPE as FHIR_JSON
 from api.problems import MEDIA_TYPE, PAYLOAD_TOO_LARGE, PROBLEM_BASE, Problem
 
 # A caller's X-Request-ID, kept only when harmless in a log line: matched in full (``$``
@@ -83,13 +85,16 @@ class BodySizeLimit:
             instance=Request(scope).url.path,
             request_id=scope.get("state", {}).get("request_id"),
         )
-        body = problem.model_dump_json(exclude_none=True).encode()
+        body, media_type = problem.model_dump_json(exclude_none=True).encode(), MEDIA_TYPE
+        if on_fhir_door(problem.instance or ""):  # the FHIR door answers OperationOutcomes
+            issue = outcome(413, "payload-too-large", problem.detail or PAYLOAD_TOO_LARGE)
+            body, media_type = issue.model_dump_json(exclude_none=True).encode(), FHIR_JSON
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", MEDIA_TYPE.encode()),
+                    (b"content-type", media_type.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

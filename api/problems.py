@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from temporalio.service import RPCError
 
+from api.fhir.outcome import on_fhir_door, outcome_response
 from application import errors as refusals
 from application.permissions import Forbidden, NotVisible
 from domain import errors
@@ -117,7 +118,15 @@ def problem_response(
     extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """The problem document of ``request``; ``extensions`` are RFC 9457 extension members,
-    added after the standard ones (which they cannot replace)."""
+    added after the standard ones (which they cannot replace). On the FHIR door
+    (``/fhir/R4``) the same error is an OperationOutcome (api/fhir/outcome.py) instead,
+    with the detail as its diagnostics."""
+    if on_fhir_door(request.url.path):  # the FHIR door answers OperationOutcomes
+        words = detail or title
+        if field_errors:
+            words = "; ".join(f"{e.field}: {e.message}" for e in field_errors)
+        where = [e.field for e in field_errors] if field_errors else None
+        return outcome_response(status, code, words, headers=headers, expression=where)
     body = Problem(
         type=PROBLEM_BASE + code,
         title=title,

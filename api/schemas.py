@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fhir.mapping import fhir_status_of
 from application.commands import (
     CancellationDetails,
     EditDetails,
@@ -103,7 +104,11 @@ class AppointmentOut(BaseModel):
         """``journey``: ``Services.journeys.of(appointment)``."""
         return cls.model_validate(
             dataclasses.asdict(appointment)
-            | {"end": appointment.end, "fhir_status": appointment.status.fhir, "journey": journey}
+            | {
+                "end": appointment.end,
+                "fhir_status": fhir_status_of(appointment.status),
+                "journey": journey,
+            }
         )
 
 

@@ -57,6 +57,10 @@ class AppointmentRepository(Protocol):
         """Up to ``limit`` matches in (start, id) order, after the keyset position."""
         ...
 
+    async def count(self, where: AppointmentFilter) -> int:
+        """How many appointments match ``where`` (a FHIR searchset's ``total``)."""
+        ...
+
     async def commit(self, change: Change) -> Appointment:
         """State, event and outbox row in one transaction; idempotent by the event id,
         refused (ConcurrencyConflict) unless the stored version is the expected one, and
@@ -147,6 +151,25 @@ class DoctorDesk(Protocol):
     async def held(self, doctor_id: str) -> list[SlotHold]:
         """The doctor's holds that are HELD (taken, neither confirmed nor let go)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorProfile:
+    """A doctor as a Schedule shows them: who, and their specialty."""
+
+    id: str
+    name: str
+    specialty: str
+
+
+class Doctors(Protocol):
+    """The Doctor Service's doctors (peers.DoctorClient)."""
+
+    async def profile(self, doctor_id: str) -> DoctorProfile:
+        """Raises ``DoctorNotFound`` for a doctor it does not know."""
+        ...
+
+    async def profiles(self) -> list[DoctorProfile]: ...
 
 
 class ScheduleView(Protocol):

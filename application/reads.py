@@ -40,13 +40,7 @@ class Reads:
         appointments."""
         who = requester.principal
         authorize(who, Action.LIST)
-        where = AppointmentFilter(
-            doctor_id=query.doctor_id,
-            patient_id=query.patient_id,
-            statuses=frozenset(query.status),
-            start_from=query.start_from,
-            start_to=query.start_to,
-        )
+        where = _filter_of(query)
         own = scope_of(who, Action.LIST) is Scope.OWN
         if own:
             narrowed = _narrowed_to_own(where, who)
@@ -63,6 +57,19 @@ class Reads:
             # Belt and braces: the filter above already selected only the caller's own.
             page = [a for a in page if owns(who, Owners(a.patient_id, a.doctor_id))]
         return Page([shown_to(who, a) for a in page], cursor)
+
+    async def total(self, query: ListAppointments, requester: Requester) -> int:
+        """How many appointments the caller may see match ``query`` (every page's), the
+        same filter as ``page``."""
+        who = requester.principal
+        authorize(who, Action.LIST)
+        where = _filter_of(query)
+        if scope_of(who, Action.LIST) is Scope.OWN:
+            narrowed = _narrowed_to_own(where, who)
+            if narrowed is None:
+                return 0
+            where = narrowed
+        return await self._repository.count(where)
 
     async def history(
         self, appointment_id: str, requester: Requester, page: HistoryPage = FIRST_PAGE
@@ -99,6 +106,16 @@ def _as_seen_by(viewer: str, owners: set[str], event: AppointmentEvent) -> Appoi
     shown = actor if actor in owners else actor.split(":", 1)[0]
     context = dataclasses.replace(event.context, actor=shown, request_id=None)
     return dataclasses.replace(event, context=context)
+
+
+def _filter_of(query: ListAppointments) -> AppointmentFilter:
+    return AppointmentFilter(
+        doctor_id=query.doctor_id,
+        patient_id=query.patient_id,
+        statuses=frozenset(query.status),
+        start_from=query.start_from,
+        start_to=query.start_to,
+    )
 
 
 def _narrowed_to_own(where: AppointmentFilter, who: Principal) -> AppointmentFilter | None:

@@ -20,7 +20,7 @@ from application.permissions import (
     doctor_seen_by,
     ensure_may_read_schedule,
 )
-from application.ports import DoctorCalendars, ScheduleView
+from application.ports import DoctorCalendars, DoctorProfile, Doctors, ScheduleView
 from application.results import FreeSlot, ScheduleEntry
 from config import Settings
 from domain.clock import Clock, now_utc
@@ -52,10 +52,28 @@ class Schedule:
         calendars: DoctorCalendars,
         settings: Settings,
         clock: Clock = now_utc,
+        *,
+        doctors: Doctors,
     ) -> None:
         self._view, self._calendars, self._settings, self._clock = (
             view, calendars, settings, clock,
         )  # fmt: skip
+        self._doctors = doctors
+
+    async def doctor(self, doctor_id: str, requester: Requester) -> DoctorProfile:
+        """A doctor's profile (their Schedule on the FHIR door): no one's personal data,
+        so whoever may see free slots may read it. UnknownDoctor if the Doctor Service
+        does not know them."""
+        authorize(requester.principal, Action.FREE_SLOTS)
+        try:
+            return await self._doctors.profile(doctor_id)
+        except DoctorNotFound as error:
+            raise UnknownDoctor(error.detail) from None
+
+    async def doctors(self, requester: Requester) -> list[DoctorProfile]:
+        """Every doctor's profile, by id."""
+        authorize(requester.principal, Action.FREE_SLOTS)
+        return sorted(await self._doctors.profiles(), key=lambda d: d.id)
 
     @property
     def clinic_timezone(self) -> str:

@@ -26,11 +26,6 @@ class AppointmentStatus(StrEnum):
         """Whether an appointment in this status blocks its doctor's time."""
         return self in ACTIVE_STATUSES
 
-    @property
-    def fhir(self) -> str:
-        """The FHIR ``Appointment.status`` this status maps to."""
-        return FHIR_STATUS[self]
-
 
 S = AppointmentStatus
 
@@ -50,17 +45,6 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
 ACTIVE_STATUSES: frozenset[AppointmentStatus] = frozenset(
     {S.PENDING, S.SCHEDULED, S.CONFIRMED, S.CHECKED_IN}
 )
-
-FHIR_STATUS: dict[AppointmentStatus, str] = {
-    S.PENDING: "pending",
-    S.SCHEDULED: "booked",
-    S.CONFIRMED: "booked",
-    S.CHECKED_IN: "checked-in",
-    S.COMPLETED: "fulfilled",
-    S.CANCELLED: "cancelled",
-    S.NO_SHOW: "noshow",
-    S.FAILED: "entered-in-error",
-}
 
 
 def can_transition(current: AppointmentStatus, target: AppointmentStatus) -> bool:

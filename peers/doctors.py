@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from application.ports import DoctorProfile
 from domain.schedule import WorkingCalendar
 from peers.contracts import Availability, Doctor, Hold, HoldRequest, HoldStatus
 from peers.http import PeerClient
@@ -19,6 +20,13 @@ class DoctorClient(PeerClient):
         """Raises ``DoctorNotFound`` for an unknown doctor."""
         response = await self._http.request("GET", f"/doctors/{self.segment(doctor_id)}")
         return self._http.parse(Doctor, response)
+
+    async def profile(self, doctor_id: str) -> DoctorProfile:
+        """The doctor's profile (``application.ports.Doctors``)."""
+        return _profile(await self.get_doctor(doctor_id))
+
+    async def profiles(self) -> list[DoctorProfile]:
+        return [_profile(doctor) for doctor in await self.list_doctors()]
 
     async def calendar(self, doctor_id: str) -> WorkingCalendar:
         """The doctor's working calendar (``application.ports.DoctorCalendars``)."""
@@ -76,3 +84,7 @@ class DoctorClient(PeerClient):
             params={"doctor_id": doctor_id, "status": status.value if status else None},
         )
         return self._http.parse(list[Hold], response)
+
+
+def _profile(doctor: Doctor) -> DoctorProfile:
+    return DoctorProfile(id=doctor.id, name=doctor.name, specialty=doctor.specialty)

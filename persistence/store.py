@@ -69,6 +69,11 @@ class AppointmentStore:
         docs = await query.sort(LIST_ORDER).limit(limit).to_list()
         return [from_document(d) for d in docs]
 
+    async def count(self, where: AppointmentFilter) -> int:
+        """How many appointments match ``where``: the same index range as ``find``."""
+        query = db.Appointment.find(find_filter(where, None), hint=index_for(where))
+        return await query.count()
+
     async def commit(self, change: Change) -> Appointment:
         """Write state, event and outbox row atomically, and return the stored state.
 

@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 
 from adapters.readiness import ServiceReadiness
 from application.errors import IdempotencyKeyReused, Refused
-from application.ports import AppointmentFilter, LifecycleCounts, Readiness, SlotHold
+from application.ports import (
+    AppointmentFilter,
+    DoctorProfile,
+    LifecycleCounts,
+    Readiness,
+    SlotHold,
+)
 from application.quotas import Quotas
 from application.results import PendingBooking, SagaAnswer, SagaDone, SagaRunning, ScheduleEntry
 from application.services import Services
@@ -90,6 +96,9 @@ class FakeRepository:
 
         ordered = sorted(self.appointments.values(), key=lambda a: (a.start, a.id))
         return [a for a in ordered if matches(a)][:limit]
+
+    async def count(self, where: AppointmentFilter) -> int:
+        return len(await self.find(where, after=None, limit=len(self.appointments)))
 
     async def commit(self, change: Change) -> Appointment:
         event, state = change.event, change.state
@@ -416,6 +425,7 @@ class FakeCalendars:
     calendars: dict[str, WorkingCalendar] = field(default_factory=lambda: {"doc-on-call": ON_CALL})
     down: bool = False
     anyone: WorkingCalendar | None = None  # the calendar of a doctor not in ``calendars``
+    specialty: str = "General practice"  # every doctor's, as ``profile`` tells it
 
     async def calendar(self, doctor_id: str) -> WorkingCalendar:
         if self.down:
@@ -424,6 +434,14 @@ class FakeCalendars:
         if found is None:
             raise DoctorNotFound(f"no doctor {doctor_id}")
         return found
+
+    async def profile(self, doctor_id: str) -> DoctorProfile:
+        """``application.ports.Doctors``: the doctors of ``calendars`` (and ``anyone``)."""
+        calendar = await self.calendar(doctor_id)
+        return DoctorProfile(doctor_id, calendar.doctor_name, self.specialty)
+
+    async def profiles(self) -> list[DoctorProfile]:
+        return [await self.profile(doctor_id) for doctor_id in sorted(self.calendars)]
 
 
 @dataclass
@@ -684,6 +702,7 @@ class World:
             sagas=self.sagas,
             view=self.view,
             calendars=self.calendars,
+            doctors=self.calendars,
             readiness=self.readiness,
             settings=self.settings,
             clock=self.clock,

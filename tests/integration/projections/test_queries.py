@@ -76,7 +76,9 @@ class Asked:
 
     def __init__(self, bed: Bed, now: datetime) -> None:
         self.view = ReadView(bed.database)
-        self.schedule = Schedule(self.view, bed.doctors, bed.settings, clock=lambda: now)
+        self.schedule = Schedule(
+            self.view, bed.doctors, bed.settings, clock=lambda: now, doctors=bed.doctors
+        )
 
     async def doctor_schedule(
         self, doctor_id: str, start_from: datetime, start_to: datetime

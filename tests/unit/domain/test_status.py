@@ -9,7 +9,6 @@ import pytest
 from domain.errors import IllegalTransition
 from domain.status import (
     ACTIVE_STATUSES,
-    FHIR_STATUS,
     TRANSITIONS,
     AppointmentStatus,
     can_transition,
@@ -82,13 +81,3 @@ def test_active_statuses_are_exactly_the_non_terminal_ones() -> None:
     # The unique partial index frees a doctor's time exactly when the appointment ends.
     assert {s for s in AppointmentStatus if not s.is_terminal} == ACTIVE_STATUSES
     assert {s for s in AppointmentStatus if s.occupies_slot} == ACTIVE_STATUSES
-
-
-def test_fhir_mapping_is_complete_and_matches_the_contract() -> None:
-    assert set(FHIR_STATUS) == set(AppointmentStatus)
-    # ARCHITECTURE §4, read from the FHIR side: each Appointment.status and ours behind it.
-    by_fhir = {"pending": {S.PENDING}, "booked": {S.SCHEDULED, S.CONFIRMED}}
-    by_fhir |= {"checked-in": {S.CHECKED_IN}, "fulfilled": {S.COMPLETED}}
-    by_fhir |= {"cancelled": {S.CANCELLED}, "noshow": {S.NO_SHOW}, "entered-in-error": {S.FAILED}}
-    for fhir, ours in by_fhir.items():
-        assert {status for status in AppointmentStatus if status.fhir == fhir} == ours
