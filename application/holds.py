@@ -11,26 +11,40 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from application.access import Requester
-from application.errors import IdempotencyKeyReused, SlotNoLongerFree
+from application.errors import IdempotencyKeyReused, SlotNoLongerFree, UnknownDoctor
 from application.permissions import Action, authorize, ensure_may_book_for, scope_of
 from application.permissions import Scope as PermissionScope
-from application.ports import DoctorDesk, SlotHold
+from application.ports import DoctorCalendars, DoctorDesk, ScheduleView, SlotHold
 from config import Settings
 from domain.clock import Clock, now_utc
-from domain.errors import AppointmentNotFound, SlotUnavailable
+from domain.errors import AppointmentNotFound, DoctorNotFound, SlotUnavailable
 from domain.rules import BookingLimits, validate_requested_time
+from domain.schedule import WorkingCalendar
 from workflows.contracts.booking import AdoptedHold
 
 HELD = "HELD"
 
 
 class SlotHolds:
-    def __init__(self, desk: DoctorDesk, settings: Settings, clock: Clock = now_utc) -> None:
-        self._desk, self._settings, self._clock = desk, settings, clock
+    def __init__(
+        self,
+        desk: DoctorDesk,
+        calendars: DoctorCalendars,
+        view: ScheduleView,
+        settings: Settings,
+        clock: Clock = now_utc,
+    ) -> None:
+        self._desk, self._calendars, self._view = desk, calendars, view
+        self._settings, self._clock = settings, clock
         self._limits = BookingLimits(
             min_duration_minutes=settings.min_duration_minutes,
             max_duration_minutes=settings.max_duration_minutes,
         )
+
+    @property
+    def max_window_days(self) -> int:
+        """The widest window a slot search may ask for (``settings.schedule_max_days``)."""
+        return self._settings.schedule_max_days
 
     async def hold(
         self,
@@ -104,3 +118,20 @@ class SlotHolds:
             ),
             key=lambda h: (h.start, h.hold_id),
         )
+
+    async def calendar(self, doctor_id: str, requester: Requester) -> WorkingCalendar:
+        """The doctor's calendar (its zone: where their instants are computed and shown);
+        UnknownDoctor if the Doctor Service does not know them. Any role may ask."""
+        authorize(requester.principal, Action.FREE_SLOTS)
+        try:
+            return await self._calendars.calendar(doctor_id)
+        except DoctorNotFound as error:
+            raise UnknownDoctor(error.detail) from None
+
+    async def busy(
+        self, doctor_id: str, start_from: datetime, start_to: datetime, requester: Requester
+    ) -> list[tuple[datetime, datetime]]:
+        """(start, end) of the doctor's active appointments starting in [from, to), by
+        start, from the read view: when, never whose. Any role may ask."""
+        authorize(requester.principal, Action.FREE_SLOTS)
+        return sorted(await self._view.busy(doctor_id, start_from, start_to))

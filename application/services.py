@@ -74,5 +74,5 @@ class Services:
             readiness=readiness,
             journeys=Journeys(repository, settings.journey_rules, clock),
             waitlist=Waitlist(waitlist, rounds, repository, calendars, settings, clock),
-            holds=SlotHolds(desk, settings, clock),
+            holds=SlotHolds(desk, calendars, view, settings, clock),
         )
