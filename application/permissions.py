@@ -29,6 +29,7 @@ class Action(StrEnum):
     MAINTAIN = "maintain"
     SCHEDULE = "schedule"  # read a doctor's schedule: who comes when (names patients)
     FREE_SLOTS = "free-slots"  # see when a doctor is free: no one's personal data
+    DOCTOR_PROFILES = "doctor-profiles"  # a doctor's name, specialty, planning horizon
     # Decrypt Temporal payloads (the API's /codec, for the Web UI): every patient's data.
     DECODE_PAYLOADS = "decode-payloads"
     # Reverse a wrongly recorded no-show within 24 h (the patient did come): voids its fee.
@@ -67,6 +68,7 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
         A.MAINTAIN: (_ANY, _NONE, _NONE, _NONE),
         A.SCHEDULE: (_ANY, _ANY, _OWN, _NONE),
         A.FREE_SLOTS: (_ANY, _ANY, _ANY, _ANY),
+        A.DOCTOR_PROFILES: (_ANY, _ANY, _ANY, _ANY),
         A.DECODE_PAYLOADS: (_ANY, _NONE, _NONE, _NONE),
         A.REVERSE_NO_SHOW: (_ANY, _ANY, _NONE, _NONE),
         A.JOIN_WAITLIST: (_ANY, _ANY, _NONE, _OWN),
@@ -77,12 +79,80 @@ MATRIX: dict[Action, dict[Role, Scope]] = {
 }
 
 
+# SMART on FHIR v2 scopes (``<context>/<resource>.<cruds>``, e.g. ``patient/Appointment.rs``)
+# on the one matrix: the resource and the permission letter each action needs. A token
+# with a ``scope`` claim may do an action only if its role may (the matrix) AND one of its
+# scopes grants this resource (or ``*``) with this letter: c create, r read, u update,
+# d delete, s search. Every door asks ``authorize``, so every door checks scopes. The
+# README's scope table is this one.
+SMART_SCOPE_NEEDS: dict[Action, tuple[str, str]] = {
+    A.BOOK: ("Appointment", "c"),
+    A.READ: ("Appointment", "r"),
+    A.LIST: ("Appointment", "s"),
+    A.CANCEL: ("Appointment", "u"),
+    A.RESCHEDULE: ("Appointment", "u"),
+    A.CONFIRM: ("Appointment", "u"),
+    A.CHECK_IN: ("Appointment", "u"),
+    A.COMPLETE: ("Appointment", "u"),
+    A.NO_SHOW: ("Appointment", "u"),
+    A.EDIT: ("Appointment", "u"),
+    A.DELETE: ("Appointment", "d"),
+    A.MAINTAIN: ("*", "u"),  # no FHIR resource: a wildcard scope only
+    A.SCHEDULE: ("Appointment", "s"),  # a doctor's day: their appointments
+    A.FREE_SLOTS: ("Slot", "s"),
+    A.DOCTOR_PROFILES: ("Schedule", "r"),
+    A.DECODE_PAYLOADS: ("*", "r"),  # no FHIR resource: a wildcard scope only
+    A.REVERSE_NO_SHOW: ("Appointment", "u"),
+    # a waitlist entry is an Appointment with status ``waitlist``
+    A.JOIN_WAITLIST: ("Appointment", "c"),
+    A.READ_WAITLIST: ("Appointment", "r"),
+    A.LEAVE_WAITLIST: ("Appointment", "u"),
+    A.ANSWER_OFFER: ("Appointment", "u"),
+}
+SMART_CONTEXTS = ("patient", "user", "system")
+# SMART v1's suffixes, read as the v2 letters they stand for.
+_V1_LETTERS = {"read": "rs", "write": "cud", "*": "cruds"}
+
+
+def smart_grants(scope: str) -> tuple[str, str, frozenset[str]] | None:
+    """(context, resource, letters) of a SMART resource scope; None for any other scope
+    (``openid``, ``fhirUser``, ``launch/patient``, ``offline_access``, and one with a
+    ``?`` query, which this server does not narrow by: it grants nothing)."""
+    context, slash, rest = scope.partition("/")
+    resource, dot, letters = rest.partition(".")
+    if not slash or not dot or context not in SMART_CONTEXTS or not resource or "?" in scope:
+        return None
+    letters = _V1_LETTERS.get(letters, letters)
+    if (
+        not letters
+        or any(c not in "cruds" for c in letters)
+        or letters != "".join(c for c in "cruds" if c in letters)
+    ):
+        return None
+    return context, resource, frozenset(letters)
+
+
+def scopes_allow(scopes: frozenset[str], action: Action) -> bool:
+    """Whether one of ``scopes`` grants what ``action`` needs (``SMART_SCOPE_NEEDS``)."""
+    resource, letter = SMART_SCOPE_NEEDS[action]
+    for scope in scopes:
+        granted = smart_grants(scope)
+        if granted is None:
+            continue
+        _, theirs, letters = granted
+        if theirs in (resource, "*") and letter in letters:
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller."""
+    """The authenticated caller. ``scopes``: the token's SMART scopes, which narrow what
+    the role may (None: the token had no ``scope`` claim, the role decides alone)."""
 
     subject: str  # patient id for patients, doctor id for doctors, a user id otherwise
     role: Role
+    scopes: frozenset[str] | None = None
 
     @property
     def actor(self) -> str:
@@ -110,6 +180,7 @@ class NotVisible(Exception):
 _WHAT = {
     Action.SCHEDULE: "read doctors' schedules",
     Action.FREE_SLOTS: "see free slots",
+    Action.DOCTOR_PROFILES: "read doctors' profiles",
     Action.DECODE_PAYLOADS: "decode Temporal payloads",
     Action.REVERSE_NO_SHOW: "reverse no-shows",
     Action.JOIN_WAITLIST: "put patients on the waitlist",
@@ -120,6 +191,10 @@ _WHAT = {
 
 
 def scope_of(principal: Principal, action: Action) -> Scope:
+    """The matrix's scope of the principal's role, NONE when its token's SMART scopes do
+    not grant the action."""
+    if principal.scopes is not None and not scopes_allow(principal.scopes, action):
+        return Scope.NONE
     return MATRIX[action][principal.role]
 
 
@@ -134,6 +209,11 @@ def owns(principal: Principal, owners: Owners) -> bool:
 def authorize(principal: Principal, action: Action, owners: Owners | None = None) -> None:
     """Raise Forbidden or NotVisible unless ``principal`` may do ``action`` (on the
     appointment of ``owners``, if the action concerns one)."""
+    if principal.scopes is not None and not scopes_allow(principal.scopes, action):
+        resource, letter = SMART_SCOPE_NEEDS[action]
+        raise Forbidden(
+            f"the token's scopes grant no {resource}.{letter} (e.g. user/{resource}.{letter})"
+        )
     scope = scope_of(principal, action)
     if scope is Scope.NONE:
         raise Forbidden(f"a {principal.role} may not {_WHAT.get(action, f'{action} appointments')}")

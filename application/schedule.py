@@ -62,9 +62,9 @@ class Schedule:
 
     async def doctor(self, doctor_id: str, requester: Requester) -> DoctorProfile:
         """A doctor's profile (their Schedule on the FHIR door): no one's personal data,
-        so whoever may see free slots may read it. UnknownDoctor if the Doctor Service
+        which every role may read. UnknownDoctor if the Doctor Service
         does not know them."""
-        authorize(requester.principal, Action.FREE_SLOTS)
+        authorize(requester.principal, Action.DOCTOR_PROFILES)
         try:
             return await self._doctors.profile(doctor_id)
         except DoctorNotFound as error:
@@ -72,7 +72,7 @@ class Schedule:
 
     async def doctors(self, requester: Requester) -> list[DoctorProfile]:
         """Every doctor's profile, by id."""
-        authorize(requester.principal, Action.FREE_SLOTS)
+        authorize(requester.principal, Action.DOCTOR_PROFILES)
         return sorted(await self._doctors.profiles(), key=lambda d: d.id)
 
     @property

@@ -21,7 +21,7 @@ import httpx
 import jwt
 from loguru import logger
 
-from application.permissions import Principal, Role
+from application.permissions import Principal, Role, smart_grants
 from config import Settings
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"})
@@ -263,13 +263,7 @@ class TokenVerifier:
             raise
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(type(error).__name__) from None
-        subject, role = claims.get("sub"), claims.get("role")
-        if not isinstance(subject, str) or not subject:
-            raise InvalidToken("token has no subject")
-        try:
-            return Principal(subject=subject, role=Role(str(role)))
-        except ValueError:
-            raise InvalidToken("token has no known role") from None
+        return principal_of(claims)
 
     async def aclose(self) -> None:
         """Stop a key refresh still in flight (the app's shutdown)."""
@@ -277,8 +271,50 @@ class TokenVerifier:
             await self._keys.aclose()
 
 
-def issue_local_token(settings: Settings, role: Role, subject: str, ttl_minutes: int = 60) -> str:
-    """A token for the local stack, signed with its secret; refused in production."""
+def principal_of(claims: Mapping[str, Any]) -> Principal:
+    """The caller of verified ``claims``: ``sub`` and ``role``, and the SMART on FHIR
+    ``scope`` claim (space-separated, or a list) if it holds a SMART resource scope,
+    which then narrows what the role may (application/permissions.py). A token with
+    ``patient/`` scopes and no role is a patient's: the SMART launch context's ``patient`` claim, else ``sub``, is the
+    patient id. Any other token without a known role is refused."""
+    subject, role, scope = claims.get("sub"), claims.get("role"), claims.get("scope")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("token has no subject")
+    scopes: frozenset[str] | None = None
+    if scope is not None:
+        if isinstance(scope, str):
+            scopes = frozenset(scope.split())
+        elif isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+            scopes = frozenset(scope)
+        else:
+            raise InvalidToken("token's scope claim is neither a string nor a list of them")
+    if scopes is not None and not any(smart_grants(s) for s in scopes):
+        # Only identity scopes (openid, profile, fhirUser, ...), as identity providers put
+        # in every token: no SMART resource scope narrows the role, so the role decides.
+        scopes = None
+    if role is None and scopes and any(s.startswith("patient/") for s in scopes):
+        patient = claims.get("patient")
+        if patient is not None and (not isinstance(patient, str) or not patient):
+            raise InvalidToken("token's patient claim is not an id")
+        return Principal(subject=patient or subject, role=Role.PATIENT, scopes=scopes)
+    try:
+        return Principal(subject=subject, role=Role(str(role)), scopes=scopes)
+    except ValueError:
+        raise InvalidToken("token has no known role") from None
+
+
+def issue_local_token(
+    settings: Settings,
+    role: Role | None,
+    subject: str,
+    ttl_minutes: int = 60,
+    *,
+    scope: str | None = None,
+    patient: str | None = None,
+) -> str:
+    """A token for the local stack, signed with its secret; refused in production.
+    ``scope``: SMART scopes, space-separated; ``patient``: the SMART launch context's
+    patient (a token with ``patient/`` scopes and no role is that patient's)."""
     _refuse_in_production(settings)
     secret = ensure_local_secret(settings.jwt_secret_path)
     now = datetime.now(UTC)
@@ -286,10 +322,11 @@ def issue_local_token(settings: Settings, role: Role, subject: str, ttl_minutes:
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": subject,
-        "role": role.value,
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=ttl_minutes),
         "jti": uuid.uuid4().hex,
     }
+    extra = {"role": role.value if role else None, "scope": scope, "patient": patient}
+    claims |= {name: value for name, value in extra.items() if value is not None}
     return jwt.encode(claims, secret, algorithm="HS256")

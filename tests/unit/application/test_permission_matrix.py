@@ -36,6 +36,7 @@ README_TABLE: dict[str, tuple[str, str, str, str]] = {
     "maintain": ("any", "—", "—", "—"),
     "schedule": ("any", "any", "own", "—"),
     "free-slots": ("any", "any", "any", "any"),
+    "doctor-profiles": ("any", "any", "any", "any"),
     "decode-payloads": ("any", "—", "—", "—"),
     "reverse-no-show": ("any", "any", "—", "—"),
     "join-waitlist": ("any", "any", "—", "own"),
