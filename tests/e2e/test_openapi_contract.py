@@ -310,7 +310,10 @@ def test_the_stateful_phase_follows_the_links_and_keeps_the_contract(
     201 or 202 leads to every operation on its id) and those it infers, every answer
     checked with every check, including the ones that need a history (use after free,
     what was created is available)."""
-    walk = openapi_schema.as_state_machine()
+    # The appointments' operations only: the walk is for a booking's links, and every
+    # other operation (the waitlist's, the schedule's) would thin out the steps that
+    # follow them (each is checked on its own by the tests above).
+    walk = openapi_schema.include(path_regex=f"^{BOOKINGS}").as_state_machine()
     booked = openapi_schema.raw_schema["paths"][BOOKINGS]["post"]["responses"]["201"]
     assert {"no_show", "reschedule", "cancel", "edit"} <= set(booked["links"]), booked
 
