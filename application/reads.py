@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from application.access import Requester, visible
 from application.commands import (
@@ -24,9 +25,19 @@ from application.permissions import (
 from application.ports import AppointmentFilter, AppointmentRepository
 from application.results import EventPage, Page
 from application.saga_runs import shown_to
-from domain.events import AppointmentEvent
+from domain.events import AppointmentEvent, EventType
+from domain.model import Appointment
+from domain.status import AppointmentStatus
 
 FIRST_PAGE = HistoryPage()
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Why an appointment was cancelled, and the role of who did (as its event says)."""
+
+    reason: str | None
+    by_role: str | None
 
 
 class Reads:
@@ -70,6 +81,18 @@ class Reads:
                 return 0
             where = narrowed
         return await self._repository.count(where)
+
+    async def cancellation(self, appointment: Appointment) -> Cancellation | None:
+        """Why, and by which role, ``appointment`` (one the caller has read) was
+        cancelled: its cancellation event's reason and actor's role. None unless it is
+        CANCELLED."""
+        if appointment.status is not AppointmentStatus.CANCELLED:
+            return None
+        for event in reversed(await self._repository.history(appointment.id)):
+            if event.type is EventType.CANCELLED:
+                role = event.context.actor.split(":", 1)[0]
+                return Cancellation(event.context.reason, role)
+        return Cancellation(None, None)
 
     async def history(
         self, appointment_id: str, requester: Requester, page: HistoryPage = FIRST_PAGE

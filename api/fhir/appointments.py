@@ -65,7 +65,8 @@ async def read_appointment(
             ]
         )
         return fhir_json(still.dump(), 202, **{"Retry-After": "1"})
-    resource = appointment_resource(found)
+    why = await services.reads.cancellation(found)
+    resource = appointment_resource(found, cancellation=why)
     return fhir_json(resource.dump(), ETag=f'W/"{found.version}"')
 
 
@@ -103,7 +104,10 @@ async def search_appointments(
         raise invalid(detail) from None
     page = await services.reads.page(query, requester)
     total = await services.reads.total(query, requester)
-    resources = [appointment_resource(a).dump() for a in page.items]
+    resources = [
+        appointment_resource(a, cancellation=await services.reads.cancellation(a)).dump()
+        for a in page.items
+    ]
     return fhir_json(searchset(request, "Appointment", resources, total, page.next_cursor).dump())
 
 

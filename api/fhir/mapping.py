@@ -19,6 +19,7 @@ from api.fhir.resources import (
     Participant,
     Reference,
 )
+from application.reads import Cancellation
 from domain.model import Appointment
 from domain.status import AppointmentStatus
 
@@ -144,20 +145,28 @@ def instant(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def cancelation_reason(reason: str | None) -> CodeableConcept:
-    """``cancelationReason``: the cancellation's reason as text when it is known."""
-    return CodeableConcept(text=reason or "cancelled")
+_CANCELLATION = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+# Who cancelled (the event's actor's role) -> the cancellation-reason code that says so.
+CANCELLED_BY = {"patient": ("pat", "Patient"), "doctor": ("prov", "Provider")}
+
+
+def cancelation_reason(reason: str | None, by_role: str | None = None) -> CodeableConcept:
+    """``cancelationReason``: the cancellation's reason as text when it was given, and
+    coded ``pat``/``prov`` when the patient or the doctor cancelled."""
+    coded = CANCELLED_BY.get(by_role or "")
+    coding = [Coding(system=_CANCELLATION, code=coded[0], display=coded[1])] if coded else None
+    return CodeableConcept(coding=coding, text=reason or "cancelled")
 
 
 def appointment_resource(
     appointment: Appointment,
     *,
     show_reason: bool = True,
-    cancellation: str | None = None,
+    cancellation: Cancellation | None = None,
 ) -> AppointmentResource:
     """``appointment`` as a FHIR Appointment. ``show_reason``: whether the caller may read
     the free text (REST shows it to whoever may read the appointment); ``cancellation``:
-    why it was cancelled, if known."""
+    why and by whom it was cancelled (``Reads.cancellation``), if known."""
     row = STATUS_TABLE[appointment.status]
     end = appointment.start + timedelta(minutes=appointment.duration_minutes)
     return AppointmentResource(
@@ -165,7 +174,12 @@ def appointment_resource(
         meta=Meta(versionId=str(appointment.version), lastUpdated=instant(appointment.updated_at)),
         status=row.appointment,
         cancelationReason=(
-            cancelation_reason(cancellation) if appointment.status is S.CANCELLED else None
+            cancelation_reason(
+                cancellation.reason if cancellation else None,
+                cancellation.by_role if cancellation else None,
+            )
+            if appointment.status is S.CANCELLED
+            else None
         ),
         description=appointment.reason if show_reason else None,
         comment=appointment.notes if show_reason else None,

@@ -20,9 +20,10 @@ from api.fhir.mapping import STATUS_TABLE, fhir_status_of, ours, parse_slot_id, 
 from api.fhir.outcome import ISSUE_CODE
 from application.permissions import Role
 from config import Settings
+from domain.events import EventContext
 from domain.model import Appointment
 from domain.status import AppointmentStatus
-from tests.fakes import World
+from tests.fakes import World, plant_into
 from tests.unit.api.conftest import PLANTED_START, bearer
 
 FHIR_JSON = "application/fhir+json"
@@ -233,3 +234,36 @@ def test_issue_codes_are_fhirs() -> None:
     valid = {"invalid", "not-found", "conflict", "forbidden", "login", "throttled"}
     valid |= {"exception", "too-long", "not-supported", "processing"}
     assert set(ISSUE_CODE.values()) <= valid
+
+
+@pytest.mark.parametrize(
+    ("actor", "reason", "code", "text"),
+    [
+        ("patient:pat-anna-schmidt", "Feeling better", "pat", "Feeling better"),
+        ("doctor:doc-on-call", None, "prov", "cancelled"),
+        ("staff:frontdesk-1", "Called in", None, "Called in"),
+    ],
+)
+async def test_a_cancellation_says_why_and_who(
+    client: httpx.AsyncClient,
+    world: World,
+    actor: str,
+    reason: str | None,
+    code: str | None,
+    text: str,
+) -> None:
+    cancelled = await plant_into(
+        world.repository.commit,
+        patient_id="pat-anna-schmidt",
+        doctor_id="doc-on-call",
+        start=PLANTED_START,
+        status=S.CANCELLED,
+        context=EventContext(actor=actor, reason=reason),
+    )
+    resource = fhir(await client.get(f"/fhir/R4/Appointment/{cancelled.id}"))
+    valid_appointment(resource)
+    why = resource["cancelationReason"]
+    assert why["text"] == text
+    assert [c["code"] for c in why.get("coding", [])] == ([code] if code else [])
+    bundle = fhir(await client.get("/fhir/R4/Appointment?status=cancelled"))
+    assert bundle["entry"][0]["resource"]["cancelationReason"] == why
