@@ -22,6 +22,8 @@ ISSUE_CODE: dict[str, str] = {
     "not-found": "not-found",
     "doctor-not-found": "not-found",
     "slot-unavailable": "conflict",
+    # IHE ITI Scheduling: a $hold (or $book) of a slot no longer free (application/holds.py)
+    "slot-no-longer-free": "not-found",
     "concurrency-conflict": "conflict",
     "too-many-requests": "throttled",
     "payload-too-large": "too-long",
@@ -40,6 +42,7 @@ ISSUE_CODE_FOR_STATUS: dict[int, str] = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    406: "not-supported",
     409: "conflict",
     410: "deleted",
     412: "conflict",
@@ -50,7 +53,7 @@ ISSUE_CODE_FOR_STATUS: dict[int, str] = {
     503: "exception",
 }
 # Problems whose outcome is ``fatal`` rather than ``error``: the server could not go on.
-FATAL_CODES = frozenset({"internal-error"})
+FATAL_CODES = frozenset({"internal-error", "slot-no-longer-free"})
 
 
 def on_fhir_door(path: str) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.fhir import appointments, schedules, slots
 from api.fhir.appointments import fhir_json
 from api.fhir.capability import ResourceCapability, capability_statement
+from api.fhir.media import negotiate
 from api.fhir.outcome import FHIR_BASE
 from api.fhir.search import parameters
 from domain.clock import now_utc
@@ -25,7 +26,10 @@ MODULES: tuple[ModuleType, ...] = (appointments, schedules, slots)
 
 # Not in the OpenAPI document (whose errors are all problem+json): a FHIR client reads
 # /metadata, which describes this door.
-fhir_router = APIRouter(prefix=FHIR_BASE, tags=["fhir"], include_in_schema=False)
+# Every route answers JSON only: ``negotiate`` refuses a request that accepts none.
+fhir_router = APIRouter(
+    prefix=FHIR_BASE, tags=["fhir"], include_in_schema=False, dependencies=[Depends(negotiate)]
+)
 
 
 def capabilities() -> list[ResourceCapability]:

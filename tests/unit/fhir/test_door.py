@@ -194,7 +194,8 @@ BAD = [
     ("/fhir/R4/Appointment?status=arrived", 400, "invalid"),
     ("/fhir/R4/Appointment?patient=Practitioner/x", 400, "invalid"),
     ("/fhir/R4/Appointment?_cursor=not-ours", 400, "invalid"),
-    ("/fhir/R4/Appointment?_format=xml", 400, "invalid"),
+    ("/fhir/R4/Appointment?_format=xml", 406, "not-supported"),
+    ("/fhir/R4/metadata?_format=application/fhir%2Bxml", 406, "not-supported"),
     ("/fhir/R4/Appointment/not-a-uuid", 422, "invalid"),
     ("/fhir/R4/Appointment/6f1c1a52-5f0e-4d8e-9a57-1f8f7c1d0a11", 404, "not-found"),
     ("/fhir/R4/Schedule?actor=Patient/x", 400, "invalid"),
@@ -223,6 +224,27 @@ async def test_tokens_and_methods_are_outcomes_too(
     outcome_of(await client.put(url, json={}), 405, "not-supported")
     doctor = {"Authorization": bearer(settings, Role.DOCTOR, "doc-other")}
     outcome_of(await client.get(url, headers=doctor), 404, "not-found")
+
+
+async def test_media_types(client: httpx.AsyncClient, planted: Appointment) -> None:
+    url = f"/fhir/R4/Appointment/{planted.id}"
+    for accept in ("application/fhir+json", "application/json", "*/*", "text/html, */*;q=0.1"):
+        fhir(await client.get(url, headers={"Accept": accept}))
+    fhir(await client.get(url, params={"_format": "json"}))
+    refused = await client.get(url, headers={"Accept": "application/fhir+xml"})
+    outcome_of(refused, 406, "not-supported")
+
+
+async def test_a_large_body_and_a_peer_down_are_outcomes(
+    client: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
+    big = b"{" + b" " * settings.max_body_bytes + b"}"
+    answer = await client.post("/fhir/R4/Appointment", content=big)
+    outcome_of(answer, 413, "too-long")
+    world.calendars.down = True
+    down = await client.get("/fhir/R4/Schedule/doc-on-call")
+    assert down.headers["retry-after"]
+    assert "not reachable" in outcome_of(down, 503, "exception")
 
 
 async def test_rest_keeps_its_problems(client: httpx.AsyncClient) -> None:
