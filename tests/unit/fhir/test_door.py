@@ -10,6 +10,7 @@ from typing import Any
 import fhirpathpy
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from fhir.resources.R4B.appointment import Appointment as R4BAppointment
 from fhir.resources.R4B.bundle import Bundle as R4BBundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as R4BCapability
@@ -18,6 +19,7 @@ from fhir.resources.R4B.schedule import Schedule as R4BSchedule
 
 from api.fhir.mapping import STATUS_TABLE, fhir_status_of, ours, parse_slot_id, slot_id
 from api.fhir.outcome import ISSUE_CODE
+from api.fhir.router import MODULES, capabilities
 from application.permissions import Role
 from config import Settings
 from domain.events import EventContext
@@ -289,3 +291,24 @@ async def test_a_cancellation_says_why_and_who(
     assert [c["code"] for c in why.get("coding", [])] == ([code] if code else [])
     bundle = fhir(await client.get("/fhir/R4/Appointment?status=cancelled"))
     assert bundle["entry"][0]["resource"]["cancelationReason"] == why
+
+
+def test_the_statement_and_the_routes_agree() -> None:
+    """Every route of the door is in the CapabilityStatement and every entry is routed:
+    whatever a module adds to MODULES (Slot, the operations) is covered as it lands."""
+    routed: set[tuple[str, str]] = set()
+    routes = [route for module in MODULES for route in module.router.routes]
+    for route in routes:
+        assert isinstance(route, APIRoute)
+        parts = route.path.strip("/").split("/")
+        if len(parts) == 1:
+            routed.add((parts[0], "search-type"))
+        elif parts[1].startswith("$"):
+            routed.add((parts[0], parts[1]))
+        else:
+            routed.add((parts[0], "read"))
+    declared: set[tuple[str, str]] = set()
+    for capability in capabilities():
+        declared |= {(capability.type, i) for i in capability.interactions}
+        declared |= {(capability.type, f"${o.name}") for o in capability.operations}
+    assert routed == declared
