@@ -78,6 +78,11 @@ class Booking:
         booked = await reloaded(self._repository, answer.appointment_id)
         return shown_to(requester.principal, booked)
 
+    async def started(self, idempotency_key: str, requester: Requester) -> bool:
+        """Whether the caller's key already names a booking run (a retry joins it)."""
+        run = await run_for(self._sagas, booking.SAGA, requester, idempotency_key)
+        return await self._sagas.started_by(run) is not None
+
     async def read(self, appointment_id: str, requester: Requester) -> Appointment | PendingBooking:
         """The stored appointment; while its booking saga has not persisted it yet, the
         saga's placeholder (PENDING, with its step)."""

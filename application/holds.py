@@ -91,15 +91,17 @@ class SlotHolds:
             raise AppointmentNotFound(f"no appointment hold-{hold_id}")
         return hold
 
-    async def adopt(self, hold_id: str, requester: Requester) -> tuple[SlotHold, AdoptedHold]:
+    async def adopt(
+        self, hold_id: str, requester: Requester, *, joining: bool = False
+    ) -> tuple[SlotHold, AdoptedHold]:
         """The hold a booking will confirm: still HELD and not expired, or
-        ``SlotNoLongerFree``."""
+        ``SlotNoLongerFree``. ``joining``: the caller retries a booking its key already
+        started, which joins that run (and never confirms anything again), so the hold may
+        be confirmed by now."""
         hold = await self.held(hold_id, requester)
-        if hold.status != HELD or hold.expires_at <= self._clock():
-            raise SlotNoLongerFree(
-                f"the hold {hold_id} is {'expired' if hold.status == HELD else hold.status.lower()}"
-                "; hold the slot again"
-            )
+        if not joining and (hold.status != HELD or hold.expires_at <= self._clock()):
+            state = "expired" if hold.status == HELD else hold.status.lower()
+            raise SlotNoLongerFree(f"the hold {hold_id} is {state}; hold the slot again")
         return hold, AdoptedHold(hold_id=hold.hold_id, expires_at=hold.expires_at)
 
     async def tentative(

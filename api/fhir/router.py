@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.fhir import appointments, schedules, slots
+from api.fhir import appointments, operations, schedules, slots
 from api.fhir.appointments import fhir_json
 from api.fhir.capability import ResourceCapability, capability_statement
 from api.fhir.media import negotiate
@@ -22,7 +22,9 @@ from api.fhir.search import parameters
 from domain.clock import now_utc
 
 # The door's modules, each with ``router`` and ``CAPABILITIES``.
-MODULES: tuple[ModuleType, ...] = (appointments, schedules, slots)
+# ``operations`` before ``appointments``: its ``/Appointment/$find`` would otherwise be
+# taken for the read of an Appointment with the id ``$find``.
+MODULES: tuple[ModuleType, ...] = (operations, appointments, schedules, slots)
 
 # Not in the OpenAPI document (whose errors are all problem+json): a FHIR client reads
 # /metadata, which describes this door.
