@@ -97,12 +97,21 @@ def _token(argv: list[str]) -> None:
     from config import load_settings
 
     parser = argparse.ArgumentParser(prog="appointment-service token")
-    parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+    parser.add_argument("--role", choices=[r.value for r in Role], help="omit with patient/ scopes")
     parser.add_argument("--sub", required=True, help="patient id, doctor id or user id")
     parser.add_argument("--ttl", type=int, default=60, help="minutes (default 60)")
+    parser.add_argument(
+        "--scope", help="SMART on FHIR scopes, space-separated: 'patient/Appointment.rs openid'"
+    )
+    parser.add_argument("--patient", help="the SMART launch context's patient id")
     args = parser.parse_args(argv)
+    if args.role is None and "patient/" not in (args.scope or ""):
+        parser.error("--role is required unless --scope holds patient/ scopes")
+    role = Role(args.role) if args.role else None
     try:
-        token = issue_local_token(load_settings(), Role(args.role), args.sub, args.ttl)
+        token = issue_local_token(
+            load_settings(), role, args.sub, args.ttl, scope=args.scope, patient=args.patient
+        )
     except LocalTokensRefused as refused:
         raise SystemExit(f"appointment-service token: {refused}") from None
     print(token)
