@@ -20,7 +20,9 @@ from fhir.resources.R4B.schedule import Schedule as R4BSchedule
 from api.fhir.mapping import STATUS_TABLE, fhir_status_of, ours, parse_slot_id, slot_id
 from api.fhir.outcome import ISSUE_CODE
 from api.fhir.router import MODULES, capabilities
+from api.security.tokens import issue_local_token
 from application.permissions import Role
+from application.results import PendingBooking
 from config import Settings
 from domain.events import EventContext
 from domain.model import Appointment
@@ -223,9 +225,24 @@ async def test_tokens_and_methods_are_outcomes_too(
     answer = await client.get(url, headers={"Authorization": "Bearer not.a.token"})
     assert answer.headers["www-authenticate"].startswith("Bearer")
     outcome_of(answer, 401, "login")
+    expired = issue_local_token(settings, Role.STAFF, "frontdesk-1", ttl_minutes=-5)
+    answer = await client.get(url, headers={"Authorization": f"Bearer {expired}"})
+    assert outcome_of(answer, 401, "login") == "the token is invalid or expired"
     outcome_of(await client.put(url, json={}), 405, "not-supported")
     doctor = {"Authorization": bearer(settings, Role.DOCTOR, "doc-other")}
     outcome_of(await client.get(url, headers=doctor), 404, "not-found")
+
+
+async def test_a_booking_still_running_reads_as_an_informational_outcome(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    running = "0b7f1f4e-2a7c-4d0e-9a57-1f8f7c1d0a11"
+    world.sagas.pending[running] = PendingBooking(running, "pat-anna-schmidt", "doc-on-call", None)
+    answer = await client.get(f"/fhir/R4/Appointment/{running}")
+    document = fhir(answer, 202)
+    R4BOutcome.model_validate(document)
+    assert document["issue"][0]["severity"] == "information"
+    assert answer.headers["retry-after"] == "1"
 
 
 async def test_media_types(client: httpx.AsyncClient, planted: Appointment) -> None:
