@@ -275,8 +275,9 @@ def principal_of(claims: Mapping[str, Any]) -> Principal:
     """The caller of verified ``claims``: ``sub`` and ``role``, and the SMART on FHIR
     ``scope`` claim (space-separated, or a list) if it holds a SMART resource scope,
     which then narrows what the role may (application/permissions.py). A token with
-    ``patient/`` scopes and no role is a patient's: the SMART launch context's ``patient`` claim, else ``sub``, is the
-    patient id. Any other token without a known role is refused."""
+    ``patient/`` scopes and no role is a patient's: the SMART launch context's
+    ``patient`` claim, else ``sub``, is the patient id. Any other token without a known
+    role is refused."""
     subject, role, scope = claims.get("sub"), claims.get("role"), claims.get("scope")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
