@@ -97,8 +97,14 @@ class ReferenceIn(_In):
     reference: str = Field(min_length=1)
 
 
+class ActorIn(_In):
+    """A participant's actor: IHE's examples name some by ``display`` alone (a place)."""
+
+    reference: str | None = Field(None, min_length=1)
+
+
 class ParticipantIn(_In):
-    actor: ReferenceIn | None = None
+    actor: ActorIn | None = None
     status: str | None = None
 
 
@@ -122,8 +128,9 @@ class AppointmentIn(_In):
 
     def actor(self, kind: str) -> str | None:
         for p in self.participant:
-            if p.actor is not None and p.actor.reference.startswith(f"{kind}/"):
-                return referenced_id(p.actor.reference, kind)
+            reference = p.actor.reference if p.actor is not None else None
+            if reference is not None and reference.startswith(f"{kind}/"):
+                return referenced_id(reference, kind)
         return None
 
 
@@ -251,10 +258,13 @@ def named_by_appointment(sent: AppointmentIn) -> Named:
         except ValueError as error:
             raise invalid(f"Appointment.slot: {error}") from None
         return Named(slot=_slot_of(slot), patient_id=patient, sent=sent)
-    if identifier.startswith(PROPOSED):
-        return Named(
-            slot=_slot_of(identifier.removeprefix(PROPOSED)), patient_id=patient, sent=sent
-        )
+    if identifier.startswith(PROPOSED):  # ours names its slot; another server's need not
+        try:
+            ours = parse_slot_id(identifier.removeprefix(PROPOSED))
+        except ValueError:
+            pass
+        else:
+            return Named(slot=ours, patient_id=patient, sent=sent)
     doctor = sent.actor("Practitioner")
     if sent.start is None or doctor is None:
         raise invalid("the Appointment names no slot: give slot, or start with a practitioner")

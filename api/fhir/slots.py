@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from api.deps import RequesterDep, ServicesDep
 from api.fhir.appointments import fhir_json
@@ -59,6 +61,37 @@ CAPABILITIES = (
     ),
 )
 _SEARCH = CAPABILITIES[0].search_names
+
+
+class SlotIn(BaseModel):
+    """A Slot as a client (or an implementation guide's example) sends it: only what names
+    the slot, its Schedule and its times."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    resourceType: Literal["Slot"]
+    schedule: ScheduleRef
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class ScheduleRef(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reference: str
+
+
+def slot_of(resource: dict[str, Any]) -> tuple[str, datetime, int]:
+    """(doctor id, start, minutes) of a Slot resource: its Schedule is the doctor's (one
+    Schedule per doctor, its id the doctor's). ValueError when it names none."""
+    try:
+        slot = SlotIn.model_validate(resource)
+    except ValidationError as error:
+        raise ValueError(f"not a Slot: {error.errors()[0]['msg']}") from None
+    if slot.end <= slot.start:
+        raise ValueError("the Slot ends before it starts")
+    doctor_id = referenced_id(slot.schedule.reference, "Schedule")
+    return doctor_id, slot.start, int((slot.end - slot.start) / timedelta(minutes=1))
 
 
 @dataclass(frozen=True, slots=True)
