@@ -33,6 +33,9 @@ from application.services import Services
 router = APIRouter(prefix="/Slot", tags=["fhir"])
 
 FREE, BUSY, TENTATIVE = "free", "busy", "busy-tentative"
+# No hold is longer than an appointment may be (480 minutes): how far before a window
+# free slots look for holds that reach into it.
+LONGEST_HOLD = timedelta(hours=8)
 SLOT_STATUSES = (FREE, BUSY, TENTATIVE)
 
 CAPABILITIES = (
@@ -189,7 +192,9 @@ async def free_slots(
     services: Services, requester: Requester, doctor_id: str, lower: datetime, upper: datetime
 ) -> list[FoundSlot]:
     """The free slots starting in [lower, upper): the clinic days that window touches,
-    each asked of ``Schedule.free_slots`` (the one rule of what is free)."""
+    each asked of ``Schedule.free_slots`` (the one rule of what is free), less the slots
+    the Doctor Service holds (a held slot is ``busy-tentative``, not free: the read view
+    does not know holds)."""
     zone = ZoneInfo(services.schedule.clinic_timezone)
     day, last = lower.astimezone(zone).date(), (upper - timedelta(microseconds=1)).astimezone(zone)
     found: list[FoundSlot] = []
@@ -199,7 +204,8 @@ async def free_slots(
             if lower <= slot.start < upper:
                 found.append(FoundSlot(doctor_id, slot.start, slot.end, FREE))
         day += timedelta(days=1)
-    return found
+    held = await services.holds.tentative(doctor_id, lower - LONGEST_HOLD, upper, requester)
+    return [f for f in found if not any(h.start < f.end and f.start < h.end for h in held)]
 
 
 def page(items: list[FoundSlot], found: Mapping[str, list[str]]) -> tuple[int, str | None]:

@@ -94,6 +94,13 @@ async def test_find_proposes_the_free_slots_of_a_practitioner_in_their_zone(
     ]
 
 
+async def test_find_proposes_no_held_slot(client: httpx.AsyncClient, world: World) -> None:
+    await world.desk.hold("doc-on-call", NINE + timedelta(minutes=15), 15, PATIENT, 300, "k")
+    query = f"practitioner=doc-on-call&{WINDOW}"
+    found = proposals(fhir(await client.get(f"/fhir/R4/Appointment/$find?{query}")))
+    assert [a["start"][11:16] for a in found] == ["09:00", "09:30", "09:45"]
+
+
 async def test_find_by_post_and_by_specialty_without_a_practitioner(
     client: httpx.AsyncClient,
 ) -> None:

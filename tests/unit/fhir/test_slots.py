@@ -64,8 +64,7 @@ async def test_busy_and_held_slots_show_as_busy_and_busy_tentative(
     assert [(s["start"][11:16], s["status"]) for s in found] == [
         ("09:00", "busy"),
         ("09:30", "free"),
-        ("09:45", "free"),  # the view does not know the hold: free there, tentative here
-        ("09:45", "busy-tentative"),
+        ("09:45", "busy-tentative"),  # held: not free, though the read view knows no hold
     ]
     assert parse_slot_id(found[0]["id"]) == ("doc-on-call", NINE, 30)
     both = await search(client, f"schedule=doc-on-call&status=busy,busy-tentative&start={DAY}")
