@@ -14,12 +14,14 @@ from pydantic import ValidationError
 from api.deps import RequesterDep, ServicesDep
 from api.fhir.capability import Param, ResourceCapability
 from api.fhir.mapping import (
+    WAITLIST,
     appointment_resource,
     referenced_id,
     statuses_of,
 )
 from api.fhir.resources import MEDIA_TYPE, Issue, OperationOutcome
 from api.fhir.search import count, cursor, date_bounds, invalid, parameters, searchset, single
+from api.fhir.waitlist import search_waitlist
 from application.commands import ListAppointments
 from application.identifiers import APPOINTMENT_ID
 from application.results import PendingBooking
@@ -35,7 +37,12 @@ CAPABILITIES = (
             Param("practitioner", "reference", "Practitioner/<id> or <id>: one doctor's"),
             Param("actor", "reference", "Patient/<id> or Practitioner/<id>"),
             Param("date", "date", "the start, with prefixes eq, ge, gt, le, lt; repeatable"),
-            Param("status", "token", "FHIR Appointment.status; comma-separated for several"),
+            Param(
+                "status",
+                "token",
+                "FHIR Appointment.status; comma-separated for several. waitlist (active "
+                "waitlist entries, ids waitlist-<entry id>) only on its own and without date",
+            ),
         ),
     ),
 )
@@ -76,6 +83,12 @@ async def search_appointments(
 ) -> JSONResponse:
     found = parameters(request, _SEARCH)
     patient_id, doctor_id = _who(found)
+    codes = [code for value in found.get("status", []) for code in value.split(",")]
+    if WAITLIST in codes:  # waitlist entries, not appointments (api/fhir/waitlist.py)
+        bundle = await search_waitlist(
+            request, requester, services, found, codes, (patient_id, doctor_id)
+        )
+        return fhir_json(bundle.dump())
     statuses: set[str] = set()
     for value in found.get("status", []):
         for code in value.split(","):

@@ -74,6 +74,7 @@ class AppointmentResource(_Element):
     cancelationReason: CodeableConcept | None = None
     serviceType: list[CodeableConcept] | None = None
     specialty: list[CodeableConcept] | None = None
+    priority: int | None = Field(None, ge=0)  # unsignedInt: 0 undefined, 1 highest, 9 lowest
     description: str | None = None
     start: str | None = None
     end: str | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.fhir import appointments, operations, schedules, slots
+from api.fhir import appointments, operations, schedules, slots, waitlist
 from api.fhir.appointments import fhir_json
 from api.fhir.capability import ResourceCapability, capability_statement
 from api.fhir.media import negotiate
@@ -23,8 +23,9 @@ from domain.clock import now_utc
 
 # The door's modules, each with ``router`` and ``CAPABILITIES``.
 # ``operations`` before ``appointments``: its ``/Appointment/$find`` would otherwise be
-# taken for the read of an Appointment with the id ``$find``.
-MODULES: tuple[ModuleType, ...] = (operations, appointments, schedules, slots)
+# taken for the read of an Appointment with the id ``$find``; ``waitlist`` too, for its
+# ``/Appointment/waitlist-<entry id>``.
+MODULES: tuple[ModuleType, ...] = (operations, waitlist, appointments, schedules, slots)
 
 # Not in the OpenAPI document (whose errors are all problem+json): a FHIR client reads
 # /metadata, which describes this door.

@@ -129,12 +129,12 @@ def searchset(
     request: Request,
     resource_type: str,
     resources: list[dict[str, object]],
-    total: int,
+    total: int | None,
     next_cursor: str | None,
 ) -> Bundle:
-    """The searchset Bundle: ``total`` matches, this page's ``resources`` as ``match``
-    entries, a ``self`` link and, if another page follows, ``next`` (the same search with
-    its ``_cursor``)."""
+    """The searchset Bundle: ``total`` matches (None: not counted, left out), this page's
+    ``resources`` as ``match`` entries, a ``self`` link and, if another page follows,
+    ``next`` (the same search with its ``_cursor``)."""
     base = str(request.base_url).rstrip("/") + FHIR_BASE
     links = [BundleLink(relation="self", url=str(request.url))]
     if next_cursor is not None:
