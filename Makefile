@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut
 # Copy the docs' browser assets again only when their lock or their list changes.
 DOCS_STAMP := docs-assets/node_modules/.copied-$(shell cat docs-assets/package-lock.json api/docs/assets.py | cksum | cut -d' ' -f1)
 
-.PHONY: install docs-assets browser lock run test test-fast lint typecheck pytest pytest-unit pytest-workflows pytest-e2e pytest-journey pytest-waitlist pytest-servers clean
+.PHONY: install docs-assets browser lock run test test-fast lint typecheck pytest pytest-unit pytest-unit-doors pytest-unit-rest pytest-workflows pytest-e2e pytest-journey pytest-waitlist pytest-servers clean
 
 # Only what the lock names, each file checked against its hash; then the project itself
 # without dependencies, built by the locked setuptools (no isolated build that would
@@ -80,7 +80,7 @@ test: install lint
 ## make test-fast: lint, then the type check, the unit tests and the workflow tests side
 ## by side (no servers but Temporal's time-skipping test server): under a minute
 test-fast: install lint
-	@$(MAKE) --no-print-directory -j3 typecheck pytest-unit pytest-workflows
+	@$(MAKE) --no-print-directory -j4 typecheck pytest-unit-doors pytest-unit-rest pytest-workflows
 
 lint: install
 	$(BIN)/ruff check .
@@ -113,6 +113,15 @@ pytest-servers: install
 
 pytest-unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+# The unit tests in two halves for test-fast: the doors' (which load the whole app) and
+# the rest, so that neither is the one job that keeps the others waiting.
+UNIT_DOORS := tests/unit/api tests/unit/application tests/unit/fhir tests/unit/graphql
+pytest-unit-doors: install
+	$(BIN)/pytest -q -p no:cacheprovider $(UNIT_DOORS)
+
+pytest-unit-rest: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit $(addprefix --ignore=,$(UNIT_DOORS))
 
 pytest-workflows: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/workflows

@@ -139,6 +139,9 @@ class JwksServer:
         body = self.body
         if body is None:
             body = json.dumps({"keys": [key.jwk() for key in self.keys] + self.extra}).encode()
+        # Counted before the answer leaves: the client may read it, and the test look at
+        # the count, before this thread runs another line after the last send.
+        self.answered += 1
         await send(
             {
                 "type": "http.response.start",
@@ -147,4 +150,3 @@ class JwksServer:
             }
         )
         await send({"type": "http.response.body", "body": body})
-        self.answered += 1
