@@ -9,7 +9,6 @@ from typing import Any
 
 from beanie import SortDirection
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from application.ports import AppointmentFilter
@@ -24,7 +23,7 @@ from persistence.mapping import (
     outbox_row,
     to_document,
 )
-from persistence.unit_of_work import commit_once, ensure_not_replayed, put_versioned
+from persistence.unit_of_work import Writes, commit_once
 
 # A page is ordered by (start, id): the id breaks ties between appointments that start at
 # the same instant, so the order is total and a keyset cursor never skips or repeats one.
@@ -88,31 +87,20 @@ class AppointmentStore:
                 return SlotUnavailable("the doctor already has an appointment at this time")
             return ConcurrencyConflict("the appointment already exists")
 
-        await commit_once(
-            self._client,
-            lambda session: self._write(session, change),
-            lambda: self._event_stored(change.event.event_id, change.state.id),
-            duplicate,
-        )
+        await commit_once(self._client, self._writes(change), duplicate)
         stored = await self.get(change.state.id)
         assert stored is not None, "a committed appointment must be readable"
         return stored
 
-    async def _write(self, session: AsyncClientSession, change: Change) -> None:
-        event = change.event
-        known = await db.AppointmentEvent.find_one({"_id": event.event_id}, session=session)
-        ensure_not_replayed(known.appointment_id if known else None, event.appointment_id)
-        await put_versioned(
-            session, to_document(change.state), change.expected_version, "appointment"
+    def _writes(self, change: Change) -> Writes:
+        return Writes(
+            state=to_document(change.state),
+            expected_version=change.expected_version,
+            event=event_to_document(change.event),
+            outbox=outbox_row(change.event, change.state, self._topic),
+            subject_field="appointment_id",
+            what="appointment",
         )
-        await event_to_document(event).insert(session=session)
-        await outbox_row(event, change.state, self._topic).insert(session=session)
-
-    async def _event_stored(self, event_id: str, appointment_id: str) -> bool:
-        """This change's event is stored: its id, for this appointment (the same id for
-        another one is a key reused, never this change)."""
-        found = {"_id": event_id, "appointment_id": appointment_id}
-        return await db.AppointmentEvent.find_one(found) is not None
 
 
 def index_for(where: AppointmentFilter) -> str | None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from beanie import SortDirection
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from application.ports import EntryFilter, OfferRound
@@ -18,7 +17,7 @@ from domain.clock import now_utc, utc
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.waitlist import EntryStatus, Slot, WaitlistChange, WaitlistEntry
 from persistence import waitlist_documents as wdb
-from persistence.unit_of_work import commit_once, ensure_not_replayed, put_versioned
+from persistence.unit_of_work import Writes, commit_once
 from persistence.waitlist_mapping import (
     entry_from_document,
     entry_to_document,
@@ -108,30 +107,20 @@ class WaitlistStore:
                 )
             return ConcurrencyConflict("the waitlist entry already exists")
 
-        await commit_once(
-            self._client,
-            lambda session: self._write(session, change),
-            lambda: self._event_stored(change.event.event_id, change.state.id),
-            duplicate,
-        )
+        await commit_once(self._client, self._writes(change), duplicate)
         stored = await self.get(change.state.id)
         assert stored is not None, "a committed waitlist entry must be readable"
         return stored
 
-    async def _write(self, session: AsyncClientSession, change: WaitlistChange) -> None:
-        event = change.event
-        known = await wdb.WaitlistEvent.find_one({"_id": event.event_id}, session=session)
-        ensure_not_replayed(known.entry_id if known else None, event.entry_id)
-        await put_versioned(
-            session, entry_to_document(change.state), change.expected_version, "waitlist entry"
+    def _writes(self, change: WaitlistChange) -> Writes:
+        return Writes(
+            state=entry_to_document(change.state),
+            expected_version=change.expected_version,
+            event=event_to_document(change.event),
+            outbox=outbox_row(change.event, change.state, self._topic),
+            subject_field="entry_id",
+            what="waitlist entry",
         )
-        await event_to_document(event).insert(session=session)
-        await outbox_row(event, change.state, self._topic).insert(session=session)
-
-    async def _event_stored(self, event_id: str, entry_id: str) -> bool:
-        """This change's event is stored: its id, for this entry."""
-        found = {"_id": event_id, "entry_id": entry_id}
-        return await wdb.WaitlistEvent.find_one(found) is not None
 
     # --- the rounds ---------------------------------------------------------------------
 
