@@ -152,11 +152,11 @@ class WaitlistActivities:
             if not ranked:
                 return OfferMade(offer=None)
             entry = ranked[0]
-            offer = Offer(
-                id=order.offer_id,
+            offer = waitlist.offer_to(
+                entry,
+                slot,
+                offer_id=order.offer_id,
                 round_id=hold.round_id,
-                start=slot.start,
-                end=slot.start + timedelta(minutes=entry.duration_minutes),
                 offered_at=order.offered_at,
                 expires_at=order.expires_at,
             )

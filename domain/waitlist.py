@@ -243,6 +243,27 @@ def candidates(
     )
 
 
+def offer_to(
+    entry: WaitlistEntry,
+    slot: Slot,
+    *,
+    offer_id: str,
+    round_id: str,
+    offered_at: datetime,
+    expires_at: datetime,
+) -> Offer:
+    """The offer of ``slot`` to ``entry``: from the slot's start for the entry's length
+    (what the booking will be; the round's hold covers the whole slot)."""
+    return Offer(
+        id=offer_id,
+        round_id=round_id,
+        start=slot.start,
+        end=slot.start + timedelta(minutes=entry.duration_minutes),
+        offered_at=offered_at,
+        expires_at=expires_at,
+    )
+
+
 # --- when an offer may go out --------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import activity
@@ -27,7 +27,7 @@ from activities.models import (
 from activities.waitlist import WaitlistActivities, offer_round, open_offer
 from domain import waitlist
 from domain.errors import ConcurrencyConflict
-from domain.waitlist import EntryStatus, Offer, Priority, Slot, WaitlistEntry
+from domain.waitlist import EntryStatus, Priority, Slot, WaitlistEntry
 from tests.waiting import eventually_async
 from tests.waitlist_fakes import FakeWaitlistRepository
 from tests.workflows.journey_fakes import Call, definitions
@@ -133,11 +133,11 @@ class RoundWorld:
             if not ranked:
                 return OfferMade(offer=None)
             entry = ranked[0]
-            offer = Offer(
-                id=order.offer_id,
+            offer = waitlist.offer_to(
+                entry,
+                slot,
+                offer_id=order.offer_id,
                 round_id=hold.round_id,
-                start=slot.start,
-                end=slot.start + timedelta(minutes=entry.duration_minutes),
                 offered_at=order.offered_at,
                 expires_at=order.expires_at,
             )
