@@ -271,6 +271,10 @@ class WaitlistRepository(Protocol):
         """Up to ``limit`` matches in (joined_at, id) order, after the keyset position."""
         ...
 
+    async def count(self, where: EntryFilter) -> int:
+        """How many entries match ``where`` (every page of ``find``)."""
+        ...
+
     async def active_count(self, patient_id: str) -> int:
         """The patient's WAITING and OFFERED entries."""
         ...

@@ -184,18 +184,10 @@ class Waitlist:
         doctor's for themself (a filter naming someone else selects nothing), any for
         staff and admin."""
         who = requester.principal
-        authorize(who, Action.READ_WAITLIST)
-        where = EntryFilter(
-            patient_id=query.patient_id,
-            doctor_id=query.doctor_id,
-            statuses=frozenset(EntryStatus(s) for s in query.status),
-        )
+        where = _visible_filter(query, who)
+        if where is None:
+            return EntryPage([], None)
         own = scope_of(who, Action.READ_WAITLIST) is Scope.OWN
-        if own:
-            narrowed = _narrowed_to_own(where, who)
-            if narrowed is None:
-                return EntryPage([], None)
-            where = narrowed
         found = await self._repository.find(where, after=query.position(), limit=query.limit + 1)
         page = found[: query.limit]
         cursor = None
@@ -204,6 +196,12 @@ class Waitlist:
         if own:  # belt and braces: the filter selected only the caller's own already
             page = [e for e in page if _owns(who, e)]
         return EntryPage(page, cursor)
+
+    async def total(self, query: ListWaitlist, requester: Requester) -> int:
+        """How many entries the caller may see match ``query`` (every page's), the same
+        filter as ``list``."""
+        where = _visible_filter(query, requester.principal)
+        return 0 if where is None else await self._repository.count(where)
 
     async def read(self, entry_id: str, requester: Requester) -> WaitlistEntry:
         return await self._visible(entry_id, requester.principal, Action.READ_WAITLIST)
@@ -401,3 +399,17 @@ def _narrowed_to_own(where: EntryFilter, who: Principal) -> EntryFilter | None:
     if who.role is Role.DOCTOR and where.doctor_id in (None, who.subject):
         return dataclasses.replace(where, doctor_id=who.subject)
     return None
+
+
+def _visible_filter(query: ListWaitlist, who: Principal) -> EntryFilter | None:
+    """What ``query`` selects among the entries ``who`` may see; None when that is
+    nothing (a patient's filter naming someone else)."""
+    authorize(who, Action.READ_WAITLIST)
+    where = EntryFilter(
+        patient_id=query.patient_id,
+        doctor_id=query.doctor_id,
+        statuses=frozenset(EntryStatus(s) for s in query.status),
+    )
+    if scope_of(who, Action.READ_WAITLIST) is Scope.OWN:
+        return _narrowed_to_own(where, who)
+    return where

@@ -55,6 +55,11 @@ class WaitlistStore:
         docs = await query.sort(LIST_ORDER).limit(limit).to_list()
         return [entry_from_document(d) for d in docs]
 
+    async def count(self, where: EntryFilter) -> int:
+        """How many entries match ``where``: the same index range as ``find``."""
+        query = wdb.WaitlistEntry.find(find_filter(where, None), hint=index_for(where))
+        return await query.count()
+
     async def active_count(self, patient_id: str) -> int:
         """The patient's WAITING and OFFERED entries (the ``patient_status`` index)."""
         return await wdb.WaitlistEntry.find(

@@ -53,16 +53,12 @@ class FakeWaitlistRepository:
     async def find(
         self, where: EntryFilter, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[WaitlistEntry]:
-        def matches(e: WaitlistEntry) -> bool:
-            return (
-                where.patient_id in (None, e.patient_id)
-                and where.doctor_id in (None, e.doctor_id)
-                and (not where.statuses or e.status in where.statuses)
-                and (after is None or (e.joined_at, e.id) > after)
-            )
-
         ordered = sorted(self.entries.values(), key=lambda e: (e.joined_at, e.id))
-        return [e for e in ordered if matches(e)][:limit]
+        found = [e for e in ordered if _matches(where, e)]
+        return [e for e in found if after is None or (e.joined_at, e.id) > after][:limit]
+
+    async def count(self, where: EntryFilter) -> int:
+        return sum(1 for e in self.entries.values() if _matches(where, e))
 
     async def active_count(self, patient_id: str) -> int:
         return sum(
@@ -255,3 +251,11 @@ class FakeOfferRounds:
 
     async def slot_freed(self, slot: FreedSlot) -> None:
         self.freed.append(slot)
+
+
+def _matches(where: EntryFilter, entry: WaitlistEntry) -> bool:
+    return (
+        where.patient_id in (None, entry.patient_id)
+        and where.doctor_id in (None, entry.doctor_id)
+        and (not where.statuses or entry.status in where.statuses)
+    )

@@ -41,10 +41,9 @@ from api.fhir.resources import (
 from api.fhir.search import count, cursor, invalid, searchset
 from api.problems import ProblemError
 from application.access import Requester
-from application.commands import MAX_PAGE, ListWaitlist
+from application.commands import ListWaitlist
 from application.identifiers import APPOINTMENT_ID
 from application.services import Services
-from application.waitlist import Waitlist
 from domain.waitlist import EntryStatus, Priority, WaitlistEntry
 
 router = APIRouter(prefix="/Appointment", tags=["fhir"])
@@ -56,10 +55,6 @@ ID_PREFIX = "waitlist-"
 PRIORITY: dict[Priority, int] = {Priority.URGENT: 1, Priority.ROUTINE: 5}
 # The entries that read as ``waitlist``: the active ones.
 ACTIVE: tuple[EntryStatus, ...] = (EntryStatus.WAITING, EntryStatus.OFFERED)
-# ``total`` of a waitlist search is counted through ``Waitlist.list`` (the waitlist has no
-# count of its own), a page of MAX_PAGE at a time, up to this many pages; beyond, the
-# Bundle leaves ``total`` out, as FHIR allows.
-TOTAL_PAGES = 10
 
 _PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 
@@ -177,20 +172,6 @@ async def search_waitlist(
         detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
         raise invalid(detail) from None
     page = await services.waitlist.list(query, requester)
-    total = await _total(services.waitlist, query, requester)
+    total = await services.waitlist.total(query, requester)
     resources = [waitlist_resource(entry).dump() for entry in page.items]
     return searchset(request, "Appointment", resources, total, page.next_cursor)
-
-
-async def _total(waitlist: Waitlist, query: ListWaitlist, requester: Requester) -> int | None:
-    """How many entries ``query`` matches from its first page on, counted through the
-    list use case; None past TOTAL_PAGES pages."""
-    counting = query.model_copy(update={"limit": MAX_PAGE, "cursor": None})
-    total = 0
-    for _ in range(TOTAL_PAGES):
-        page = await waitlist.list(counting, requester)
-        total += len(page.items)
-        if page.next_cursor is None:
-            return total
-        counting = counting.model_copy(update={"cursor": page.next_cursor})
-    return None

@@ -330,6 +330,10 @@ async def test_active_count_counts_waiting_and_offered_entries(bed: Bed) -> None
     assert await bed.store.active_count("p-1") == 2
     assert await bed.store.active_count("p-2") == 1
     assert await bed.store.active_count("p-unknown") == 0
+    # count: what find would page through, whatever the page size
+    assert await bed.store.count(EntryFilter(patient_id="p-1")) == 3
+    assert await bed.store.count(EntryFilter(statuses=frozenset({EntryStatus.OFFERED}))) == 1
+    assert await bed.store.count(EntryFilter(doctor_id="d-3", patient_id="p-2")) == 0
 
 
 def held(round_id: str, start: datetime, *, minutes: int = 30, doctor: str = "d-1") -> OfferRound:
