@@ -9,9 +9,11 @@ import asyncio
 import itertools
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +22,11 @@ from pymongo.database import Database
 
 from api.schemas import EXAMPLE_NEW_START, EXAMPLE_START
 from domain.status import AppointmentStatus
-from localstack.service import LocalService
+from localstack.service import LIFTED_QUOTAS, LocalService, ServicePorts
+from peers.contracts import Doctor
 from persistence import AppointmentStore, connect
+from simulators.runner import EXTRA_DOCTORS_FILE
+from simulators.seed_data import DOCTORS
 from tests.fakes import plant_into
 from tests.waiting import eventually, eventually_async
 from workflows.client import connect_temporal
@@ -327,3 +332,36 @@ def log_lines(service: LocalService, process: str, needle: str) -> list[Any]:
     return eventually(
         lambda: logged(service, process, needle), 5.0, f"{process}.log mentions {needle}"
     )
+
+
+def doctors_on_a_five_minute_grid(doctor_ids: Sequence[str]) -> list[Doctor]:
+    """The around-the-clock doctor's hours on a 5-minute grid, once per id: slots always
+    free a few minutes ahead, for a stack whose clocks run in minutes."""
+    around_the_clock = next(d for d in DOCTORS if d.id == "doc-around-the-clock")
+    return [
+        around_the_clock.model_copy(
+            update={"id": doctor_id, "name": f"Dr. {doctor_id}", "slot_minutes": 5}
+        )
+        for doctor_id in doctor_ids
+    ]
+
+
+@contextmanager
+def stack_of_its_own(
+    data_dir: Path,
+    doctors: Sequence[Doctor],
+    overrides: Mapping[str, Any],
+    ports: ServicePorts | None = None,
+) -> Iterator[LocalService]:
+    """A whole local stack on free ports with ``doctors`` added to the simulators
+    (``<data>/simulators/doctors.json``), the quotas lifted and ``overrides`` set; when it
+    stops, no Temporal run may have Failed but those its tests declared."""
+    simulators = data_dir / "simulators"
+    simulators.mkdir()
+    (simulators / EXTRA_DOCTORS_FILE).write_text(
+        "[" + ",".join(d.model_dump_json() for d in doctors) + "]"
+    )
+    settings = {**LIFTED_QUOTAS, **overrides}
+    with LocalService(data_dir, ports or ServicePorts.free(), overrides=settings) as local:
+        yield local
+        assert_failed_only_on_purpose(local)
