@@ -110,6 +110,13 @@ def _temporal_ready(address: str, required: Collection[str]) -> Callable[[], Awa
     return check
 
 
+# The dev server's SQLite in write-ahead-log mode, synced at checkpoints rather than at
+# every commit: a crash of the server loses nothing committed (only a crash of the machine
+# may lose the last transactions, which a local stack can afford). Measured (#18): the
+# server's CPU per booking fell from 87-98 ms to 59-63 ms.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
 def temporal(
     port: int,
     ui_port: int,
@@ -125,6 +132,7 @@ def temporal(
         executable("temporal"),
         *("server", "start-dev", "--ip", HOST, "--port", str(port)),
         *("--ui-port", str(ui_port), "--db-filename", str(db_file), "--log-level", "warn"),
+        *(arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)),
     ]
     if ui_codec_endpoint is not None:
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
