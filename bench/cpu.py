@@ -4,7 +4,7 @@ seconds, whose differences over a measured run show which process the load keeps
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from bench.memory import PROC, tree
@@ -50,3 +50,21 @@ def cpu_percent(
         for name in after
         if name in before
     }
+
+
+def cpu_ms_per_operation(
+    percent: Mapping[str, float],
+    seconds: float,
+    operations: int,
+    names: Collection[str] | None = None,
+) -> float | None:
+    """CPU milliseconds per operation spent by the ``names`` processes (all of ``percent``
+    if None), from their use in % of one core over a run of ``seconds`` that completed
+    ``operations``. None when nothing completed or a named process was not measured."""
+    if operations <= 0 or seconds <= 0 or not percent:
+        return None
+    chosen = list(percent) if names is None else list(names)
+    if any(name not in percent for name in chosen):
+        return None
+    used_seconds = sum(percent[name] for name in chosen) / 100 * seconds
+    return round(used_seconds * 1000 / operations, 2)

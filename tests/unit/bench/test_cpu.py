@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.cpu import CLOCK_TICKS, cpu_percent, cpu_seconds, cpu_snapshot, stat_cpu_ticks
+from bench.cpu import (
+    CLOCK_TICKS,
+    cpu_ms_per_operation,
+    cpu_percent,
+    cpu_seconds,
+    cpu_snapshot,
+    stat_cpu_ticks,
+)
 
 
 def stat_line(pid: int, comm: str, utime: int, stime: int) -> str:
@@ -43,3 +50,18 @@ def test_use_between_snapshots_in_percent_of_one_core() -> None:
     after = {"api": 12.0, "worker": 5.5, "new": 3.0}
     assert cpu_percent(before, after, 4.0) == {"api": 50.0, "worker": 12.5}
     assert cpu_percent(before, after, 0.0) == {}
+
+
+def test_cpu_per_operation_of_all_or_some_processes() -> None:
+    use = {"worker": 30.0, "temporal": 20.0, "mongo": 50.0}  # % of a core
+    # 100 % of a core over 10 s: 10 CPU s for 50 operations
+    assert cpu_ms_per_operation(use, 10.0, 50) == 200.0
+    assert cpu_ms_per_operation(use, 10.0, 50, ("worker", "temporal")) == 100.0
+
+
+def test_cpu_per_operation_needs_operations_and_every_named_process() -> None:
+    use = {"worker": 30.0}
+    assert cpu_ms_per_operation(use, 10.0, 0) is None
+    assert cpu_ms_per_operation(use, 0.0, 5) is None
+    assert cpu_ms_per_operation({}, 10.0, 5) is None
+    assert cpu_ms_per_operation(use, 10.0, 5, ("worker", "temporal")) is None

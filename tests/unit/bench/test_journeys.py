@@ -49,6 +49,8 @@ def test_at_ten_thousand_journeys_the_targets_are_judged() -> None:
     assert targets["worker RSS, 10,000 live journeys"].met is True
     assert targets["worker idle CPU, 10,000 live journeys"].met is True
     assert targets["temporal idle CPU, 10,000 live journeys"].met is False  # 7.5 %
+    server = targets["temporal RSS, 10,000 live journeys"]  # measured, without a bound
+    assert (server.measured, server.met, server.judged) == (400.0, None, False)
     missed = by_name(journey_targets(measured(10_000, worker_rss=320.0, worker_cpu=6.0)))
     assert missed["worker RSS, 10,000 live journeys"].met is False
     assert missed["worker idle CPU, 10,000 live journeys"].met is False
@@ -62,9 +64,14 @@ def test_fewer_journeys_are_reported_not_judged() -> None:
 
 
 def test_not_measured_is_neither_met_nor_missed() -> None:
-    (target,) = journey_targets(None)
-    assert target.met is None
-    assert target.note == "journeys not run"
+    targets = by_name(journey_targets(None))
+    assert list(targets) == [
+        "worker RSS, 10,000 live journeys",
+        "temporal RSS, 10,000 live journeys",
+        "worker idle CPU, 10,000 live journeys",
+        "temporal idle CPU, 10,000 live journeys",
+    ]
+    assert all(t.met is None and t.note == "journeys not run" for t in targets.values())
 
 
 def test_the_table_shows_before_and_after_for_the_worker_and_the_server() -> None:
