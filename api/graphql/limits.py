@@ -26,8 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -63,6 +65,9 @@ SAGA_MUTATIONS = frozenset(
 MAX_SAGAS = 1
 # The queries that call a peer service, each time they are asked.
 PEER_CALLING_QUERIES = frozenset({"freeSlots"})
+# Rule sets kept (one per settings and operation name; the name is the client's, so the
+# number is bounded).
+RULE_SETS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,31 @@ def counting_rule(
     return CountingRule
 
 
+@lru_cache(maxsize=RULE_SETS)
+def limit_rules(limits: Limits, operation: str | None) -> tuple[type[ASTValidationRule], ...]:
+    """The rules that enforce ``limits`` on the operation named ``operation``: the same
+    classes every time, so that the validation cache (api/graphql/schema.py), keyed by
+    the document and the rules, finds a document it has validated before."""
+    return (
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        counting_rule(
+            OperationType.MUTATION,
+            SAGA_MUTATIONS,
+            limits.max_sagas,
+            "saga-starting mutations",
+            operation,
+        ),
+        counting_rule(
+            OperationType.QUERY,
+            PEER_CALLING_QUERIES,
+            limits.max_peer_calls,
+            "fields that call a peer service",
+            operation,
+        ),
+    )
+
+
 class OperationLimits(SchemaExtension):
     """Refuses, before anything runs, a document deeper than ``max_depth`` fields, with
     more than ``max_aliases`` aliases, or longer than ``max_tokens`` tokens; and an
@@ -141,24 +171,7 @@ class OperationLimits(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         limits: Limits = self.execution_context.context.limits
         operation = self.execution_context.operation_name  # None: the document's only one
-        rules = (
-            *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
-            *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
-            counting_rule(
-                OperationType.MUTATION,
-                SAGA_MUTATIONS,
-                limits.max_sagas,
-                "saga-starting mutations",
-                operation,
-            ),
-            counting_rule(
-                OperationType.QUERY,
-                PEER_CALLING_QUERIES,
-                limits.max_peer_calls,
-                "fields that call a peer service",
-                operation,
-            ),
-        )
+        rules = limit_rules(limits, operation)
         self.execution_context.validation_rules = (*self.execution_context.validation_rules, *rules)
         self.execution_context.parse_options["max_tokens"] = limits.max_tokens
         yield
