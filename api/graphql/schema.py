@@ -21,6 +21,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.errors import ProblemDetails
+from api.graphql.execution import LeafShortcut
 from api.graphql.limits import OperationLimits
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
@@ -66,6 +67,8 @@ schema = AppointmentSchema(
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ProblemDetails,
     ],
+    # Objects of plain leaves (a schedule's entries) answered in one loop.
+    execution_context_class=LeafShortcut,
     config=StrawberryConfig(
         scalar_map=SCALARS,
         # One operation per request: a batch would multiply what the limits allow.
