@@ -12,7 +12,8 @@ import signal
 from datetime import timedelta
 
 from loguru import logger
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.appointments import AppointmentActivities
 from activities.journey import JourneyActivities
@@ -46,6 +47,16 @@ WORKFLOWS = [
     NoShowReversalWorkflow,
     SlotOfferWorkflow,
 ]
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """How the worker runs its workflows. Temporal's sandbox re-imports a workflow's module
+    for every run and guards each call the workflow makes, which cost 40% of the worker's
+    CPU per booking (issue #18). Its checks run where they find faults before production:
+    the workflow tests build their workers with the SDK's default, the sandbox, so a
+    non-deterministic call (a clock, a random number, I/O) fails there, and the recorded
+    histories replay sandboxed. ``workflow_sandbox`` turns it on here as well."""
+    return SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -92,6 +103,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         workflows=WORKFLOWS,
         activities=activities,
         interceptors=[SagaMetricsInterceptor(metrics.sagas)],
+        workflow_runner=workflow_runner(settings),
         # SIGTERM stops polling at once; activities already running get this long to
         # finish before they are cancelled. Either way Temporal hands unfinished work to
         # another worker: activities are idempotent by their keys, so a retry is safe.
