@@ -17,6 +17,10 @@ as ever (the attribute read and the coercion are pure, so doing them again is sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
+from enum import Enum, EnumMeta
+from functools import cache
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -38,13 +42,38 @@ _NULL = object()  # a null the field may answer
 
 class Leaf(NamedTuple):
     """One selected field the loop answers: ``attribute`` of the source (None for
-    ``__typename``), coerced by ``type``."""
+    ``__typename``), made its output by ``coerce``."""
 
     response_name: str
     attribute: str | None
-    type: GraphQLLeafType | None
+    coerce: Callable[[Any], Any]
     non_null: bool
     field_details_list: Any  # graphql-core's FieldDetailsList, for the slow way back
+
+
+@cache
+def coercion(leaf_type: GraphQLLeafType) -> Callable[[Any], Any]:
+    """The type's ``coerce_output_value``; for an enum of Strawberry's, what it answers
+    for each member, looked up (its own looks for the member's name value by value,
+    which is a good part of an entry's cost), and its own for anything else."""
+    coerce = leaf_type.coerce_output_value
+    members = getattr(leaf_type, "wrapped_cls", None)
+    if not isinstance(leaf_type, GraphQLEnumType) or not isinstance(members, EnumMeta):
+        return coerce
+    names: dict[int, Any] = {}
+    every: list[Enum] = [*members]  # members live for good: their ids stay theirs
+    for member in every:
+        with suppress(Exception):  # one the type refuses is refused by its own, each time
+            names[id(member)] = coerce(member)
+
+    def coerce_member(value: Any) -> Any:
+        if type(value) is members:
+            name = names.get(id(value))
+            if name is not None:
+                return name
+        return coerce(value)
+
+    return coerce_member
 
 
 def plain_attribute(field: Any) -> str | None:
@@ -102,7 +131,7 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
                 elif value is Undefined or isinstance(value, Exception):
                     coerced = None
                 else:
-                    coerced = leaf.type.coerce_output_value(value)  # type: ignore[union-attr]
+                    coerced = leaf.coerce(value)
             except Exception:  # graphql-core's own way reports it
                 coerced = None
             if coerced is _NULL:
@@ -128,7 +157,7 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
             node = field_details_list[0].node
             name = node.name.value
             if name == _TYPENAME:
-                leaves.append(Leaf(response_name, None, None, True, field_details_list))
+                leaves.append(Leaf(response_name, None, str, True, field_details_list))
                 continue
             field = self.schema.get_field(parent_type, name)
             if field is None or node.arguments:
@@ -145,5 +174,7 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
                 return_type, non_null = return_type.of_type, True
             if not isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
                 return None
-            leaves.append(Leaf(response_name, attribute, return_type, non_null, field_details_list))
+            leaves.append(
+                Leaf(response_name, attribute, coercion(return_type), non_null, field_details_list)
+            )
         return tuple(leaves)

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLEnumType, GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.graphql.execution import LeafShortcut
+from api.graphql.execution import LeafShortcut, coercion
 from api.graphql.scalars import SCALARS
 from api.graphql.schema import schema as appointment_schema
 from tests.unit.graphql.conftest import FakeSchedule, MakeContext, Row, execute
@@ -146,3 +147,15 @@ async def test_the_schema_answers_a_schedule_without_executing_each_field(
 
 async def test_the_schema_runs_the_shortcut() -> None:
     assert appointment_schema.execution_context_class is LeafShortcut
+
+
+def test_an_enum_member_is_looked_up_and_anything_else_coerced_as_ever() -> None:
+    _, shortcut = schemas(GOOD)
+    colour = shortcut._schema.get_type("Colour")
+    assert isinstance(colour, GraphQLEnumType)
+    coerce = coercion(colour)
+
+    assert coerce is not colour.coerce_output_value  # a lookup of its own
+    assert [coerce(member) for member in Colour] == ["RED", "BLUE"]
+    with pytest.raises(GraphQLError, match="Enum 'Colour' cannot represent value: 'green'"):
+        coerce("green")
