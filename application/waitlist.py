@@ -349,7 +349,11 @@ async def ensure_not_offered(
     A retry whose saga run ``run`` exists joins that run instead (it may have taken the
     slot before the round held it)."""
     doctor_id, start, end = slot
-    held = await holds.round_holding(doctor_id, start, end)
+    await refuse_if_offered(await holds.round_holding(doctor_id, start, end), sagas, run)
+
+
+async def refuse_if_offered(held: OfferRound | None, sagas: SagaGateway, run: str) -> None:
+    """``ensure_not_offered`` once the round holding the slot (if any) is known."""
     if held is not None and await sagas.started_by(run) is None:
         raise SlotOfferedToWaitlist(offered_until(held))
 
