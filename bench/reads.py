@@ -3,11 +3,14 @@
 ``fill_view`` tops ``appointment_read_view`` up to the wanted size with synthetic rows of
 the projector's own shape (``projections.fold.ViewRow``): past days, ~30-50 appointments a
 doctor and working day on a 15-minute grid inside the doctor's working hours, spread over
-the seeded doctors and patients. Past dates never take a free slot from the bookings.
+the seeded doctors and patients. Past dates never take a free slot from the bookings. They
+are written by the projector's own ``ViewStore.write``, so the doctor's days
+(``projections.days``) hold them too.
 
 ``explain_schedule`` asks MongoDB for the plan of the schedule query exactly as
-``projections.queries.ScheduleQueries.doctor_schedule`` sends it, and ``schedule_reads``
-measures REST and GraphQL reads of random doctors and windows within the filled days."""
+``projections.queries.ReadView.doctor_schedule`` sends it (to the doctor's days), and
+``schedule_reads`` measures REST and GraphQL reads of random doctors and windows within the
+filled days."""
 
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ from domain.schedule import closing
 from domain.status import AppointmentStatus
 from peers.contracts import Doctor, Patient
 from projections.fold import ViewRow
-from projections.queries import ORDER, schedule_filter
-from projections.read_view import READ_VIEW
+from projections.queries import DAYS_FIELDS, days_filter
+from projections.read_view import DOCTOR_DAYS, READ_VIEW
+from projections.view_store import ViewStore
 
 Raw = dict[str, Any]
 BATCH = 5_000
@@ -47,7 +51,7 @@ PAST_STATUSES = [
 ]
 PAST_WEIGHTS = [0.85, 0.07, 0.05, 0.03]
 REASONS = (None, None, "Check-up", "Follow-up", "Persistent cough", "Back pain", "Vaccination")
-SCHEDULE_INDEX = "doctor_start"  # the hint projections/queries.py gives the schedule query
+SCHEDULE_INDEX = "_id_"  # the index the schedule query's day documents are found by
 GRAPHQL_SCHEDULE = """query ($doctor: ID!, $from: DateTime!, $to: DateTime!) {
   doctorSchedule(doctorId: $doctor, from: $from, to: $to) { id start end status patientName }
 }"""
@@ -160,9 +164,10 @@ async def fill_view(
     progress: Callable[[str], None],
     seed: int = 8,
 ) -> ViewFill:
-    """Insert synthetic past rows until the view holds ``size`` rows; the days they and any
-    earlier past rows cover."""
+    """Write synthetic past rows (and their doctor's days) until the view holds ``size``
+    rows; the days they and any earlier past rows cover."""
     view = database[READ_VIEW]
+    store = ViewStore(database)
     began = time.perf_counter()
     today = datetime.now(clinic_zone).date()
     cutoff = datetime.combine(today - timedelta(days=1), datetime.min.time(), clinic_zone)
@@ -172,18 +177,18 @@ async def fill_view(
     last_day = earliest - timedelta(days=1) if earliest else today - timedelta(days=3)
     missing = max(size - before, 0)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by its seed
-    batch: list[Raw] = []
+    batch: list[ViewRow] = []
     inserted, first_day = 0, last_day
     for row in synthetic_rows(doctors, patients, missing, last_day, clinic_zone, rng):
-        batch.append(row.to_document())
+        batch.append(row)
         first_day = min(first_day, row.start.astimezone(clinic_zone).date())
         if len(batch) == BATCH:
-            await view.insert_many(batch, ordered=False)
+            await store.write(batch)
             inserted += len(batch)
             batch = []
             progress(f"  read view: {inserted:,} of {missing:,} rows inserted")
     if batch:
-        await view.insert_many(batch, ordered=False)
+        await store.write(batch)
         inserted += len(batch)
     return ViewFill(
         rows_before=before,
@@ -221,12 +226,13 @@ def _int(value: Any) -> int | None:
 async def explain_schedule(
     database: AsyncDatabase[Raw], doctor_id: str, lower: datetime, upper: datetime
 ) -> list[ExplainPlan]:
-    """The plan of the schedule query as the service sends it (no hint: the planner's
-    choice), and with the index named, to show the planner chose it."""
-    view = database[READ_VIEW]
+    """The plan of the schedule query as the service sends it (the doctor's days of the
+    window by ``_id``, no hint: the planner's choice), and with the index named, to show
+    the planner chose it."""
+    doctor_days = database[DOCTOR_DAYS]
     plans: list[ExplainPlan] = []
     for label, hint in (("as sent", None), ("index named (hint)", SCHEDULE_INDEX)):
-        cursor = view.find(schedule_filter(doctor_id, lower, upper)).sort(ORDER)
+        cursor = doctor_days.find(days_filter(doctor_id, lower, upper), DAYS_FIELDS)
         if hint is not None:
             cursor = cursor.hint(hint)
         answer = await cursor.explain()

@@ -4,15 +4,19 @@ Idempotent per event: an appointment is projected by reading ITS events after th
 version from the event store and folding them onto the row (``projections.fold``), and
 the row is written only over an older version of itself (``ViewStore.write``). So a
 change event seen twice, a replay after a restart, a catch-up overlapping the stream, or
-two projectors at once never lose an event nor move a row backwards."""
+two projectors at once never lose an event nor move a row backwards.
+
+The same holds for each entry of the doctor's days (``projections.days``), which are
+written from the same rows, under a version guard per entry, before the rows."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from projections.days import visited
 from projections.fold import StoredEvent, ViewRow, fold
 from projections.names import Directory
 from projections.retry import Stopping
@@ -43,7 +47,12 @@ class Projection:
         # A row already in the view keeps its names (ids never change); a new one asks
         # the peers, which may take retries but never skips the row.
         new = await self._named([row for row in written if row.id not in rows])
-        await self._store.write([*new, *(row for row in written if row.id in rows)], rows.keys())
+        # The days each appointment was on, from its stored row on: it leaves those it
+        # is no longer on.
+        left = {row.id: visited(rows.get(row.id), events[row.id]) for row in written}
+        await self._store.write(
+            [*new, *(row for row in written if row.id in rows)], rows.keys(), left
+        )
         return Tally(len(written), sum(len(events[row.id]) for row in written))
 
     async def catch_up(
@@ -67,7 +76,12 @@ class Projection:
         both wait mostly on the server, so overlapping them saves most of one of them.
 
         ``on_batch`` is told the tally so far after each batch is folded (the progress
-        line of a rebuild, the projector's heartbeat)."""
+        line of a rebuild, the projector's heartbeat).
+
+        The doctor's days: each batch writes the tombstones of the days its appointments
+        left before their rows; once every row is in, the days are brought up to the rows
+        (``ViewStore.days_from_rows``, along the rows' index, so that is made first). A
+        catch-up cut short saves no checkpoint, so the next start does all of it again."""
         if empty is None:
             empty = await self._store.view_is_empty()
         await self._directory.warm_doctors()  # a handful of doctors, asked in one call
@@ -81,7 +95,9 @@ class Projection:
                 if stop.is_set():
                     raise Stopping
                 current = [row for row in rows if row is not None]
-                writing = asyncio.create_task(self._catch_up_rows(current, empty))
+                moved = {row.id: visited(None, batch[row.id]) for row in current}
+                left = {i: found for i, found in moved.items() if len(found) > 1}
+                writing = asyncio.create_task(self._catch_up_rows(current, empty, left))
                 tally += Tally(len(batch), sum(len(events) for events in batch.values()))
                 if on_batch is not None:
                     on_batch(tally)
@@ -90,12 +106,19 @@ class Projection:
         finally:
             if writing is not None and not writing.done():
                 writing.cancel()
+        if stop.is_set():
+            raise Stopping
+        await self._store.index_view()
+        await self._store.days_from_rows()
         return tally
 
-    async def _catch_up_rows(self, rows: Sequence[ViewRow], empty: bool) -> None:
+    async def _catch_up_rows(
+        self, rows: Sequence[ViewRow], empty: bool, left: Mapping[str, Collection[str]]
+    ) -> None:
         stored = {} if empty else await self._store.versions([row.id for row in rows])
         behind = [row for row in rows if row.version > stored.get(row.id, 0)]
-        await self._store.write(await self._named(behind), stored.keys())
+        await self._store.write_days(behind, left, live=False)
+        await self._store.write_rows(await self._named(behind), stored.keys())
 
     async def _named(self, rows: Sequence[ViewRow]) -> list[ViewRow]:
         names = await self._directory.names((row.patient_id, row.doctor_id) for row in rows)

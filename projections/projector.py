@@ -1,4 +1,5 @@
-"""The projector process: keeps the CQRS read view (``appointment_read_view``) current.
+"""The projector process: keeps the CQRS read view (``appointment_read_view``, and the
+doctor's days of ``projections.days``) current.
 
 ``appointment-service projector`` follows the event store; ``appointment-service
 projector rebuild`` drops the view and builds it again from every event;
@@ -136,6 +137,9 @@ class Projector:
         # After a first catch-up (rows load faster into an unindexed view), and on every
         # start: creating an index that exists changes nothing.
         await self._store.index_view()
+        if await self._store.days_missing():  # a view made before the doctor's days were
+            logger.info("filling the doctor's days from the rows")
+            await self._store.days_from_rows()
         options = self._options
         stream = await self._store.watch(
             token, max_await_ms=options.max_await_ms, batch_size=options.batch_size
@@ -187,14 +191,17 @@ async def rebuild(
     stop: asyncio.Event,
     on_batch: Callable[[Tally], None] | None = None,
 ) -> Tally:
-    """Drop the view and its checkpoint and build both again from every event.
+    """Drop the view (rows and days) and its checkpoint and build them again from every
+    event.
 
     The stream position is recorded before the view is dropped, and stored as the
     checkpoint once every event is folded: a projector started afterwards streams what
     was written during the rebuild. Interrupted, it leaves no checkpoint, so the next
     projector start catches up in full. A projector running meanwhile does no harm (rows
     only ever move forward), but stopping it first saves work. The view's indexes are
-    built after the rows are in (faster), so queries are slow until the rebuild ends."""
+    built after the rows are in (faster), so queries are slow until the rebuild ends, and
+    the doctor's days are filled from the rows at the end (``ViewStore.days_from_rows``):
+    a schedule shows nothing until then."""
     position = await fresh_position(store)
     await store.forget_checkpoint()
     await store.drop_view()

@@ -21,3 +21,7 @@ READ_VIEW_INDEXES = [
     IndexModel([("doctor_id", ASCENDING), ("start", ASCENDING)], name="doctor_start"),
     IndexModel([("patient_id", ASCENDING), ("start", ASCENDING)], name="patient_start"),
 ]
+
+# One document per doctor and UTC day holding that day's rows in compact form
+# (``projections.days``): a week's schedule is 7 or 8 documents, read by ``_id``.
+DOCTOR_DAYS = "doctor_days"
