@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.appointments import AppointmentActivities
 from activities.journey import JourneyActivities
+from activities.journey_start import JourneyStarts
 from activities.peers import PeerActivities
 from activities.waitlist import WaitlistActivities
 from activities.waitlist_sweep import sweep_forever
@@ -86,6 +87,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             links.links,
             metrics=metrics.journey,
         ).all(),
+        # The booking saga's start of the journey, through the worker's own client.
+        *JourneyStarts(temporal, settings.temporal_task_queue).all(),
         # Offer rounds; and the sagas' start of a round when they free a slot (the
         # worker's own client). Offers carry the patient's accept and decline links.
         *WaitlistActivities(

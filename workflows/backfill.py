@@ -30,8 +30,6 @@ from datetime import datetime
 from typing import Protocol
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.ports import AppointmentFilter, AppointmentRepository
@@ -41,7 +39,7 @@ from domain.status import AppointmentStatus
 from telemetry.progress import Progress
 from workflows.contracts import journey
 from workflows.contracts.journey import Facts, JourneyRequest, Rules
-from workflows.search_attributes import APPOINTMENT_ID, DOCTOR_ID, PATIENT_ID
+from workflows.journey_starts import start_journey_run
 
 S = AppointmentStatus
 # PENDING is not here: its booking saga starts the journey when it becomes SCHEDULED.
@@ -133,24 +131,8 @@ class TemporalJourneys:
         return True
 
     async def start(self, appointment: Appointment) -> bool:
-        try:
-            await self._client.start_workflow(
-                journey.WORKFLOW,
-                request_of(appointment, self._rules),
-                id=journey.workflow_id(appointment.id),
-                task_queue=self._task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(APPOINTMENT_ID, appointment.id),
-                        SearchAttributePair(PATIENT_ID, appointment.patient_id),
-                        SearchAttributePair(DOCTOR_ID, appointment.doctor_id),
-                    ]
-                ),
-            )
-        except WorkflowAlreadyStartedError:
-            return False
-        return True
+        request = request_of(appointment, self._rules)
+        return await start_journey_run(self._client, self._task_queue, request)
 
 
 def request_of(appointment: Appointment, rules: Rules) -> JourneyRequest:

@@ -26,6 +26,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import workflows.journey
+from activities.journey_start import JourneyStarts
 from domain.events import EventContext
 from domain.journey import NextAction
 from domain.status import AppointmentStatus
@@ -98,6 +99,8 @@ async def worker(
     (a real server falls back to the shared queue after a timeout; the test server never
     does)."""
     activities = world.activities(peers=saga is None) + (saga.activities() if saga else [])
+    if saga is not None:  # the booking saga starts journeys through the server itself
+        activities += JourneyStarts(env.client, queue).all()
     async with Worker(
         env.client,
         task_queue=queue,

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHist
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from activities.journey_start import JourneyStarts
 from domain.events import EventContext
 from domain.status import AppointmentStatus
 from tests.workflows.fakes import FakeWorld, refusal, stalled, transient
@@ -290,6 +291,7 @@ async def history_of(env: WorkflowEnvironment, run: Run, world: FakeWorld) -> Wo
         world.start = arg.start  # the start the booking's journey begins with
     store = run.store(arg) if run.store else None
     activities = world.activities() + (store.activities(peers=False) if store else [])
+    activities += JourneyStarts(client, queue).all()  # the booking's start of its journey
     async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=activities):
         handle = await client.start_workflow(
             run.run, arg, id=f"{run.name}-{uuid.uuid4()}", task_queue=queue
