@@ -162,9 +162,15 @@ class AppointmentActivities:
         event_id = event_id_for(change.idempotency_key)
 
         async def to_target(current: Appointment) -> Reapplied:
-            # A retry whose first attempt committed, recognised by its event: the
-            # appointment may have moved on since (confirmed, checked in, cancelled).
-            if current.status == target or await self._store.event(event_id) is not None:
+            # A retry whose first attempt committed. While the transition is still
+            # possible (PENDING), the commit recognises it by its event; once the
+            # appointment moved on (confirmed, checked in, cancelled) only the event tells.
+            if current.status == target:
+                return current
+            if (
+                not can_transition(current.status, target)
+                and await self._store.event(event_id) is not None
+            ):
                 return current
             fields = {"invoice_id": change.invoice_id} if change.invoice_id else {}
             return model.transition(

@@ -23,7 +23,7 @@ from persistence.mapping import (
     outbox_row,
     to_document,
 )
-from persistence.unit_of_work import Writes, commit_once
+from persistence.unit_of_work import Writes, as_stored, commit_once
 
 # A page is ordered by (start, id): the id breaks ties between appointments that start at
 # the same instant, so the order is total and a keyset cursor never skips or repeats one.
@@ -80,21 +80,24 @@ class AppointmentStore:
         whose first attempt committed), nothing is written and the stored state is
         returned. Optimistic concurrency: an update applies only while the stored
         ``version`` is still ``change.expected_version``; otherwise ConcurrencyConflict.
-        An overlap with another active appointment raises SlotUnavailable."""
+        An overlap with another active appointment raises SlotUnavailable. A state this
+        commit wrote is answered as stored (``as_stored``), not read back."""
 
         def duplicate(error: DuplicateKeyError) -> DomainError:
             if db.NO_OVERLAP_INDEX in str(error):
                 return SlotUnavailable("the doctor already has an appointment at this time")
             return ConcurrencyConflict("the appointment already exists")
 
-        await commit_once(self._client, self._writes(change), duplicate)
-        stored = await self.get(change.state.id)
+        state = to_document(change.state)
+        if await commit_once(self._client, self._writes(change, state), duplicate):
+            return from_document(as_stored(self._client, state))
+        stored = await self.get(change.state.id)  # a retry: the state as it is now
         assert stored is not None, "a committed appointment must be readable"
         return stored
 
-    def _writes(self, change: Change) -> Writes:
+    def _writes(self, change: Change, state: db.Appointment) -> Writes:
         return Writes(
-            state=to_document(change.state),
+            state=state,
             expected_version=change.expected_version,
             event=event_to_document(change.event),
             outbox=outbox_row(change.event, change.state, self._topic),

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import bson
 from beanie import Document
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -16,9 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.errors import ConcurrencyConflict, DomainError
 
-
-class _AlreadyApplied(Exception):
-    """The change's event is already stored: a retry of a committed change."""
+D = TypeVar("D", bound=Document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,36 +40,37 @@ async def commit_once(
     client: AsyncMongoClient[Any],
     writes: Writes,
     duplicate: Callable[[DuplicateKeyError], DomainError],
-) -> None:
-    """Write ``writes`` in one transaction, once.
+) -> bool:
+    """Write ``writes`` in one transaction, once; whether it wrote them (False: a retry
+    of a change already applied, nothing written; ``as_stored`` is what it wrote).
 
     - The event id stored for this subject already: a retry, nothing is written.
     - Stored for another subject: a key reused (after Temporal forgot its first run),
       refused, never reported as this change.
     - The stored version is not the expected one: ``ConcurrencyConflict``.
-    - A conflict or a duplicate key is no error when this change's event is stored after
-      all (a concurrent retry of the same change committed first); any other duplicate
-      key is refused as ``duplicate`` names it."""
+    - Any other duplicate key is refused as ``duplicate`` names it.
+
+    A stored event is recognised by the failure it causes, not by a read first: the
+    event's insert cannot succeed beside it (its id is unique), so a transaction that
+    commits wrote a new event, and one that fails looks the event up once, after the
+    abort. A retry usually fails earlier, at the state (a stale version, or an existing
+    id); either way the event, not the failing write, decides, as a read first would:
+    a concurrent retry of the same change that committed first counts as applied too."""
     async with client.start_session() as session:
         try:
             await session.with_transaction(lambda s: _write(s, writes))
-        except _AlreadyApplied:
-            pass
         except DuplicateKeyError as error:
-            if not await _event_stored(writes):
-                raise duplicate(error) from error
+            if await _already_applied(writes):
+                return False
+            raise duplicate(error) from error
         except ConcurrencyConflict:
-            if not await _event_stored(writes):
-                raise
+            if await _already_applied(writes):
+                return False
+            raise
+    return True
 
 
 async def _write(session: AsyncClientSession, writes: Writes) -> None:
-    events = type(writes.event)
-    known = await events.find_one({"_id": writes.event.id}, session=session)
-    if known is not None:
-        if getattr(known, writes.subject_field) != writes.subject:
-            raise ConcurrencyConflict("this idempotency key was used for another change")
-        raise _AlreadyApplied
     await _put_versioned(session, writes)
     await writes.event.insert(session=session)
     await writes.outbox.insert(session=session)
@@ -96,7 +96,22 @@ async def _put_versioned(session: AsyncClientSession, writes: Writes) -> None:
         )
 
 
-async def _event_stored(writes: Writes) -> bool:
-    """This change's event is stored: its id, for this subject."""
-    found = {"_id": writes.event.id, writes.subject_field: writes.subject}
-    return await type(writes.event).find_one(found) is not None
+async def _already_applied(writes: Writes) -> bool:
+    """This change's event is stored (True), none with its id is (False), or one is for
+    another subject: a key reused, refused."""
+    known = await type(writes.event).find_one({"_id": writes.event.id})
+    if known is None:
+        return False
+    if getattr(known, writes.subject_field) != writes.subject:
+        raise ConcurrencyConflict("this idempotency key was used for another change")
+    return True
+
+
+def as_stored(client: AsyncMongoClient[Any], state: D) -> D:
+    """A state ``commit_once`` wrote, as a read of it right after the commit answers,
+    without that read: through BSON and back with the client's codec options, as the
+    server stores it (BSON dates keep milliseconds)."""
+    options = client.codec_options
+    raw = bson.decode(bson.encode(state.model_dump(by_alias=True), codec_options=options), options)
+    stored: D = type(state).model_validate(raw)
+    return stored

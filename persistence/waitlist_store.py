@@ -17,7 +17,7 @@ from domain.clock import now_utc, utc
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.waitlist import EntryStatus, Slot, WaitlistChange, WaitlistEntry
 from persistence import waitlist_documents as wdb
-from persistence.unit_of_work import Writes, commit_once
+from persistence.unit_of_work import Writes, as_stored, commit_once
 from persistence.waitlist_mapping import (
     entry_from_document,
     entry_to_document,
@@ -112,14 +112,16 @@ class WaitlistStore:
                 )
             return ConcurrencyConflict("the waitlist entry already exists")
 
-        await commit_once(self._client, self._writes(change), duplicate)
-        stored = await self.get(change.state.id)
+        state = entry_to_document(change.state)
+        if await commit_once(self._client, self._writes(change, state), duplicate):
+            return entry_from_document(as_stored(self._client, state))
+        stored = await self.get(change.state.id)  # a retry: the entry as it is now
         assert stored is not None, "a committed waitlist entry must be readable"
         return stored
 
-    def _writes(self, change: WaitlistChange) -> Writes:
+    def _writes(self, change: WaitlistChange, state: wdb.WaitlistEntry) -> Writes:
         return Writes(
-            state=entry_to_document(change.state),
+            state=state,
             expected_version=change.expected_version,
             event=event_to_document(change.event),
             outbox=outbox_row(change.event, change.state, self._topic),
