@@ -28,7 +28,9 @@ _bearer = HTTPBearer(
 )
 
 
-def services(request: Request) -> Services:
+# ``services`` and ``requester`` await nothing, yet are async: FastAPI runs a plain
+# function dependency in its thread pool, a thread hop per request for each.
+async def services(request: Request) -> Services:
     value: Services | None = getattr(request.app.state, "services", None)
     if value is None:  # the app's lifespan did not connect it: a wiring bug, answered as 500
         raise RuntimeError("app.state.services is not set")
@@ -63,7 +65,7 @@ async def principal(
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def requester(request: Request, who: PrincipalDep) -> Requester:
+async def requester(request: Request, who: PrincipalDep) -> Requester:
     return Requester(who, getattr(request.state, "request_id", None))
 
 
