@@ -8,7 +8,9 @@ executions for five fields, 3,900 for all fourteen, at ~5 µs each: most of what
 ``doctorSchedule`` query costs the API. Here, an object whose selection holds only
 fields that read an attribute (no resolver, arguments, permission or field extension,
 no middleware) and answer a scalar or an enum (``__typename`` too) is answered in one
-loop: the attribute, coerced to its output as graphql-core would.
+loop: the attribute, coerced to its output as graphql-core would. A list of such objects
+is answered item by item the same way, without graphql-core's completion of each item
+(a list holding a null, an error or an awaitable goes its way).
 
 The answer is the same, errors included: whatever the loop does not simply answer (a
 null where the type says non-null, a value the type does not coerce, an exception) is
@@ -17,7 +19,7 @@ as ever (the attribute read and the coercion are pure, so doing them again is sa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from enum import Enum, EnumMeta
 from functools import cache
@@ -28,6 +30,8 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     Undefined,
 )
@@ -109,16 +113,74 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
+        leaves = self._leaves(parent_type, grouped_field_set)
+        if leaves is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        return self._answer(parent_type, source_value, leaves, path, position_context)
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """A list of objects of plain leaves, each answered by the loop; any other list,
+        or one holding a null, an error or an awaitable, graphql-core's own way."""
+        leaves = None
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if (
+            isinstance(object_type, GraphQLObjectType)
+            and object_type.is_type_of is None
+            and position_context is None
+            and isinstance(items, list)
+            and self.get_stream_usage(field_details_list, path) is None
+        ):
+            grouped_field_set, defer_usages, _ = self.collect_subfields(
+                object_type, field_details_list
+            )
+            if not defer_usages:
+                leaves = self._leaves(object_type, grouped_field_set)
+        is_awaitable = self.is_awaitable
+        if leaves is None or any(
+            item is None or isinstance(item, Exception) or is_awaitable(item) for item in items
+        ):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        assert isinstance(object_type, GraphQLObjectType)
+        completed: list[Any] = []
+        for index, item in enumerate(items):
+            item_path = path.add_key(index, None)
+            try:
+                completed.append(self._answer(object_type, item, leaves, item_path, None))
+            except Exception as error:
+                self.handle_field_error(error, item_type, field_details_list, item_path)
+                completed.append(None)
+        return completed
+
+    def _leaves(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> tuple[Leaf, ...] | None:
         key = (parent_type.name, id(grouped_field_set))
         known = self._plans.get(key)
         if known is None:
             known = (grouped_field_set, self._plan(parent_type, grouped_field_set))
             self._plans[key] = known
-        leaves = known[1]
-        if leaves is None:
-            return super().execute_fields(
-                parent_type, source_value, path, grouped_field_set, position_context
-            )
+        return known[1]
+
+    def _answer(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        leaves: tuple[Leaf, ...],
+        path: Path | None,
+        position_context: Any,
+    ) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for leaf in leaves:
             if leaf.attribute is None:

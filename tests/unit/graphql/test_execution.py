@@ -70,6 +70,9 @@ BAD = {
     "a naive datetime": [thing(at=datetime(2030, 1, 7, 8, 0))],  # as stored
     "an exception as the value": [thing(note=ValueError("boom"))],
     "no such attribute": [Box(label="x", things=[])],
+    "a null item": [thing(), None],
+    "an exception as an item": [thing(), ValueError("no thing")],
+    "a tuple, not a list": (thing(), thing(name=None)),
 }
 
 
@@ -127,12 +130,18 @@ async def test_the_schema_answers_a_schedule_without_executing_each_field(
 ) -> None:
     executed: list[str] = []
     execute_field = LeafShortcut.execute_field
+    complete_item = LeafShortcut.complete_list_item_value
 
     def counting(self: LeafShortcut, parent_type: Any, *args: Any, **kwargs: Any) -> Any:
         executed.append(parent_type.name)
         return execute_field(self, parent_type, *args, **kwargs)
 
+    def counting_items(self: LeafShortcut, *args: Any, **kwargs: Any) -> Any:
+        executed.append("an item")
+        return complete_item(self, *args, **kwargs)
+
     monkeypatch.setattr(LeafShortcut, "execute_field", counting)
+    monkeypatch.setattr(LeafShortcut, "complete_list_item_value", counting_items)
     rows = [Row(id=f"7f0c3e9a-3f6e-4c65-9a59-5b8d1d0c1a1{i}") for i in range(3)]
     document = (
         '{ doctorSchedule(doctorId: "doc-on-call", from: "2030-01-07T00:00:00Z", '
@@ -142,7 +151,7 @@ async def test_the_schema_answers_a_schedule_without_executing_each_field(
 
     assert result.errors is None
     assert len(result.data["doctorSchedule"]) == 3
-    assert executed == ["Query"]  # the root field only
+    assert executed == ["Query"]  # the root field only: no field, no item one by one
 
 
 async def test_the_schema_runs_the_shortcut() -> None:
