@@ -35,8 +35,9 @@ def _entry(raw: dict[str, Any]) -> ScheduleEntry:
 
 
 def schedule_filter(doctor_id: str, lower: datetime, upper: datetime) -> dict[str, Any]:
-    """A doctor's appointments starting in [lower, upper): one range of the view's
-    ``doctor_start`` index (what ``bench/`` explains)."""
+    """A doctor's rows starting in [lower, upper): one range of the view's
+    ``doctor_start`` index. The schedule's query before the doctor's days; the tests
+    check the days against it."""
     return {"doctor_id": doctor_id, "start": {"$gte": lower, "$lt": upper}}
 
 
