@@ -59,6 +59,12 @@ _FIRST_BACKOFF_SECONDS = 0.5
 # $changeStream needs a replica set (40573); a server without it: unknown stage (40324)
 # or command (115). The poll alone then wakes the relay.
 _CHANGE_STREAMS_UNSUPPORTED = {40573, 40324, 115}
+# The stream only wakes the relay, so its events carry nothing of the row: without the
+# projection the server would encode every inserted envelope a second time (issue #18).
+_INSERTS: list[dict[str, Any]] = [
+    {"$match": {"operationType": "insert"}},
+    {"$project": {"operationType": 1}},
+]
 
 
 class KafkaUnavailable(Exception):
@@ -235,7 +241,7 @@ class OutboxRelay:
         rows = self._queue.collection
         while True:
             try:
-                stream = await rows.watch([{"$match": {"operationType": "insert"}}])
+                stream = await rows.watch(_INSERTS)
                 async with stream:
                     self._wake.set()  # inserts made while the stream was closed
                     async for _change in stream:
