@@ -1,10 +1,12 @@
 """Folding the event store into the read view, appointment by appointment.
 
-Idempotent per event: an appointment is projected by reading ITS events after the row's
-version from the event store and folding them onto the row (``projections.fold``), and
-the row is written only over an older version of itself (``ViewStore.write``). So a
-change event seen twice, a replay after a restart, a catch-up overlapping the stream, or
-two projectors at once never lose an event nor move a row backwards.
+Idempotent per event: an appointment is projected by folding ITS events after the row's
+version onto the row (``projections.fold``): those the change stream brought when they
+continue the row without a gap (stored events never change, so the stream's copies are
+the store's), otherwise those read from the event store; and the row is written only
+over an older version of itself (``ViewStore.write``). So a change event seen twice, a
+replay after a restart, a catch-up overlapping the stream, or two projectors at once
+never lose an event nor move a row backwards.
 
 The same holds for each entry of the doctor's days (``projections.days``), which are
 written from the same rows, under a version guard per entry, before the rows."""
@@ -36,12 +38,24 @@ class Projection:
     def __init__(self, store: ViewStore, directory: Directory, clinic_zone: ZoneInfo) -> None:
         self._store, self._directory, self._zone = store, directory, clinic_zone
 
-    async def project(self, appointment_ids: Collection[str]) -> Tally:
-        """Bring the rows of these appointments up to their latest stored events."""
+    async def project(
+        self,
+        appointment_ids: Collection[str],
+        seen: Mapping[str, Sequence[StoredEvent]] | None = None,
+    ) -> Tally:
+        """Bring the rows of these appointments up to their latest stored events.
+
+        ``seen``: events already at hand (the change stream's copies of stored events).
+        An appointment whose seen events continue its row without a gap is folded from
+        them alone; the others read their events after the row's version from the store.
+        Stored events seen later are folded when they come."""
         rows = await self._store.rows(appointment_ids)
+        versions = {i: rows[i].version if i in rows else 0 for i in appointment_ids}
+        at_hand = {i: _continuing(versions[i], (seen or {}).get(i)) for i in versions}
         events = await self._store.events_after(
-            {i: rows[i].version if i in rows else 0 for i in appointment_ids}
+            {i: v for i, v in versions.items() if at_hand[i] is None}
         )
+        events.update((i, found) for i, found in at_hand.items() if found is not None)
         folded = [fold(rows.get(i), i, events[i], self._zone) for i in appointment_ids]
         written = [row for row in folded if row is not None]
         # A row already in the view keeps its names (ids never change); a new one asks
@@ -123,6 +137,17 @@ class Projection:
     async def _named(self, rows: Sequence[ViewRow]) -> list[ViewRow]:
         names = await self._directory.names((row.patient_id, row.doctor_id) for row in rows)
         return [row.named(names[row.patient_id, row.doctor_id]) for row in rows]
+
+
+def _continuing(version: int, seen: Sequence[StoredEvent] | None) -> list[StoredEvent] | None:
+    """The events of ``seen`` after ``version``, in order, if they continue it without a
+    gap (none at all: ``seen`` only repeats what the row holds); None when they do not,
+    or nothing was seen: then the store tells."""
+    if not seen:
+        return None
+    after = sorted({e.seq: e for e in seen if e.seq > version}.values(), key=lambda e: e.seq)
+    gap_free = not after or after[-1].seq - version == len(after)  # distinct seqs, sorted
+    return after if gap_free else None
 
 
 async def _by_appointment(

@@ -13,18 +13,23 @@ would add the relay's lag and outages to the view's, and on the local stack the 
 lives in memory only (ARCHITECTURE §5): after a restart it is empty while MongoDB holds
 everything, and a view built from it could not be rebuilt at all.
 
-**How it follows.** A MongoDB change stream on inserts into the event store tells which
-appointments changed; the events themselves are then read from the store (see
-``projections.projection``: idempotent per event, so order and duplicates in the stream
-do not matter). After each batch the stream's resume token is saved as the checkpoint
-(``projection_checkpoints``), and a restart resumes after it: nothing written while the
-projector was down is missed. Without a checkpoint (a first start, or a resume token the
-server no longer accepts) the stream position is recorded FIRST, then every event is
-caught up, then the stream is followed from the recorded position: an event committed
-during the catch-up may be folded twice (harmless), but is never missed.
+**How it follows.** A MongoDB change stream on inserts into the event store brings each
+new event; those that continue their appointment's row without a gap are folded as they
+come, and the store is read for the others (see ``projections.projection``: idempotent
+per event, so order and duplicates in the stream do not matter). Once every
+``checkpoint_seconds`` (0.5 s) at most, after a batch, the stream's resume token is saved
+as the checkpoint (``projection_checkpoints``), and a restart resumes after it: nothing
+written while the projector was down is missed. A crash loses no event either, it only
+folds again (to no effect) what came after the checkpoint: at most that half second of
+events. (Saved after every batch, the checkpoint was a command per batch.)
 
-SIGTERM or SIGINT: the batch at hand is finished and checkpointed, and the process exits
-0. (If a peer is down at that moment, the batch is abandoned unsaved instead, and
+Without a checkpoint (a first start, or a resume token the server no longer accepts) the
+stream position is recorded FIRST, then every event is caught up, then the stream is
+followed from the recorded position: an event committed during the catch-up may be
+folded twice (harmless), but is never missed.
+
+SIGTERM or SIGINT: the batch at hand is finished, the checkpoint saved, and the process
+exits 0. (If a peer is down at that moment, the batch is abandoned unsaved instead, and
 projected again on the next start.)"""
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from config.logging import configure_logging
 from peers.doctors import DoctorClient
 from peers.patients import PatientClient
 from persistence.database import connect
+from projections.fold import StoredEvent
 from projections.names import Directory
 from projections.projection import Projection, Tally
 from projections.read_view import READ_VIEW
@@ -67,8 +73,11 @@ def lost_token(error: OperationFailure) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FollowOptions:
-    batch_size: int = 500  # change events per batch (one checkpoint each)
+    batch_size: int = 500  # change events per batch at most
     max_await_ms: int = 200  # how long one wait for changes lasts: bounds stop latency
+    # After projecting, the checkpoint is saved once this long has passed since the last
+    # save (and on a graceful stop): a crash folds at most this much again.
+    checkpoint_seconds: float = 0.5
     idle_checkpoint_seconds: float = 30.0  # with no events, move the checkpoint this often
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5))
 
@@ -147,31 +156,46 @@ class Projector:
         logger.info("projector following the event store into {}", READ_VIEW)
         self._failures = 0
         saved_at = time.monotonic()
+        projected = False  # since the checkpoint was saved
         async with stream:
             while not self._stop.is_set():
                 self._beat()
-                changed = await self._next_batch(stream)
-                if changed:
-                    tally = await self._projection.project(changed)
+                seen = await self._next_batch(stream)
+                if seen:
+                    tally = await self._projection.project(seen.keys(), seen)
                     logger.bind(rows=tally.rows, events=tally.events).debug("projected a batch")
-                elif time.monotonic() - saved_at < options.idle_checkpoint_seconds:
-                    continue  # nothing new: the checkpoint may wait
-                # The batch is in the view: everything up to the stream's position is.
-                if stream.resume_token is not None and stream.resume_token != token:
-                    token = stream.resume_token
-                    await self._store.save_checkpoint(token)
-                saved_at = time.monotonic()
+                    projected = True
+                wait = options.checkpoint_seconds if projected else options.idle_checkpoint_seconds
+                if time.monotonic() - saved_at < wait:
+                    continue  # the checkpoint may wait: a crash only folds events again
+                token = await self._save(stream, token)
+                saved_at, projected = time.monotonic(), False
+            await self._save(stream, token)  # stopping: every batch so far is in the view
 
-    async def _next_batch(self, stream: AsyncChangeStream[dict[str, Any]]) -> set[str]:
-        """The appointments of up to ``batch_size`` changes; waits at most ``max_await_ms``
-        for the first, and ends when no more are at hand."""
-        changed: set[str] = set()
+    async def _save(
+        self, stream: AsyncChangeStream[dict[str, Any]], saved: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Save the stream's position as the checkpoint (every batch taken from the stream
+        is in the view: everything up to that position is), unless it is ``saved``."""
+        token = stream.resume_token
+        if token is None or token == saved:
+            return saved
+        await self._store.save_checkpoint(token)
+        return token
+
+    async def _next_batch(
+        self, stream: AsyncChangeStream[dict[str, Any]]
+    ) -> dict[str, list[StoredEvent]]:
+        """The events of up to ``batch_size`` changes, by appointment; waits at most
+        ``max_await_ms`` for the first, and ends when no more are at hand."""
+        seen: dict[str, list[StoredEvent]] = {}
         for _ in range(self._options.batch_size):
             change = await stream.try_next()
             if change is None:
                 break
-            changed.add(change["fullDocument"]["appointment_id"])
-        return changed
+            event = StoredEvent.from_raw(change["fullDocument"])
+            seen.setdefault(event.appointment_id, []).append(event)
+        return seen
 
     async def _catch_up(self) -> Mapping[str, Any]:
         position = await fresh_position(self._store)

@@ -4,8 +4,9 @@ point: the lag grows while none does).
 
 **The lag** is the age of the oldest event recorded after the projector's last checkpoint
 (or of the oldest event at all, without a checkpoint): the projector saves its checkpoint
-after every batch it folded, so an event newer than that is one the view may not show
-yet. A projector that keeps up shows a lag of a batch at most (well under a second); a
+at most every ``checkpoint_seconds`` (0.5 s) after the batches it folded, so an event
+newer than that is one the view may not show yet. A projector that keeps up shows a lag
+of that interval and a batch at most (under a second); a
 stopped or stuck one shows the age of the first event it missed, growing by the second.
 Both times are wall clocks of different processes; a skew between them shifts the lag by
 that much, which is noise next to the minutes an alert waits for."""

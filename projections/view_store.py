@@ -8,7 +8,6 @@ cut into chunks; and a single-key lookup on an index costs about a millisecond."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,14 +25,16 @@ from projections.read_view import CHECKPOINTS, DOCTOR_DAYS, READ_VIEW, READ_VIEW
 Raw = dict[str, Any]
 DUPLICATE_KEY = 11000
 _CHUNK = 100
-_CONCURRENT_READS = 8
-# The stream needs only which appointment changed; the projector reads the events
-# themselves from the store (so it never depends on the stream's order or payload).
+_EVENT_FIELDS = {"appointment_id": 1, "seq": 1, "occurred_at": 1, "after": 1}
+# The stream carries what the fold needs of each inserted event: the projector folds
+# those that continue a row without a gap as they come, and reads the store for the
+# others (``projections.projection``), so it never depends on the stream's order or
+# completeness. An event is never changed once stored (append-only), so the stream's
+# copy is the store's.
 _INSERTS: list[dict[str, Any]] = [
     {"$match": {"operationType": "insert"}},
-    {"$project": {"fullDocument.appointment_id": 1}},
+    {"$project": {f"fullDocument.{name}": 1 for name in _EVENT_FIELDS}},
 ]
-_EVENT_FIELDS = {"appointment_id": 1, "seq": 1, "occurred_at": 1, "after": 1}
 _DAYS_PER_WRITE = 500  # day documents per bulk write when filling them from the rows
 
 
@@ -73,18 +74,23 @@ class ViewStore:
         )
 
     async def events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
-        """Each appointment's events with a seq above its version in ``versions``."""
-        limit = asyncio.Semaphore(_CONCURRENT_READS)
+        """Each appointment's events with a seq above its version in ``versions``.
 
-        async def after(appointment_id: str, version: int) -> list[StoredEvent]:
-            query = {"appointment_id": appointment_id, "seq": {"$gt": version}}
-            async with limit:
-                cursor = self._events.find(query, _EVENT_FIELDS, sort=[("seq", ASCENDING)])
-                return [StoredEvent.from_raw(raw) async for raw in cursor]
-
-        ids = list(versions)
-        found = await asyncio.gather(*(after(i, versions[i]) for i in ids))
-        return dict(zip(ids, found, strict=True))
+        One query per chunk of appointments (``$in``, along the ``appointment_seq``
+        index), the versions applied here: a query per appointment was one command
+        each, the projector's most frequent after the stream's."""
+        found: dict[str, list[StoredEvent]] = {i: [] for i in versions}
+        for chunk in _chunks(sorted(versions)):
+            cursor = self._events.find(
+                {"appointment_id": {"$in": list(chunk)}},
+                _EVENT_FIELDS,
+                sort=[("appointment_id", ASCENDING), ("seq", ASCENDING)],
+                hint="appointment_seq",
+            )
+            async for raw in cursor:
+                if raw["seq"] > versions[raw["appointment_id"]]:
+                    found[raw["appointment_id"]].append(StoredEvent.from_raw(raw))
+        return found
 
     async def count_events(self) -> int:
         """About how many events the store holds (collection metadata: instant)."""
