@@ -23,13 +23,6 @@ written while the projector was down is missed. A crash loses no event either, i
 folds again (to no effect) what came after the checkpoint: at most that half second of
 events. (Saved after every batch, the checkpoint was a command per batch.)
 
-A round of the loop takes what ONE reply of the stream brought (up to ``batch_size``
-changes) and projects it, and rounds start at most every ``round_seconds`` (0.1 s): any
-write to the server ends the stream's wait for changes, so unpaced, most rounds under
-load asked and found nothing, and each booking's events came in a batch of their own.
-Paced, a batch holds the events of several bookings, projected in the same three
-commands as one's; an event reaches the view at most that much later.
-
 Without a checkpoint (a first start, or a resume token the server no longer accepts) the
 stream position is recorded FIRST, then every event is caught up, then the stream is
 followed from the recorded position: an event committed during the catch-up may be
@@ -85,10 +78,6 @@ class FollowOptions:
     # After projecting, the checkpoint is saved once this long has passed since the last
     # save (and on a graceful stop): a crash folds at most this much again.
     checkpoint_seconds: float = 0.5
-    # A round (ask the stream, project what it brought) starts at most this often: any
-    # write to the server ends a wait for changes, so under load most rounds would ask
-    # and find nothing; paced, the events of several bookings share a round.
-    round_seconds: float = 0.1
     idle_checkpoint_seconds: float = 30.0  # with no events, move the checkpoint this often
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5))
 
@@ -168,11 +157,8 @@ class Projector:
         self._failures = 0
         saved_at = time.monotonic()
         projected = False  # since the checkpoint was saved
-        started = -options.round_seconds
         async with stream:
             while not self._stop.is_set():
-                await self._pace(started)
-                started = time.monotonic()
                 self._beat()
                 seen = await self._next_batch(stream)
                 if seen:
@@ -185,13 +171,6 @@ class Projector:
                 token = await self._save(stream, token)
                 saved_at, projected = time.monotonic(), False
             await self._save(stream, token)  # stopping: every batch so far is in the view
-
-    async def _pace(self, started: float) -> None:
-        """Wait until ``round_seconds`` after ``started``, or until stopped."""
-        left = started + self._options.round_seconds - time.monotonic()
-        if left > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), left)
 
     async def _save(
         self, stream: AsyncChangeStream[dict[str, Any]], saved: Mapping[str, Any]
@@ -208,8 +187,7 @@ class Projector:
         self, stream: AsyncChangeStream[dict[str, Any]]
     ) -> dict[str, list[StoredEvent]]:
         """The events of up to ``batch_size`` changes, by appointment; waits at most
-        ``max_await_ms`` for the first, and ends with the changes at hand (those of the
-        reply that brought the first)."""
+        ``max_await_ms`` for the first, and ends when no more are at hand."""
         seen: dict[str, list[StoredEvent]] = {}
         for _ in range(self._options.batch_size):
             change = await stream.try_next()
@@ -217,8 +195,6 @@ class Projector:
                 break
             event = StoredEvent.from_raw(change["fullDocument"])
             seen.setdefault(event.appointment_id, []).append(event)
-            if not _buffered(stream):
-                break
         return seen
 
     async def _catch_up(self) -> Mapping[str, Any]:
@@ -231,16 +207,6 @@ class Projector:
             "caught up in {:.1f}s", time.monotonic() - started
         )
         return position
-
-
-def _buffered(stream: AsyncChangeStream[dict[str, Any]]) -> bool:
-    """Whether the stream holds more changes at hand, from the last getMore's batch.
-    PyMongo has no public call for it; without this private one each batch would end
-    with one more getMore, which under load is a command per batch that brings nothing
-    (any write to the server ends its wait). Should PyMongo drop it: True, the batch then
-    ends at a getMore that brings nothing, as before."""
-    has_next = getattr(getattr(stream, "_cursor", None), "_has_next", None)
-    return bool(has_next()) if callable(has_next) else True
 
 
 async def rebuild(

@@ -34,28 +34,23 @@ NINE = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 
 @dataclass
 class Commands(monitoring.CommandListener):
-    """The commands sent, as ``name:collection``; and how many documents each reply of
-    ``aggregate`` or ``getMore`` brought, in order."""
+    """The commands sent, as ``name:collection``."""
 
     sent: list[str] = field(default_factory=list)
-    brought: list[int] = field(default_factory=list)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
         self.sent.append(f"{event.command_name}:{target if isinstance(target, str) else ''}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor")
-        if event.command_name in ("aggregate", "getMore") and isinstance(cursor, dict):
-            batch = cursor.get("firstBatch", cursor.get("nextBatch"))
-            self.brought.append(len(batch) if isinstance(batch, list) else 0)
+        pass
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
     def taken(self) -> list[str]:
         """The commands sent since the last call."""
-        sent, self.sent, self.brought = self.sent, [], []
+        sent, self.sent = self.sent, []
         return sent
 
 
@@ -88,7 +83,6 @@ async def stored_events(bed: Bed, ids: Collection[str]) -> dict[str, list[Stored
     return found
 
 
-CURSOR = {"aggregate:appointment_events", "getMore:"}
 NEW_ROWS = ["find:appointment_read_view", "update:doctor_days", "insert:appointment_read_view"]
 NEWER_ROWS = ["find:appointment_read_view", "update:doctor_days", "update:appointment_read_view"]
 
@@ -158,41 +152,3 @@ async def test_the_checkpoint_waits_for_its_interval_and_a_graceful_stop(
     assert counted.commands.taken().count(save) == 1
     assert await bed.database[CHECKPOINTS].count_documents({}) == 1
     assert (await projector_status(bed.database)).lag_seconds == 0.0
-
-
-async def test_events_waiting_in_the_stream_are_one_batch_of_one_get_more(
-    bed: Bed, counted: Counted
-) -> None:
-    """A round takes what one getMore brought and no more (another would only find that
-    nothing came meanwhile): ten bookings written while no projector ran are the first
-    batch after a restart, projected in three commands."""
-    bed.start_projector()
-    await bed.book(NINE)
-    await bed.caught_up()
-    await bed.stop_projectors()  # the checkpoint: after that booking
-    booked = [await bed.book(NINE + timedelta(minutes=15 * n), then=()) for n in range(1, 11)]
-
-    stop = asyncio.Event()
-    options = replace(QUICK, checkpoint_seconds=3600, idle_checkpoint_seconds=3600)
-    counted.commands.taken()
-    running = asyncio.create_task(Projector(counted.store, counted.projection, stop, options).run())
-    rows = await bed.caught_up()
-    stop.set()
-    await asyncio.wait_for(running, 10)
-
-    assert all(rows[a.id]["version"] == 1 for a in booked)
-    brought = counted.commands.brought
-    sent = counted.commands.taken()
-    opened = sent.index("aggregate:appointment_events")
-    following = sent[opened:]
-    asked = following[: following.index(NEW_ROWS[0])]  # the stream, up to the projection
-    assert set(asked) <= CURSOR
-    # The reply that brought the ten bookings' events was the last before projecting
-    # them (the stand-in's answer to the resuming aggregate, or a getMore's).
-    earlier = sum(c in CURSOR for c in sent[:opened])
-    assert brought[earlier : earlier + len(asked)][-1] == 10
-    assert [c for c in following[1:] if c != "getMore:"] == [
-        *NEW_ROWS,
-        "update:projection_checkpoints",  # on stopping
-        "killCursors:appointment_events",
-    ]
