@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -58,6 +59,10 @@ def create_app(
                 return
             async with connect(settings, app.state.metrics) as services:
                 app.state.services = services
+                # What startup made lives as long as the app: out of the collector's
+                # sight, a full collection no longer walks it (issue #18: a busy week's
+                # GraphQL read p50 8.4-8.7 -> 7.3-7.6 ms, p99 15-16 -> 12-14 ms).
+                gc.freeze()
                 yield
         finally:
             await verifier.aclose()
