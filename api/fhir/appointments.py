@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from api.deps import RequesterDep, ServicesDep
 from api.fhir.capability import Param, ResourceCapability
@@ -20,7 +19,16 @@ from api.fhir.mapping import (
     statuses_of,
 )
 from api.fhir.resources import MEDIA_TYPE, Issue, OperationOutcome
-from api.fhir.search import count, cursor, date_bounds, invalid, parameters, searchset, single
+from api.fhir.search import (
+    count,
+    cursor,
+    date_bounds,
+    invalid,
+    parameters,
+    query_of,
+    searchset,
+    single,
+)
 from api.fhir.waitlist import search_waitlist
 from application.commands import ListAppointments
 from application.identifiers import APPOINTMENT_ID
@@ -100,21 +108,18 @@ async def search_appointments(
     size = count(found)
     if bounds.empty or ("status" in found and not statuses):
         return fhir_json(searchset(request, "Appointment", [], 0, None).dump())
-    try:
-        query = ListAppointments.model_validate(
-            {
-                "patient_id": patient_id,
-                "doctor_id": doctor_id,
-                "status": sorted(statuses),
-                "from": bounds.lower,
-                "to": bounds.upper,
-                "limit": size,
-                "cursor": cursor(found),
-            }
-        )
-    except ValidationError as error:
-        detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        raise invalid(detail) from None
+    query = query_of(
+        ListAppointments,
+        {
+            "patient_id": patient_id,
+            "doctor_id": doctor_id,
+            "status": sorted(statuses),
+            "from": bounds.lower,
+            "to": bounds.upper,
+            "limit": size,
+            "cursor": cursor(found),
+        },
+    )
     page = await services.reads.page(query, requester)
     total = await services.reads.total(query, requester)
     resources = [

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from api.fhir.outcome import FHIR_BASE
 from api.fhir.resources import Bundle, BundleEntry, BundleLink, BundleSearch
@@ -24,6 +26,17 @@ COMMON = frozenset({"_count", "_cursor", "_format"})
 DEFAULT_COUNT, MAX_COUNT = 20, 100
 MAX_CURSOR = 512
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt")
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def query_of(model: type[Q], fields: Mapping[str, object]) -> Q:
+    """A search's query for its use case, validated by the use case's own command model;
+    400 ``invalid`` naming what the model refused."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise invalid(detail) from None
 
 
 def invalid(detail: str) -> ProblemError:

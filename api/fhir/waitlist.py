@@ -22,7 +22,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from api.deps import RequesterDep, ServicesDep
 from api.fhir.capability import ResourceCapability
@@ -38,7 +37,7 @@ from api.fhir.resources import (
     Period,
     Reference,
 )
-from api.fhir.search import count, cursor, invalid, searchset
+from api.fhir.search import count, cursor, invalid, query_of, searchset
 from api.problems import ProblemError
 from application.access import Requester
 from application.commands import ListWaitlist
@@ -158,19 +157,16 @@ async def search_waitlist(
     if "date" in found:
         raise invalid("date: a waitlist entry has no start; search status=waitlist without date")
     patient_id, doctor_id = who
-    try:
-        query = ListWaitlist.model_validate(
-            {
-                "patient_id": patient_id,
-                "doctor_id": doctor_id,
-                "status": [s.value for s in ACTIVE],
-                "limit": count(found),
-                "cursor": cursor(found),
-            }
-        )
-    except ValidationError as error:
-        detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        raise invalid(detail) from None
+    query = query_of(
+        ListWaitlist,
+        {
+            "patient_id": patient_id,
+            "doctor_id": doctor_id,
+            "status": [s.value for s in ACTIVE],
+            "limit": count(found),
+            "cursor": cursor(found),
+        },
+    )
     page = await services.waitlist.list(query, requester)
     total = await services.waitlist.total(query, requester)
     resources = [waitlist_resource(entry).dump() for entry in page.items]
